@@ -1,0 +1,71 @@
+/*
+ * db.h - the one PostgreSQL connection of a ticketd process: connect,
+ * migrations, prepared statements, transactions and savepoints.
+ *
+ * Every statement that carries data from outside goes through parameters
+ * (db_exec() with $1..$n, or a statement prepared with db_prepare()); no SQL
+ * text is ever built from untrusted data.  Failures are classified once, by
+ * SQLSTATE: class 08 (connection) → DB_ERR_CONNECTION (reconnect and retry
+ * later), 40001/40P01 → DB_ERR_RETRY (run the transaction again), anything
+ * else → DB_ERR_FAILED (this statement, usually this message, is bad).
+ *
+ * Results are libpq PGresult * owned by the caller (PQclear).  Errors are
+ * returned as a negative enum with the server's message in *error_r.
+ */
+#ifndef TICKETD_DB_H
+#define TICKETD_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct db_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+/* From sql/NNN_name.sql, by sql/embed.sh; ends with { 0, NULL, NULL }. */
+extern const struct db_migration db_migrations[];
+
+enum db_status {
+	DB_OK = 0,
+	DB_ERR_FAILED = -1,     /* this statement failed (constraint, bad data) */
+	DB_ERR_CONNECTION = -2, /* connection lost or refused: retry later */
+	DB_ERR_RETRY = -3,      /* serialization failure or deadlock: retry now */
+};
+
+struct db;
+
+enum db_status db_connect(const char *conninfo, struct db **db_r, char **error_r);
+void db_close(struct db **db);
+PGconn *db_conn(struct db *db);
+
+/* Latest version in db_migrations, and the database's current one. */
+int db_schema_latest(void);
+enum db_status db_schema_version(struct db *db, int *version_r, char **error_r);
+/* Applies every pending migration, each in its own transaction, under an
+ * advisory lock.  *applied_r counts them. */
+enum db_status db_migrate(struct db *db, int *applied_r, char **error_r);
+
+/* Prepares name once per connection; later calls are no-ops. */
+enum db_status db_prepare(struct db *db, const char *name, const char *sql, char **error_r);
+/* Runs a prepared statement (nparams text parameters, NULL = SQL NULL).
+ * binary_mask: bit i set means parameter i is binary with lengths[i]. */
+PGresult *db_run(struct db *db, const char *name, int nparams, const char *const *values,
+		 const int *lengths, unsigned binary_mask, enum db_status *status_r, char **error_r);
+/* Runs SQL text with parameters (never built from untrusted data). */
+PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *values,
+		  enum db_status *status_r, char **error_r);
+/* Runs a command with no parameters and no interesting result. */
+enum db_status db_command(struct db *db, const char *sql, char **error_r);
+
+enum db_status db_begin(struct db *db, char **error_r);
+enum db_status db_commit(struct db *db, char **error_r);
+void db_rollback(struct db *db);
+enum db_status db_savepoint(struct db *db, char **error_r);
+enum db_status db_release(struct db *db, char **error_r);
+enum db_status db_rollback_to_savepoint(struct db *db, char **error_r);
+
+/* Classifies a finished result (NULL means a lost connection). */
+enum db_status db_result_status(struct db *db, const PGresult *res, char **error_r);
+
+#endif

@@ -1,0 +1,1 @@
+/* thread.c - placeholder, replaced below */
