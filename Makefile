@@ -25,7 +25,7 @@ UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/test-*.c))
 PROGRAMS = daemon/ticketd daemon/ticketctl
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all demo check unit-check install uninstall clean distclean deps bench
+.PHONY: all demo demo-stop check unit-check install uninstall clean distclean deps bench
 all: $(PROGRAMS)
 
 configure: configure.ac
@@ -52,6 +52,9 @@ tests/test-%: tests/test-%.o lib/libticketd.a
 
 deps:
 	sh contrib/install-deps.sh
+
+demo-stop:
+	PG_BINDIR="$(PG_BINDIR)" sh contrib/demo.sh stop
 
 demo: $(PROGRAMS)
 	PG_BINDIR="$(PG_BINDIR)" sh contrib/demo.sh

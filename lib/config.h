@@ -91,8 +91,11 @@ struct ticketd_config {
 	long batch_size;         /* messages per transaction, default 200 */
 	char *pid_file;          /* NULL when unset */
 	char **staff_auth;       /* NULL-terminated, default { "pgp", "authres" } */
-	char *authserv_id;
+	char *authserv_id;       /* NULL when unset; required when staff_auth has "authres" */
 	struct config_transport transport;
+	/* pgp (accepted and checked, not used yet) */
+	char *gnupg_home;        /* NULL when unset */
+	char *passphrase_file;   /* NULL when unset */
 	struct config_staff *staff;
 	size_t staff_count;
 	struct config_queue *queues;

@@ -15,6 +15,7 @@
 #ifndef TICKETD_DB_H
 #define TICKETD_DB_H
 
+#include <glib.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 
@@ -67,5 +68,8 @@ enum db_status db_rollback_to_savepoint(struct db *db, char **error_r);
 
 /* Classifies a finished result (NULL means a lost connection). */
 enum db_status db_result_status(struct db *db, const PGresult *res, char **error_r);
+
+/* '{"a","b"}' text for a text[] parameter (items are char *). */
+char *db_text_array(GPtrArray *items);
 
 #endif

@@ -1,0 +1,364 @@
+/*
+ * ticketd - the ticket daemon: polls every queue's mailbox, turns messages
+ * into tickets, sends what the outbox holds (DESIGN §2, §5).
+ *
+ *   ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]
+ *   ticketd -t [-c FILE]          check the config and exit (0 or 78)
+ *
+ * SIGTERM/SIGINT stop after the message in hand, SIGHUP reloads the config
+ * (the new one is used only if it is valid).
+ */
+#include "config.h"
+#include "db.h"
+#include "intake.h"
+#include "mailbox.h"
+#include "message.h"
+#include "outbox.h"
+#include "transport.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/ticketd/ticketd.conf"
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+static volatile int stop_flag; /* mirrors stop_requested for the library */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP) {
+		reload_requested = 1;
+	} else {
+		stop_requested = 1;
+		stop_flag = 1;
+	}
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]\n"
+		     "       ticketd -t [-c FILE]\n");
+}
+
+struct options {
+	const char *config;
+	bool foreground, once, test, verbose;
+	time_t fixed_now; /* 0: the clock */
+};
+
+static int parse_now(const char *text, time_t *now_r)
+{
+	GDateTime *dt = g_date_time_new_from_iso8601(text, g_time_zone_new_utc());
+
+	if (dt == NULL)
+		return -1;
+	*now_r = (time_t)g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+	return 0;
+}
+
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+		{ "once", no_argument, NULL, 'o' },         { "now", required_argument, NULL, 'n' },
+		{ "test", no_argument, NULL, 't' },         { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->config = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'f':
+			opt->foreground = true;
+			break;
+		case 'o':
+			opt->once = true;
+			break;
+		case 'n':
+			if (parse_now(optarg, &opt->fixed_now) < 0) {
+				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n", optarg);
+				exit(EX_USAGE);
+			}
+			break;
+		case 't':
+			opt->test = true;
+			break;
+		case 'v':
+			opt->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EX_OK);
+		default:
+			usage(stderr);
+			exit(EX_USAGE);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ticketd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		exit(EX_USAGE);
+	}
+}
+
+static struct ticketd_config *load_config(const char *path)
+{
+	struct ticketd_config *cfg = NULL;
+	char *error = NULL;
+
+	if (config_load(path, &cfg, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		g_free(error);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* Connects and checks that the schema is current. */
+static struct db *connect_db(const struct ticketd_config *cfg, int *exit_code_r)
+{
+	struct db *db = NULL;
+	char *error = NULL;
+	int version;
+
+	*exit_code_r = EX_TEMPFAIL;
+	if (db_connect(cfg->conninfo, &db, &error) != DB_OK) {
+		log_error("%s", error);
+		goto out;
+	}
+	if (db_schema_version(db, &version, &error) != DB_OK) {
+		log_error("%s", error);
+		db_close(&db);
+		goto out;
+	}
+	if (version < db_schema_latest()) {
+		log_error("the database schema is at version %d, this ticketd needs %d: "
+			  "run 'ticketctl -c %s db migrate'",
+			  version, db_schema_latest(), cfg->path);
+		*exit_code_r = EX_CONFIG;
+		db_close(&db);
+	}
+out:
+	g_free(error);
+	return db;
+}
+
+/* The queues that share mailbox url (a shared mailbox: DESIGN §1). */
+static size_t queues_of_mailbox(const struct ticketd_config *cfg, const char *url,
+				const struct config_queue **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->queue_count; i++)
+		if (cfg->queues[i].mailbox.url != NULL && strcmp(cfg->queues[i].mailbox.url, url) == 0)
+			out[n++] = &cfg->queues[i];
+	return n;
+}
+
+/* One full cycle: every mailbox, then the outbox.  Returns false when the
+ * database connection was lost. */
+static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t now)
+{
+	const struct config_queue **queues = g_new0(const struct config_queue *, cfg->queue_count);
+	struct transport *tr = NULL;
+	struct outbox_stats ost = { 0 };
+	struct intake in;
+	char *error = NULL;
+	bool db_ok = true;
+
+	if (intake_init(&in, db, cfg, now, &error) < 0) {
+		log_error("%s", error);
+		db_ok = PQstatus(db_conn(db)) == CONNECTION_OK;
+		goto out;
+	}
+	in.stop = &stop_flag;
+	for (size_t i = 0; i < cfg->queue_count && !stop_requested; i++) {
+		const struct config_queue *q = &cfg->queues[i];
+		struct mailbox *box = NULL;
+		size_t n;
+
+		if (q->mailbox.url == NULL)
+			continue;
+		n = queues_of_mailbox(cfg, q->mailbox.url, queues);
+		if (queues[0] != q)
+			continue; /* a shared mailbox is polled once, with its first queue */
+		if (mailbox_open(&q->mailbox, &box, &error) < 0) {
+			log_error("queue=%s mailbox: %s", q->name, error);
+			g_clear_pointer(&error, g_free);
+			continue;
+		}
+		if (intake_mailbox(&in, box, queues, n, &error) < 0) {
+			log_error("queue=%s: %s", q->name, error);
+			g_clear_pointer(&error, g_free);
+			if (PQstatus(db_conn(db)) != CONNECTION_OK) {
+				db_ok = false;
+				mailbox_close(&box);
+				break;
+			}
+		}
+		mailbox_close(&box);
+	}
+	if (in.stats.new_tickets + in.stats.followups + in.stats.duplicates + in.stats.failed +
+		    in.stats.already > 0)
+		log_info("intake: %u new tickets, %u follow-ups, %u automatic, %u duplicates, "
+			 "%u failed, %u already stored, %u auto-responses queued",
+			 in.stats.new_tickets, in.stats.followups, in.stats.automatic,
+			 in.stats.duplicates, in.stats.failed, in.stats.already,
+			 in.stats.autoresponses);
+	intake_deinit(&in);
+	if (!db_ok || stop_requested)
+		goto out;
+
+	if (transport_open(cfg->transport.url, &tr, &error) < 0) {
+		log_error("transport: %s", error);
+		goto out;
+	}
+	if (outbox_deliver(db, tr, now, &stop_flag, &ost, &error) != DB_OK) {
+		log_error("outbox: %s", error);
+		db_ok = PQstatus(db_conn(db)) == CONNECTION_OK;
+	}
+	if (ost.sent + ost.deferred + ost.failed > 0)
+		log_info("outbox: %u sent, %u deferred, %u failed", ost.sent, ost.deferred,
+			 ost.failed);
+out:
+	transport_close(&tr);
+	g_free(error);
+	g_free(queues);
+	return db_ok;
+}
+
+static void drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || geteuid() != 0)
+		return;
+	pw = getpwnam(user);
+	if (pw == NULL)
+		log_fatal(EX_NOUSER, "daemon.user: no such user: %s", user);
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		log_fatal(EX_OSERR, "cannot change to user %s: %s", user, strerror(errno));
+}
+
+static void write_pid_file(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL)
+		return;
+	f = fopen(path, "w");
+	if (f == NULL)
+		log_fatal(EX_CANTCREAT, "pid_file %s: %s", path, strerror(errno));
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+static void sleep_interruptible(long seconds)
+{
+	for (long i = 0; i < seconds * 10 && !stop_requested && !reload_requested; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct ticketd_config *cfg;
+	struct options opt;
+	struct sigaction sa;
+	struct db *db = NULL;
+	int code = EX_OK;
+
+	parse_options(argc, argv, &opt);
+	if (opt.test) {
+		cfg = load_config(opt.config);
+		if (cfg == NULL)
+			return EX_CONFIG;
+		printf("%s: configuration is valid (%zu queues, %zu staff)\n", opt.config,
+		       cfg->queue_count, cfg->staff_count);
+		config_free(&cfg);
+		return EX_OK;
+	}
+	cfg = load_config(opt.config);
+	if (cfg == NULL)
+		return EX_CONFIG;
+	log_open("ticketd", opt.foreground || opt.once, opt.verbose);
+	message_init();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* transport.h: a dead sendmail is an error, not a signal */
+
+	if (!opt.foreground && !opt.once && daemon(0, 0) < 0)
+		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
+	write_pid_file(cfg->pid_file);
+	drop_privileges(cfg->user);
+
+	db = connect_db(cfg, &code);
+	if (db == NULL && (opt.once || code == EX_CONFIG))
+		goto out;
+	code = EX_OK;
+	log_info("started: %zu queues, poll interval %lds", cfg->queue_count, cfg->poll_interval);
+	for (;;) {
+		time_t now = opt.fixed_now != 0 ? opt.fixed_now : time(NULL);
+
+		if (db == NULL && (db = connect_db(cfg, &code)) == NULL && code == EX_CONFIG)
+			break;
+		if (db != NULL && !run_cycle(db, cfg, now)) {
+			log_warning("database connection lost; reconnecting next cycle");
+			db_close(&db);
+			if (opt.once)
+				code = EX_TEMPFAIL;
+		}
+		if (opt.once || stop_requested)
+			break;
+		sleep_interruptible(cfg->poll_interval);
+		if (reload_requested) {
+			struct ticketd_config *fresh = load_config(opt.config);
+			reload_requested = 0;
+			if (fresh == NULL) {
+				log_error("reload: %s is not valid; keeping the running config",
+					  opt.config);
+			} else {
+				config_free(&cfg);
+				cfg = fresh;
+				log_info("reloaded %s", opt.config);
+			}
+		}
+		if (stop_requested)
+			break;
+	}
+	if (stop_requested)
+		log_info("stopped");
+out:
+	db_close(&db);
+	config_free(&cfg);
+	message_deinit();
+	log_close();
+	return code;
+}

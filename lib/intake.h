@@ -1,0 +1,77 @@
+/*
+ * intake.h - from a mailbox to tickets (DESIGN §2): fetch, keep the raw
+ * bytes, parse, classify, thread, apply, queue the auto-response; COMMIT;
+ * only then acknowledge the messages in their mailbox.
+ *
+ * Messages are taken in batches of batch_size per transaction, each in its
+ * own savepoint, so one bad message never spoils the others and the commit
+ * cost is shared.  A message that cannot be parsed is kept as a failed raw
+ * message with its reason (ticketctl failed list) and leaves its mailbox
+ * like any other stored message.  A message whose raw copy cannot be stored
+ * at all stays in its mailbox and is tried again next cycle.
+ *
+ * Functions return 0 or -1 with the reason in *error_r; -1 from
+ * intake_mailbox() concerns the mailbox or the database (the caller retries
+ * next cycle), never a single message.
+ */
+#ifndef TICKETD_INTAKE_H
+#define TICKETD_INTAKE_H
+
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "mailbox.h"
+#include "message.h"
+
+enum intake_result {
+	INTAKE_NEW_TICKET,
+	INTAKE_FOLLOWUP,
+	INTAKE_DUPLICATE, /* a second copy of a message already on a ticket */
+	INTAKE_ALREADY,   /* stored before, not yet acknowledged (crash) */
+	INTAKE_FAILED,    /* kept raw, with the reason */
+};
+
+struct intake_stats {
+	unsigned new_tickets, followups, automatic, duplicates, already, failed, autoresponses;
+	unsigned left; /* left in the mailbox for the next cycle */
+};
+
+struct intake {
+	struct db *db;
+	const struct ticketd_config *cfg;
+	int *queue_ids; /* parallel to cfg->queues */
+	time_t now;
+	volatile const int *stop; /* set by SIGTERM: finish the message in hand */
+	struct intake_stats stats;
+};
+
+/* Prepares statements and mirrors the queues; intake_deinit() frees. */
+int intake_init(struct intake *in, struct db *db, const struct ticketd_config *cfg, time_t now,
+		char **error_r);
+void intake_deinit(struct intake *in);
+
+/* Every waiting message of one mailbox, shared by queues[0..nqueues). */
+int intake_mailbox(struct intake *in, struct mailbox *box,
+		   const struct config_queue *const *queues, size_t nqueues, char **error_r);
+
+/* One message, inside the caller's transaction (and savepoint). */
+enum db_status intake_message(struct intake *in, const char *source, const char *uid,
+			      const char *data, size_t len,
+			      const struct config_queue *const *queues, size_t nqueues,
+			      enum intake_result *result_r, char **error_r);
+
+/* Stores data as a failed raw message with reason (in the caller's
+ * transaction). */
+enum db_status intake_keep_failed(struct intake *in, const char *source, const char *uid,
+				  const char *data, size_t len, int queue_id, const char *reason,
+				  char **error_r);
+
+/* Which of queues a message is for, from its recipients (Delivered-To,
+ * X-Original-To, To, Cc in that order); the default among them, or the
+ * first, when none matches. */
+const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
+					       const struct config_queue *const *queues,
+					       size_t nqueues);
+
+#endif

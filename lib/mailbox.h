@@ -1,0 +1,48 @@
+/*
+ * mailbox.h - mail sources behind one small table of functions, as isync's
+ * struct driver: list what is new, fetch one message, acknowledge it after
+ * the commit that stored it.  Maildir is here now; IMAP, POP3 and mbox join
+ * the table later.
+ *
+ * The identity of a message in its source is (mailbox_source(), uid): it
+ * survives a crash between the commit and the acknowledgement, so the intake
+ * recognises a message it already stored.
+ *
+ * Every function returns 0 or -1 with the reason in *error_r.  A failure of
+ * list/open concerns the whole mailbox (retry next cycle); a failure of
+ * fetch/ack concerns one message.
+ */
+#ifndef TICKETD_MAILBOX_H
+#define TICKETD_MAILBOX_H
+
+#include <glib.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct mailbox;
+
+struct mailbox_driver {
+	const char *scheme; /* "maildir:" */
+	int (*open)(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r);
+	/* uids of the messages waiting, oldest first (char *, owned by caller) */
+	int (*list)(struct mailbox *box, GPtrArray **uids_r, char **error_r);
+	int (*fetch)(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
+		     char **error_r);
+	int (*ack)(struct mailbox *box, const char *uid, char **error_r);
+	void (*close)(struct mailbox **box);
+};
+
+struct mailbox {
+	const struct mailbox_driver *driver;
+	char *source; /* the configured URL: identity of the mailbox */
+};
+
+/* The driver for url, or NULL. */
+const struct mailbox_driver *mailbox_driver_for(const char *url);
+int mailbox_open(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r);
+void mailbox_close(struct mailbox **box);
+
+extern const struct mailbox_driver maildir_driver;
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * outbox.c - enqueue mail in the caller's transaction; deliver it afterwards.
+ */
+#include "outbox.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OUTBOX_BATCH "100"
+
+static const struct {
+	const char *name, *sql;
+} statements[] = {
+	{ "outbox_insert",
+	  "INSERT INTO outbox (ticket_id, message_id, kind, envelope_from, recipient, raw, created, "
+	  "next_attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)" },
+	{ "outbox_count_since",
+	  "SELECT count(*) FROM outbox WHERE kind = $1 AND recipient = $2 AND created >= $3" },
+	{ "outbox_claim",
+	  "SELECT id, ticket_id, envelope_from, recipient, raw, attempts FROM outbox "
+	  "WHERE status = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id "
+	  "LIMIT " OUTBOX_BATCH " FOR UPDATE SKIP LOCKED" },
+	{ "outbox_sent", "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, "
+			 "last_error = NULL WHERE id = $1" },
+	{ "outbox_deferred",
+	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3 WHERE id = $1" },
+	{ "outbox_failed", "UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
+			   "last_error = $2 WHERE id = $1" },
+	{ "outbox_event",
+	  "INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT ticket_id, $2, 'ticketd', 'delivery-failed', recipient, $3 FROM outbox "
+	  "WHERE id = $1 AND ticket_id IS NOT NULL" },
+};
+
+const char *time_iso(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+long outbox_backoff(int attempts)
+{
+	long delay = 60;
+
+	for (int i = 1; i < attempts && delay < 4 * 3600; i++)
+		delay *= 2;
+	return delay < 4 * 3600 ? delay : 4 * 3600;
+}
+
+enum db_status outbox_prepare(struct db *db, char **error_r)
+{
+	enum db_status st = DB_OK;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
+		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
+	return st;
+}
+
+enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r)
+{
+	char ticket[24], msg[24];
+	const char *values[7] = { ticket, item->message_id > 0 ? msg : NULL, item->kind,
+				  item->envelope_from, item->recipient,
+				  (const char *)item->raw->data, item->now };
+	int lengths[7] = { 0, 0, 0, 0, 0, (int)item->raw->len, 0 };
+	enum db_status st;
+
+	g_snprintf(ticket, sizeof(ticket), "%lld", item->ticket_id);
+	g_snprintf(msg, sizeof(msg), "%lld", item->message_id);
+	PQclear(db_run(db, "outbox_insert", 7, values, lengths, 1u << 5, &st, error_r));
+	return st;
+}
+
+enum db_status outbox_count_since(struct db *db, const char *kind, const char *recipient,
+				  const char *since, long long *count_r, char **error_r)
+{
+	enum db_status st;
+	PGresult *res = db_run(db, "outbox_count_since", 3,
+			       (const char *const[]){ kind, recipient, since }, NULL, 0, &st, error_r);
+
+	*count_r = 0;
+	if (res == NULL)
+		return st;
+	*count_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return DB_OK;
+}
+
+static enum db_status update_row(struct db *db, const char *name, int n,
+				 const char *const *values, char **error_r)
+{
+	enum db_status st;
+
+	PQclear(db_run(db, name, n, values, NULL, 0, &st, error_r));
+	return st;
+}
+
+/* Delivers one claimed row and records the outcome. */
+static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult *res, int row,
+				  time_t now, struct outbox_stats *stats, char **error_r)
+{
+	const char *id = PQgetvalue(res, row, 0);
+	const char *envelope = PQgetvalue(res, row, 2);
+	const char *rcpts[2] = { PQgetvalue(res, row, 3), NULL };
+	int attempts = atoi(PQgetvalue(res, row, 5)) + 1;
+	char nowtext[32], nexttext[32];
+	char *reason = NULL;
+	size_t rawlen;
+	unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 4), &rawlen);
+	enum transport_result tres;
+	enum db_status st;
+
+	time_iso(now, nowtext, sizeof(nowtext));
+	if (raw == NULL) {
+		error_set(error_r, "outbox %s: cannot decode the stored message", id);
+		return DB_ERR_FAILED;
+	}
+	tres = transport_send(tr, envelope, rcpts, raw, rawlen, &reason);
+	PQfreemem(raw);
+	if (tres == TRANSPORT_TEMPFAIL && attempts >= OUTBOX_MAX_ATTEMPTS)
+		tres = TRANSPORT_PERMFAIL;
+	switch (tres) {
+	case TRANSPORT_OK:
+		stats->sent++;
+		st = update_row(db, "outbox_sent", 2, (const char *const[]){ id, nowtext }, error_r);
+		break;
+	case TRANSPORT_TEMPFAIL:
+		stats->deferred++;
+		log_warning("outbox=%s to=%s deferred: %s", id, rcpts[0], reason);
+		time_iso(now + outbox_backoff(attempts), nexttext, sizeof(nexttext));
+		st = update_row(db, "outbox_deferred", 3,
+				(const char *const[]){ id, reason, nexttext }, error_r);
+		break;
+	case TRANSPORT_PERMFAIL:
+	default:
+		stats->failed++;
+		log_error("outbox=%s to=%s failed: %s", id, rcpts[0], reason);
+		st = update_row(db, "outbox_failed", 2, (const char *const[]){ id, reason }, error_r);
+		if (st == DB_OK)
+			st = update_row(db, "outbox_event", 3,
+					(const char *const[]){ id, nowtext, reason }, error_r);
+		break;
+	}
+	g_free(reason);
+	return st;
+}
+
+enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
+			      volatile const int *stop, struct outbox_stats *stats, char **error_r)
+{
+	char nowtext[32];
+	enum db_status st = DB_OK;
+	int rows;
+
+	time_iso(now, nowtext, sizeof(nowtext));
+	do {
+		PGresult *res;
+
+		if ((st = db_begin(db, error_r)) != DB_OK)
+			return st;
+		res = db_run(db, "outbox_claim", 1, (const char *const[]){ nowtext }, NULL, 0, &st,
+			     error_r);
+		if (res == NULL) {
+			db_rollback(db);
+			return st;
+		}
+		rows = PQntuples(res);
+		for (int i = 0; i < rows && st == DB_OK; i++)
+			st = deliver_row(db, tr, res, i, now, stats, error_r);
+		PQclear(res);
+		if (st != DB_OK) {
+			db_rollback(db);
+			return st;
+		}
+		if ((st = db_commit(db, error_r)) != DB_OK)
+			return st;
+	} while (rows > 0 && (stop == NULL || !*stop));
+	return DB_OK;
+}

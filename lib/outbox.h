@@ -1,0 +1,52 @@
+/*
+ * outbox.h - mail waiting to be sent.  A row is written in the transaction
+ * of the change that caused it (so a ticket change and its mail are never
+ * out of step) and delivered after the commit by outbox_deliver(), which
+ * claims rows with FOR UPDATE SKIP LOCKED (several daemons may share one
+ * database), retries temporary failures with exponential backoff and records
+ * permanent ones on the ticket as an event.
+ *
+ * Functions return an enum db_status with the reason in *error_r.
+ */
+#ifndef TICKETD_OUTBOX_H
+#define TICKETD_OUTBOX_H
+
+#include <glib.h>
+#include <time.h>
+
+#include "db.h"
+#include "transport.h"
+
+struct outbox_item {
+	long long ticket_id;
+	long long message_id; /* the messages row of this mail */
+	const char *kind;     /* "auto-response", ... */
+	const char *envelope_from; /* "" for the null sender */
+	const char *recipient;
+	const GByteArray *raw; /* the whole message, CRLF */
+	const char *now;
+};
+
+struct outbox_stats {
+	unsigned sent, deferred, failed;
+};
+
+enum db_status outbox_prepare(struct db *db, char **error_r);
+enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r);
+/* How many mails of this kind went to recipient at or after since. */
+enum db_status outbox_count_since(struct db *db, const char *kind, const char *recipient,
+				  const char *since, long long *count_r, char **error_r);
+/* Sends every row that is due at now (in batches, each its own
+ * transaction); stops early when *stop becomes true. */
+enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
+			      volatile const int *stop, struct outbox_stats *stats, char **error_r);
+
+/* Seconds to wait after the attempts-th failed attempt (1, 2, ...). */
+long outbox_backoff(int attempts);
+/* Attempts after which a temporary failure becomes permanent. */
+#define OUTBOX_MAX_ATTEMPTS 12
+
+/* ISO 8601 UTC text of t into buf (at least 32 bytes). */
+const char *time_iso(time_t t, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * ticket.h - every change to a ticket, and the messages stored on it.
+ * Nobody else writes the tickets table; each state change writes an event.
+ *
+ * All functions run inside the caller's transaction on the one connection,
+ * with statements prepared once (ticket_prepare()).  They return an
+ * enum db_status with the reason in *error_r.  Times are ISO 8601 text (the
+ * caller's "now": time is an input, DESIGN §2).
+ */
+#ifndef TICKETD_TICKET_H
+#define TICKETD_TICKET_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "db.h"
+#include "message.h"
+
+struct ticket_info {
+	long long id;
+	int queue_id;
+	char *requestor;
+	char *status;
+};
+
+struct ticket_new {
+	int queue_id;
+	const char *subject;
+	const char *requestor;
+	const char *requestor_name;
+	int priority;
+	const char *origin; /* "email" | "cli" */
+	const char *now;
+	const char *actor;  /* for the event: an address or a login */
+};
+
+struct ticket_message {
+	long long ticket_id;
+	long long raw_id;      /* 0: none */
+	const char *direction; /* "in" | "out" */
+	const char *kind;      /* customer, automatic, auto-response, ... */
+	const char *message_id;
+	const char *in_reply_to;
+	GPtrArray *references; /* char *, may be NULL */
+	const char *from_addr, *from_name;
+	const char *to_addrs, *cc_addrs;
+	const char *subject;
+	const char *body;
+	GPtrArray *attachments; /* struct mail_attachment *, may be NULL */
+	const char *now;
+};
+
+enum db_status ticket_prepare(struct db *db, char **error_r);
+
+/* The newest ticket holding a message with one of these Message-IDs; 0 if none. */
+enum db_status ticket_find_by_message_ids(struct db *db, GPtrArray *msgids, long long *id_r,
+					  char **error_r);
+/* The ticket that already holds an incoming message with this Message-ID
+ * from this sender and with this text (a second copy of one delivery,
+ * e.g. To support@ and Cc billing@); 0 if none. */
+enum db_status ticket_find_incoming_copy(struct db *db, const char *message_id,
+					 const char *from_addr, const char *body, long long *id_r,
+					 char **error_r);
+/* *found_r false when the ticket does not exist. */
+enum db_status ticket_get(struct db *db, long long id, struct ticket_info *info, bool *found_r,
+			  char **error_r);
+void ticket_info_clear(struct ticket_info *info);
+enum db_status ticket_has_cc(struct db *db, long long id, const char *addr, bool *has_r,
+			     char **error_r);
+
+enum db_status ticket_create(struct db *db, const struct ticket_new *t, long long *id_r,
+			     char **error_r);
+enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r);
+enum db_status ticket_add_message(struct db *db, const struct ticket_message *m,
+				  long long *msg_id_r, char **error_r);
+/* A customer wrote on the ticket: timestamps, and a resolved or closed
+ * ticket is reopened (with its event). */
+enum db_status ticket_customer_followup(struct db *db, const struct ticket_info *info,
+					const char *now, const char *actor, char **error_r);
+enum db_status ticket_event(struct db *db, long long id, const char *now, const char *actor,
+			    const char *type, const char *old_value, const char *new_value,
+			    char **error_r);
+
+
+#endif
