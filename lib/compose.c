@@ -12,6 +12,13 @@
  * plain ASCII with lines of at most 998 bytes, quoted-printable otherwise.
  * Line ends are normalised to LF (GMime writes them as CRLF) and a missing
  * final newline is added.
+ *
+ * Template overrides (extra_headers): From and Reply-To replace those
+ * headers; Subject is used only when mail->subject is empty, because the
+ * final subject carries the ticket tag that only the caller can add; other
+ * names are ignored.  In-Reply-To is appended to References when the list
+ * does not name it (RFC 5322 3.6.4); unusable msg-ids are skipped.  A date
+ * of 0 means now.
  */
 #include "compose.h"
 
@@ -25,10 +32,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define COMPOSE_MAX_LINE 998
-#define COMPOSE_MAX_MSGID 250
+#define COMPOSE_MAX_LINE   998
+#define COMPOSE_MAX_MSGID  250
 #define MSGID_RANDOM_BYTES 8
-#define MSGID_MAC_BYTES 10
+#define MSGID_MAC_BYTES    10
 /* Seconds from 1601-01-01 (FILETIME epoch) to 1970-01-01. */
 #define FILETIME_UNIX_OFFSET 11644473600ULL
 
@@ -101,7 +108,7 @@ static char *compose_msgid_clean(const char *id)
  * the rest starts, or p if there is no such prefix. */
 static const char *compose_skip_reply_prefix(const char *p)
 {
-	static const char *const prefixes[] = { "re", "fwd", "fw", "aw", "wg" };
+	static const char *const prefixes[] = {"re", "fwd", "fw", "aw", "wg"};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -158,7 +165,8 @@ static char *compose_thread_topic(const char *subject)
 	/* Collapse blanks. */
 	for (size_t i = 0; i < out->len;) {
 		if ((out->str[i] == ' ' || out->str[i] == '\t') &&
-		    (i == 0 || i + 1 == out->len || out->str[i + 1] == ' ' || out->str[i + 1] == '\t')) {
+		    (i == 0 || i + 1 == out->len || out->str[i + 1] == ' ' ||
+		     out->str[i + 1] == '\t')) {
 			g_string_erase(out, i, 1);
 			continue;
 		}
@@ -187,8 +195,8 @@ static void compose_add_mailbox(GMimeMessage *msg, GMimeAddressType type, const 
 
 /* Replaces one of msg's address lists by the addresses in value (a template
  * override such as "Support <help@example.com>"). */
-static int compose_override_addresses(GMimeMessage *msg, GMimeAddressType type,
-				      const char *header, const char *value, char **error_r)
+static int compose_override_addresses(GMimeMessage *msg, GMimeAddressType type, const char *header,
+				      const char *value, char **error_r)
 {
 	InternetAddressList *parsed = NULL, *list;
 	char *clean;
@@ -204,7 +212,8 @@ static int compose_override_addresses(GMimeMessage *msg, GMimeAddressType type,
 	for (int i = 0; i < count; i++) {
 		InternetAddress *ia = internet_address_list_get_address(parsed, i);
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia) ||
-		    !compose_addr_ok(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))) {
+		    !compose_addr_ok(
+			internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))) {
 			error_set(error_r, "%s override: invalid address in \"%s\"", header, clean);
 			goto out;
 		}
@@ -408,15 +417,17 @@ int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char *
 	if (ov.from != NULL &&
 	    compose_override_addresses(msg, GMIME_ADDRESS_TYPE_FROM, "From", ov.from, error_r) < 0)
 		goto out;
-	if (ov.reply_to != NULL &&
-	    compose_override_addresses(msg, GMIME_ADDRESS_TYPE_REPLY_TO, "Reply-To", ov.reply_to,
-				       error_r) < 0)
+	if (ov.reply_to != NULL && compose_override_addresses(msg, GMIME_ADDRESS_TYPE_REPLY_TO,
+							      "Reply-To", ov.reply_to, error_r) < 0)
 		goto out;
 	compose_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, mail->to_name, mail->to_addr);
 	for (size_t i = 0; mail->cc != NULL && mail->cc[i] != NULL; i++)
 		compose_add_mailbox(msg, GMIME_ADDRESS_TYPE_CC, NULL, mail->cc[i]);
 
-	subject = compose_clean(ov.subject != NULL ? ov.subject : mail->subject);
+	/* mail->subject is final (the tag, which only the caller can add, is in
+	 * it), so a Subject override counts only when there is none. */
+	subject = compose_clean(mail->subject != NULL && mail->subject[0] != '\0' ? mail->subject
+										  : ov.subject);
 	g_mime_message_set_subject(msg, subject, "utf-8");
 
 	when = mail->date != 0 ? mail->date : time(NULL);
@@ -441,7 +452,8 @@ int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char *
 		g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
 					 auto_value[0] != '\0' ? auto_value : "auto-replied", NULL);
 		g_mime_object_set_header(GMIME_OBJECT(msg), "Precedence", "bulk", NULL);
-		g_mime_object_set_header(GMIME_OBJECT(msg), "X-Auto-Response-Suppress", "All", NULL);
+		g_mime_object_set_header(GMIME_OBJECT(msg), "X-Auto-Response-Suppress", "All",
+					 NULL);
 	}
 
 	compose_set_body(msg, mail->body);
@@ -520,8 +532,7 @@ static void compose_msgid_mac(const void *secret, size_t secret_len, const char 
 	memset(digest, 0, sizeof(digest));
 }
 
-char *msgid_generate(const void *secret, size_t secret_len, long long ticket_id,
-		     const char *domain)
+char *msgid_generate(const void *secret, size_t secret_len, long long ticket_id, const char *domain)
 {
 	guint8 rnd[MSGID_RANDOM_BYTES];
 	char mac[MSGID_MAC_BYTES * 2 + 1];
@@ -580,7 +591,8 @@ long long msgid_verify(const void *secret, size_t secret_len, const char *msgid)
 	if (p == end || *p++ != '.')
 		goto out;
 	random = p;
-	if (compose_hex_run(random) != MSGID_RANDOM_BYTES * 2 || random[MSGID_RANDOM_BYTES * 2] != '.')
+	if (compose_hex_run(random) != MSGID_RANDOM_BYTES * 2 ||
+	    random[MSGID_RANDOM_BYTES * 2] != '.')
 		goto out;
 	given_mac = random + MSGID_RANDOM_BYTES * 2 + 1;
 	if (compose_hex_run(given_mac) != MSGID_MAC_BYTES * 2 ||

@@ -110,7 +110,7 @@ static int transport_mkdir(const char *path, char **error_r)
 /* Creates the Maildir and its tmp/ new/ cur/ when missing. */
 static int transport_maildir_open(struct transport *tr, char **error_r)
 {
-	static const char *const subdirs[] = { "tmp", "new", "cur" };
+	static const char *const subdirs[] = {"tmp", "new", "cur"};
 	char host[HOST_NAME_MAX + 1];
 	GString *escaped;
 
@@ -160,10 +160,9 @@ static int transport_fsync_dir(const char *dir)
 	return close(fd);
 }
 
-static enum transport_result transport_maildir_send(struct transport *tr,
-						     const char *envelope_from,
-						     const char *const *rcpts, const char *data,
-						     size_t len, char **error_r)
+static enum transport_result transport_maildir_send(struct transport *tr, const char *envelope_from,
+						    const char *const *rcpts, const char *data,
+						    size_t len, char **error_r)
 {
 	enum transport_result ret = TRANSPORT_TEMPFAIL;
 	char *unique, *tmp_path, *new_path, *new_dir, *text;
@@ -241,8 +240,8 @@ static bool transport_arg_ok(const char *addr)
 
 /* In the child: stdin from fd, default SIGPIPE, empty mask, then exec.  Only
  * async-signal-safe calls here; on failure errno goes to err_fd. */
-static void G_GNUC_NORETURN transport_sendmail_child(const char *path, char *const *argv,
-						      int fd, int err_fd)
+static void G_GNUC_NORETURN transport_sendmail_child(const char *path, char *const *argv, int fd,
+						     int err_fd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -285,7 +284,7 @@ static int transport_sendmail_feed(int fd, const char *text, size_t len)
 	if (transport_write_all(fd, text, len) < 0)
 		err = errno;
 	if (err == EPIPE && !was_pending) {
-		struct timespec zero = { 0, 0 };
+		struct timespec zero = {0, 0};
 		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
@@ -294,15 +293,15 @@ static int transport_sendmail_feed(int fd, const char *text, size_t len)
 }
 
 static enum transport_result transport_sendmail_send(struct transport *tr,
-						      const char *envelope_from,
-						      const char *const *rcpts, const char *data,
-						      size_t len, char **error_r)
+						     const char *envelope_from,
+						     const char *const *rcpts, const char *data,
+						     size_t len, char **error_r)
 {
 	enum transport_result ret = TRANSPORT_PERMFAIL;
 	GPtrArray *argv = NULL;
 	char *text = NULL;
 	size_t text_len;
-	int data_fds[2] = { -1, -1 }, err_fds[2] = { -1, -1 };
+	int data_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
 	int status, exec_errno = 0, write_errno;
 	ssize_t n;
 	pid_t pid;
@@ -357,7 +356,8 @@ static enum transport_result transport_sendmail_send(struct transport *tr,
 	do
 		n = read(err_fds[0], &exec_errno, sizeof(exec_errno));
 	while (n < 0 && errno == EINTR);
-	write_errno = n == sizeof(exec_errno) ? 0 : transport_sendmail_feed(data_fds[1], text, text_len);
+	write_errno =
+	    n == sizeof(exec_errno) ? 0 : transport_sendmail_feed(data_fds[1], text, text_len);
 	close(data_fds[1]);
 	data_fds[1] = -1;
 
@@ -415,10 +415,10 @@ static int transport_smtp_open(struct transport *tr, char **error_r)
 }
 
 static const struct transport_driver transport_drivers[] = {
-	{ "maildir", false, transport_maildir_open, transport_maildir_send, NULL },
-	{ "sendmail", false, transport_sendmail_open, transport_sendmail_send, NULL },
-	{ "smtp", true, transport_smtp_open, NULL, NULL },
-	{ "smtps", true, transport_smtp_open, NULL, NULL },
+    {"maildir", false, transport_maildir_open, transport_maildir_send, NULL},
+    {"sendmail", false, transport_sendmail_open, transport_sendmail_send, NULL},
+    {"smtp", true, transport_smtp_open, NULL, NULL},
+    {"smtps", true, transport_smtp_open, NULL, NULL},
 };
 
 /* Checks "//host[:port][/]" of an smtp URL. */

@@ -4,6 +4,11 @@
  * (run a sendmail-compatible program, no shell, recipients after "--").
  * SMTP joins this table in a later issue.
  *
+ * Signals: the sendmail driver blocks SIGPIPE in the calling thread while it
+ * writes to the child and consumes a SIGPIPE the write raised, so the daemon
+ * need not ignore SIGPIPE.  SIGCHLD must not be SIG_IGN (waitpid would lose
+ * the child's exit status) and nobody else may reap our child.
+ *
  * transport_send() returns TRANSPORT_OK, TRANSPORT_TEMPFAIL (retry later) or
  * TRANSPORT_PERMFAIL (record and stop retrying), with the reason in *error_r.
  */

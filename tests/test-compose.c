@@ -112,7 +112,7 @@ static int compose_ok(const struct outgoing_mail *mail, GByteArray **out_r)
 
 static void test_full_message(void)
 {
-	const char *cc[] = { "cc1@example.org", "cc2@example.org", NULL };
+	const char *cc[] = {"cc1@example.org", "cc2@example.org", NULL};
 	char *refs[31];
 	GString *body;
 	GByteArray *out = NULL;
@@ -122,7 +122,7 @@ static void test_full_message(void)
 	GMimeReferences *parsed;
 	GMimeObject *part;
 	char *text, *index;
-	struct outgoing_mail mail = { 0 };
+	struct outgoing_mail mail = {0};
 
 	for (int i = 0; i < 30; i++)
 		refs[i] = g_strdup_printf("ref%02d.%d@mua.example.net", i, i * 7919);
@@ -160,8 +160,8 @@ static void test_full_message(void)
 	is_int(internet_address_list_length(list), 1, "one From");
 	ia = internet_address_list_get_address(list, 0);
 	is_str(internet_address_get_name(ia), "Support Ünit", "From name decoded");
-	is_str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)), "support@example.com",
-	       "From addr");
+	is_str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)),
+	       "support@example.com", "From addr");
 	ok(!has_header_line(out, "From: Support Ü"), "From name not raw 8-bit");
 	list = g_mime_message_get_to(msg);
 	ia = internet_address_list_get_address(list, 0);
@@ -171,12 +171,13 @@ static void test_full_message(void)
 	list = g_mime_message_get_cc(msg);
 	is_int(internet_address_list_length(list), 2, "two Cc");
 	is_str(internet_address_mailbox_get_addr(
-		       INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 1))),
+		   INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 1))),
 	       "cc2@example.org", "second Cc");
-	is_str(g_mime_message_get_subject(msg), utf8_subject, "Subject decodes to the UTF-8 original");
+	is_str(g_mime_message_get_subject(msg), utf8_subject,
+	       "Subject decodes to the UTF-8 original");
 	ok(!has_header_line(out, "Subject: \xc3"), "Subject not raw 8-bit");
-	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Date"), "Tue, 14 Nov 2023 22:13:20 +0000",
-	       "Date in RFC 5322 form, UTC");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Date"),
+	       "Tue, 14 Nov 2023 22:13:20 +0000", "Date in RFC 5322 form, UTC");
 	is_str(g_mime_message_get_message_id(msg), mail.message_id, "Message-ID");
 	ok(has_header_line(out, "Message-Id: <t7.0123456789abcdef."), "Message-ID in <>");
 	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"),
@@ -197,8 +198,7 @@ static void test_full_message(void)
 	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Precedence"), "bulk", "Precedence");
 	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "X-Auto-Response-Suppress"), "All",
 	       "X-Auto-Response-Suppress");
-	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Topic"),
-	       "Ünïcödé Привет",
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Topic"), "Ünïcödé Привет",
 	       "Thread-Topic without the tag");
 	index = compose_thread_index(refs[0], DATE_1);
 	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Index"), index,
@@ -234,7 +234,7 @@ static void test_plain_message(void)
 	GMimeObject *part;
 	char *text, *index;
 	const char *body = "Hello,\r\n\r\nyour ticket was closed.\r\n";
-	struct outgoing_mail mail = { 0 };
+	struct outgoing_mail mail = {0};
 
 	mail.from_addr = "support@example.com";
 	mail.to_addr = "customer@example.net";
@@ -251,7 +251,8 @@ static void test_plain_message(void)
 	ok(msg != NULL, "plain: parses");
 	if (msg == NULL)
 		goto out;
-	is_str(g_mime_message_get_message_id(msg), "own@example.com", "<> around message_id accepted");
+	is_str(g_mime_message_get_message_id(msg), "own@example.com",
+	       "<> around message_id accepted");
 	ok(g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted") == NULL,
 	   "no Auto-Submitted when not automatic");
 	ok(g_mime_object_get_header(GMIME_OBJECT(msg), "Precedence") == NULL,
@@ -272,8 +273,8 @@ static void test_plain_message(void)
 	if (part != NULL) {
 		is_str(g_mime_object_get_content_type_parameter(part, "charset"), "utf-8",
 		       "ASCII body still labelled utf-8");
-		is_int(g_mime_part_get_content_encoding(GMIME_PART(part)), GMIME_CONTENT_ENCODING_7BIT,
-		       "7bit for short ASCII lines");
+		is_int(g_mime_part_get_content_encoding(GMIME_PART(part)),
+		       GMIME_CONTENT_ENCODING_7BIT, "7bit for short ASCII lines");
 	}
 	text = body_of(msg);
 	is_str(text, "Hello,\n\nyour ticket was closed.\n", "plain body");
@@ -289,7 +290,7 @@ static void test_long_ascii_line(void)
 	GMimeMessage *msg;
 	GString *body = g_string_new(NULL);
 	char *text;
-	struct outgoing_mail mail = { 0 };
+	struct outgoing_mail mail = {0};
 
 	for (int i = 0; i < 1200; i++)
 		g_string_append_c(body, 'x');
@@ -307,8 +308,9 @@ static void test_long_ascii_line(void)
 	ok(longest_line(out) <= 998, "long ASCII line: no output line over 998");
 	msg = parse_back(out);
 	if (msg != NULL) {
-		is_int(g_mime_part_get_content_encoding(GMIME_PART(g_mime_message_get_mime_part(msg))),
-		       GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE, "long ASCII line: quoted-printable");
+		is_int(
+		    g_mime_part_get_content_encoding(GMIME_PART(g_mime_message_get_mime_part(msg))),
+		    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE, "long ASCII line: quoted-printable");
 		text = body_of(msg);
 		is_str(text, body->str, "long ASCII line decodes back");
 		g_free(text);
@@ -324,8 +326,8 @@ static void test_injection(void)
 {
 	GByteArray *out = NULL;
 	GMimeMessage *msg;
-	const char *refs[] = { "a@x\r\nBcc: evil3@x", "good@example.com", NULL };
-	struct outgoing_mail mail = { 0 };
+	const char *refs[] = {"a@x\r\nBcc: evil3@x", "good@example.com", NULL};
+	struct outgoing_mail mail = {0};
 
 	mail.from_name = "Evil\r\nBcc: evil2@x";
 	mail.from_addr = "support@example.com";
@@ -346,12 +348,13 @@ static void test_injection(void)
 	ok(all_crlf(out), "hostile: CRLF everywhere");
 	msg = parse_back(out);
 	if (msg != NULL) {
-		is_str(g_mime_message_get_subject(msg), "HiBcc: evil@x", "CR/LF removed from Subject");
+		is_str(g_mime_message_get_subject(msg), "HiBcc: evil@x",
+		       "CR/LF removed from Subject");
 		ok(g_mime_message_get_bcc(msg) == NULL ||
-			   internet_address_list_length(g_mime_message_get_bcc(msg)) == 0,
+		       internet_address_list_length(g_mime_message_get_bcc(msg)) == 0,
 		   "parsed message has no Bcc");
-		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "References"), "<good@example.com>",
-		       "unusable reference skipped");
+		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "References"),
+		       "<good@example.com>", "unusable reference skipped");
 		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted"),
 		       "auto-generatedBcc: evil4@x", "auto_submitted value used, CR/LF removed");
 		g_object_unref(msg);
@@ -361,15 +364,15 @@ static void test_injection(void)
 
 static void test_overrides(void)
 {
-	struct mail_header subj = { "subject", "[Ticket#9] Overridden é" };
-	struct mail_header from = { "From", "Help Desk <help@example.com>" };
-	struct mail_header reply = { "Reply-To", "replies@example.com" };
-	struct mail_header other = { "Bcc", "evil@x" };
+	struct mail_header subj = {"subject", "[Ticket#9] Overridden é"};
+	struct mail_header from = {"From", "Help Desk <help@example.com>"};
+	struct mail_header reply = {"Reply-To", "replies@example.com"};
+	struct mail_header other = {"Bcc", "evil@x"};
 	GPtrArray *extra = g_ptr_array_new();
 	GByteArray *out = NULL;
 	GMimeMessage *msg;
 	InternetAddressList *list;
-	struct outgoing_mail mail = { 0 };
+	struct outgoing_mail mail = {0};
 	char *error = NULL;
 
 	g_ptr_array_add(extra, &subj);
@@ -379,7 +382,7 @@ static void test_overrides(void)
 	mail.from_name = "Original";
 	mail.from_addr = "support@example.com";
 	mail.to_addr = "customer@example.net";
-	mail.subject = "[Ticket#9] Original";
+	mail.subject = NULL; /* the override counts only without a final subject */
 	mail.body = "text\n";
 	mail.message_id = "ovr@example.com";
 	mail.extra_headers = extra;
@@ -397,16 +400,28 @@ static void test_overrides(void)
 		is_str(internet_address_get_name(internet_address_list_get_address(list, 0)),
 		       "Help Desk", "From override name");
 		is_str(internet_address_mailbox_get_addr(
-			       INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 0))),
+			   INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 0))),
 		       "help@example.com", "From override addr");
 		list = g_mime_message_get_reply_to(msg);
 		is_int(internet_address_list_length(list), 1, "Reply-To override added");
-		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Topic"),
-		       "Overridden é", "Thread-Topic follows the overridden subject");
+		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Thread-Topic"), "Overridden é",
+		       "Thread-Topic follows the overridden subject");
 		g_object_unref(msg);
 	}
 	ok(!has_header_line(out, "Bcc:"), "other override names ignored");
 	g_byte_array_free(out, TRUE);
+	out = NULL;
+
+	mail.subject = "[Ticket#9] Final subject";
+	if (compose_ok(&mail, &out) == 0 && (msg = parse_back(out)) != NULL) {
+		is_str(g_mime_message_get_subject(msg), "[Ticket#9] Final subject",
+		       "a final subject wins over a Subject override (keeps the tag)");
+		g_object_unref(msg);
+	} else {
+		ok(0, "compose with a final subject and a Subject override");
+	}
+	if (out != NULL)
+		g_byte_array_free(out, TRUE);
 	out = NULL;
 
 	from.value = "not an address";
@@ -422,8 +437,8 @@ static void test_invalid_input(void)
 {
 	GByteArray *out = NULL;
 	char *error = NULL;
-	const char *bad_cc[] = { "ok@example.org", "bad cc@example.org", NULL };
-	struct outgoing_mail mail = { 0 };
+	const char *bad_cc[] = {"ok@example.org", "bad cc@example.org", NULL};
+	struct outgoing_mail mail = {0};
 
 	mail.from_addr = "support@example.com";
 	mail.subject = "x";
@@ -503,8 +518,8 @@ static void test_msgid(void)
 
 	like(id1, "t4711.", "msgid starts with t<ticket>.");
 	like(id1, "@tickets.example.com", "msgid ends with the domain");
-	ok(g_regex_match_simple("^t4711\\.[0-9a-f]{16}\\.[0-9a-f]{20}@tickets\\.example\\.com$", id1,
-				0, 0),
+	ok(g_regex_match_simple("^t4711\\.[0-9a-f]{16}\\.[0-9a-f]{20}@tickets\\.example\\.com$",
+				id1, 0, 0),
 	   "msgid format");
 	ok(strcmp(id1, id2) != 0, "two generated ids differ");
 	is_int(msgid_verify(secret, strlen(secret), id1), 4711, "round trip");
