@@ -51,10 +51,10 @@ enum config_type {
 };
 
 #define CF_REQUIRED 0x01 /* must be present (inside a group that is present) */
-#define CF_LOWER 0x02	 /* lower-cased */
-#define CF_ADDRESS 0x04	 /* must look like local@domain */
+#define CF_LOWER    0x02 /* lower-cased */
+#define CF_ADDRESS  0x04 /* must look like local@domain */
 #define CF_EMPTY_OK 0x08 /* "" is a valid string */
-#define CF_KEEP 0x10	 /* CT_SECRET: read the contents into cfg->secret */
+#define CF_KEEP     0x10 /* CT_SECRET: read the contents into cfg->secret */
 
 struct config_ctx;
 struct config_def;
@@ -70,7 +70,7 @@ struct config_def {
 	size_t offset; /* of the field in the struct being filled */
 	unsigned flags;
 	const char *def;     /* default, written as in the file; NULL: none */
-	long min, max;	     /* bounds of numbers when min < max */
+	long min, max;       /* bounds of numbers when min < max */
 	const char *choices; /* CT_CHOICE: "a|b"; CT_STRING: allowed chars ("a-z0-9_-") */
 	const struct config_def *children;
 	config_fn *fn;
@@ -85,10 +85,17 @@ struct config_error {
 
 struct config_ctx {
 	const char *path; /* as given to config_load() */
-	char *dir;	  /* absolute directory of the config file */
+	char *dir;        /* absolute directory of the config file */
 	struct ticketd_config *cfg;
 	GPtrArray *errors; /* struct config_error * */
 };
+
+static char *config_abs_path(struct config_ctx *ctx, const char *path)
+{
+	if (g_path_is_absolute(path))
+		return g_strdup(path);
+	return g_build_filename(ctx->dir, path, NULL);
+}
 
 static void config_error_free(void *p)
 {
@@ -114,7 +121,11 @@ static void config_error(struct config_ctx *ctx, const config_setting_t *s, cons
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	e->file = g_strdup(file != NULL ? file : ctx->path);
+	/* libconfig names an @include file as written; it was found in ctx->dir. */
+	if (file == NULL || strcmp(file, ctx->path) == 0)
+		e->file = g_strdup(ctx->path);
+	else
+		e->file = config_abs_path(ctx, file);
 	e->line = s != NULL ? config_setting_source_line(s) : 0;
 	e->seq = ctx->errors->len;
 	if (e->line > 0)
@@ -217,23 +228,16 @@ static bool config_address_ok(const char *s)
 	return true;
 }
 
-static char *config_abs_path(struct config_ctx *ctx, const char *path)
-{
-	if (g_path_is_absolute(path))
-		return g_strdup(path);
-	return g_build_filename(ctx->dir, path, NULL);
-}
-
 /* Unit tables shared by parsing and by the bounds in error messages. */
 struct config_unit {
 	char unit;
 	long mult;
 };
 static const struct config_unit config_duration_units[] = {
-	{ 'w', 604800 }, { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 }, { 0, 0 },
+    {'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}, {0, 0},
 };
 static const struct config_unit config_size_units[] = {
-	{ 'G', 1L << 30 }, { 'M', 1L << 20 }, { 'K', 1L << 10 }, { 'k', 1L << 10 }, { 0, 0 },
+    {'G', 1L << 30}, {'M', 1L << 20}, {'K', 1L << 10}, {'k', 1L << 10}, {0, 0},
 };
 
 /* Digits with one optional unit letter; unsigned, no junk, no overflow. */
@@ -431,7 +435,7 @@ static bool config_get_integer(struct config_ctx *ctx, const config_setting_t *s
 	if (!config_is(ctx, s, key, CONFIG_TYPE_INT))
 		return false;
 	*n_r = config_setting_type(s) == CONFIG_TYPE_INT64 ? config_setting_get_int64(s)
-							    : config_setting_get_int(s);
+							   : config_setting_get_int(s);
 	return true;
 }
 
@@ -452,19 +456,22 @@ static bool config_get_amount(struct config_ctx *ctx, const struct config_def *d
 			*n_r = duration ? secs : (long long)MIN(bytes, (size_t)LLONG_MAX);
 			return true;
 		}
-		config_error(ctx, s, key, duration ? "'%s' is not a duration (write 90s, 30m, 1h, 7d or 2w)"
-						   : "'%s' is not a size (write 512, 64k, 10M or 1G)",
+		config_error(ctx, s, key,
+			     duration ? "'%s' is not a duration (write 90s, 30m, 1h, 7d or 2w)"
+				      : "'%s' is not a size (write 512, 64k, 10M or 1G)",
 			     str);
 		return false;
 	}
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
 		config_error(ctx, s, key, "expected %s, got %s",
 			     duration ? "a duration such as \"90s\", \"30m\", \"1h\", \"7d\""
 				      : "a size such as \"512\", \"64k\", \"10M\", \"1G\"",
 			     config_type_text(config_setting_type(s)));
 		return false;
 	}
-	config_get_integer(ctx, s, key, n_r);
+	if (!config_get_integer(ctx, s, key, n_r))
+		return false;
 	if (*n_r < 0) {
 		config_error(ctx, s, key, "must not be negative");
 		return false;
@@ -530,18 +537,21 @@ static void config_value(struct config_ctx *ctx, const struct config_def *d,
 	case CT_LONG:
 	case CT_DURATION:
 	case CT_SIZE:
-		if (d->type == CT_INT || d->type == CT_LONG ? !config_get_integer(ctx, s, key, &n)
-							    : !config_get_amount(ctx, d, s, key, &n))
+		if (d->type == CT_INT || d->type == CT_LONG
+			? !config_get_integer(ctx, s, key, &n)
+			: !config_get_amount(ctx, d, s, key, &n))
 			return;
 		if (d->min < d->max && (n < d->min || n > d->max)) {
 			const struct config_unit *u = d->type == CT_DURATION ? config_duration_units
-						    : d->type == CT_SIZE   ? config_size_units
-									   : NULL;
-			char *lo = u != NULL ? config_units_text(d->min, u) : g_strdup_printf("%ld", d->min);
-			char *hi = u != NULL ? config_units_text(d->max, u) : g_strdup_printf("%ld", d->max);
+						      : d->type == CT_SIZE   ? config_size_units
+									     : NULL;
+			char *lo = u != NULL ? config_units_text(d->min, u)
+					     : g_strdup_printf("%ld", d->min);
+			char *hi = u != NULL ? config_units_text(d->max, u)
+					     : g_strdup_printf("%ld", d->max);
 
-			config_error(ctx, s, key, "%lld is out of range: must be between %s and %s", n,
-				     lo, hi);
+			config_error(ctx, s, key, "%lld is out of range: must be between %s and %s",
+				     n, lo, hi);
 			g_free(lo);
 			g_free(hi);
 			return;
@@ -621,8 +631,8 @@ static void config_parse_group(struct config_ctx *ctx, const config_setting_t *g
 		}
 	}
 	for (const struct config_def *d = defs; d->name != NULL; d++) {
-		const config_setting_t *s = group != NULL ? config_setting_get_member(group, d->name)
-							  : NULL;
+		const config_setting_t *s =
+		    group != NULL ? config_setting_get_member(group, d->name) : NULL;
 		char *key = config_key(path, d->name);
 
 		if (s != NULL)
@@ -639,8 +649,8 @@ static void config_parse_group(struct config_ctx *ctx, const config_setting_t *g
 static char *config_elem_key(const char *path, const config_setting_t *e, int i,
 			     const char *name_key)
 {
-	const config_setting_t *n = config_setting_is_group(e) ? config_setting_get_member(e, name_key)
-							       : NULL;
+	const config_setting_t *n =
+	    config_setting_is_group(e) ? config_setting_get_member(e, name_key) : NULL;
 	const char *name = n != NULL ? config_setting_get_string(n) : NULL;
 
 	if (name != NULL && config_chars_ok(name, "A-Za-z0-9._-"))
@@ -670,8 +680,16 @@ static void config_check_url(struct config_ctx *ctx, const config_setting_t *s, 
 	for (size_t i = 0; net[i] != NULL; i++) {
 		if (config_url_has_scheme(*url, net[i])) {
 			const char *host = *url + strlen(net[i]);
-			if (*host == '\0' || *host == '/' || *host == ':')
+			char *lower;
+
+			if (*host == '\0' || *host == '/' || *host == ':') {
 				config_error(ctx, s, key, "'%s' names no host", *url);
+				return;
+			}
+			/* The scheme in lower case, so users may compare it. */
+			lower = g_strconcat(net[i], host, NULL);
+			g_free(*url);
+			*url = lower;
 			return;
 		}
 	}
@@ -681,7 +699,8 @@ static void config_check_url(struct config_ctx *ctx, const config_setting_t *s, 
 			char *abs;
 
 			if (*path == '\0' || strncmp(path, "//", 2) == 0) {
-				config_error(ctx, s, key, "'%s': write %s/path/to/it", *url, local[i]);
+				config_error(ctx, s, key, "'%s': write %s/path/to/it", *url,
+					     local[i]);
 				return;
 			}
 			abs = config_abs_path(ctx, path);
@@ -697,18 +716,19 @@ static void config_check_url(struct config_ctx *ctx, const config_setting_t *s, 
 static void config_check_transport_url(struct config_ctx *ctx, const struct config_def *d,
 				       const config_setting_t *s, const char *key, void *base)
 {
-	static const char *const net[] = { "smtp://", "smtps://", NULL };
-	static const char *const local[] = { "sendmail:", "maildir:", NULL };
+	static const char *const net[] = {"smtp://", "smtps://", NULL};
+	static const char *const local[] = {"sendmail:", "maildir:", NULL};
 
-	config_check_url(ctx, s, key, (char **)((char *)base + d->offset), net, local,
-			 "smtp://host[:port], smtps://host[:port], sendmail:/path or maildir:/path");
+	config_check_url(
+	    ctx, s, key, (char **)((char *)base + d->offset), net, local,
+	    "smtp://host[:port], smtps://host[:port], sendmail:/path or maildir:/path");
 }
 
 static void config_check_mailbox_url(struct config_ctx *ctx, const struct config_def *d,
 				     const config_setting_t *s, const char *key, void *base)
 {
-	static const char *const net[] = { "imap://", "imaps://", "pop3://", "pop3s://", NULL };
-	static const char *const local[] = { "maildir:", "mbox:", NULL };
+	static const char *const net[] = {"imap://", "imaps://", "pop3://", "pop3s://", NULL};
+	static const char *const local[] = {"maildir:", "mbox:", NULL};
 
 	config_check_url(ctx, s, key, (char **)((char *)base + d->offset), net, local,
 			 "maildir:/path, mbox:/path, imap://, imaps://, pop3:// or pop3s://");
@@ -730,7 +750,8 @@ static void config_check_staff_auth(struct config_ctx *ctx, const struct config_
 	size_t n = g_strv_length(v);
 
 	if (n == 0)
-		config_error(ctx, s, key, "must name at least one of \"pgp\", \"authres\", \"none\"");
+		config_error(ctx, s, key,
+			     "must name at least one of \"pgp\", \"authres\", \"none\"");
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		if (strcmp(v[i], "pgp") != 0 && strcmp(v[i], "authres") != 0 &&
@@ -748,7 +769,8 @@ static void config_check_notify(struct config_ctx *ctx, const struct config_def 
 
 	if (strcmp(v, "admins") != 0 && strcmp(v, "all") != 0 && strcmp(v, "none") != 0 &&
 	    !config_address_ok(v))
-		config_error(ctx, s, key, "'%s' is not one of: admins, all, none, or an address", v);
+		config_error(ctx, s, key, "'%s' is not one of: admins, all, none, or an address",
+			     v);
 }
 
 /* Every name in a staff member's queues must be a queue defined above. */
@@ -836,9 +858,9 @@ static void config_parse_templates(struct config_ctx *ctx, const struct config_d
 {
 	struct config_queue *q = base;
 
-	for (int i = 0; s != NULL && config_is(ctx, s, key, CONFIG_TYPE_GROUP) &&
-			i < config_setting_length(s);
-	     i++) {
+	if (s != NULL && !config_is(ctx, s, key, CONFIG_TYPE_GROUP))
+		s = NULL;
+	for (int i = 0; s != NULL && i < config_setting_length(s); i++) {
 		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(m);
 		char *mkey = config_key(key, name), *path = NULL, *error = NULL;
@@ -875,104 +897,103 @@ static void config_parse_templates(struct config_ctx *ctx, const struct config_d
 }
 
 #define DEF(n, t, off) .name = (n), .type = (t), .offset = (off)
-#define CFG(f) offsetof(struct ticketd_config, f)
-#define QUEUE(f) offsetof(struct config_queue, f)
-#define STAFF(f) offsetof(struct config_staff, f)
+#define CFG(f)         offsetof(struct ticketd_config, f)
+#define QUEUE(f)       offsetof(struct config_queue, f)
+#define STAFF(f)       offsetof(struct config_staff, f)
 
 static const struct config_def config_database_defs[] = {
-	{ DEF("conninfo", CT_STRING, CFG(conninfo)), .flags = CF_REQUIRED },
-	{ 0 },
+    {DEF("conninfo", CT_STRING, CFG(conninfo)), .flags = CF_REQUIRED},
+    {0},
 };
 
 static const struct config_def config_autoresponse_defs[] = {
-	{ DEF("count", CT_LONG, CFG(autoresponse_count)), .def = "5", .min = 0, .max = 10000 },
-	{ DEF("per", CT_DURATION, CFG(autoresponse_per)), .def = "1h", .min = 60, .max = 604800 },
-	{ 0 },
+    {DEF("count", CT_LONG, CFG(autoresponse_count)), .def = "5", .min = 0, .max = 10000},
+    {DEF("per", CT_DURATION, CFG(autoresponse_per)), .def = "1h", .min = 60, .max = 604800},
+    {0},
 };
 
 static const struct config_def config_daemon_defs[] = {
-	{ DEF("poll_interval", CT_DURATION, CFG(poll_interval)), .def = "60s", .min = 1,
-	  .max = 86400 },
-	{ DEF("user", CT_STRING, CFG(user)) },
-	{ DEF("tag", CT_STRING, CFG(tag)), .def = "Ticket", .choices = "A-Za-z0-9_-" },
-	{ DEF("secret_file", CT_SECRET, CFG(secret_file)), .flags = CF_REQUIRED | CF_KEEP },
-	{ DEF("autoresponse_limit", CT_GROUP, 0), .children = config_autoresponse_defs },
-	{ DEF("max_message_size", CT_SIZE, CFG(max_message_size)), .def = "100M", .min = 1024,
-	  .max = 1L << 30 },
-	{ DEF("batch_size", CT_LONG, CFG(batch_size)), .def = "200", .min = 1, .max = 10000 },
-	{ DEF("pid_file", CT_PATH, CFG(pid_file)) },
-	{ DEF("staff_auth", CT_STRLIST, CFG(staff_auth)), .def = "pgp,authres",
-	  .fn = config_check_staff_auth },
-	{ DEF("authserv_id", CT_STRING, CFG(authserv_id)) },
-	{ 0 },
+    {DEF("poll_interval", CT_DURATION, CFG(poll_interval)), .def = "60s", .min = 1, .max = 86400},
+    {DEF("user", CT_STRING, CFG(user))},
+    {DEF("tag", CT_STRING, CFG(tag)), .def = "Ticket", .choices = "A-Za-z0-9_-"},
+    {DEF("secret_file", CT_SECRET, CFG(secret_file)), .flags = CF_REQUIRED | CF_KEEP},
+    {DEF("autoresponse_limit", CT_GROUP, 0), .children = config_autoresponse_defs},
+    {DEF("max_message_size", CT_SIZE, CFG(max_message_size)), .def = "100M", .min = 1024,
+     .max = 1L << 30},
+    {DEF("batch_size", CT_LONG, CFG(batch_size)), .def = "200", .min = 1, .max = 10000},
+    {DEF("pid_file", CT_PATH, CFG(pid_file))},
+    {DEF("staff_auth", CT_STRLIST, CFG(staff_auth)), .def = "pgp,authres",
+     .fn = config_check_staff_auth},
+    {DEF("authserv_id", CT_STRING, CFG(authserv_id))},
+    {0},
 };
 
 static const struct config_def config_transport_defs[] = {
-	{ DEF("url", CT_STRING, CFG(transport.url)), .flags = CF_REQUIRED,
-	  .fn = config_check_transport_url },
-	{ DEF("starttls", CT_CHOICE, CFG(transport.starttls)), .def = "required",
-	  .choices = "required|optional|off" },
-	{ DEF("user", CT_STRING, CFG(transport.user)) },
-	{ DEF("password_file", CT_SECRET, CFG(transport.password_file)) },
-	{ DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable },
-	{ 0 },
+    {DEF("url", CT_STRING, CFG(transport.url)), .flags = CF_REQUIRED,
+     .fn = config_check_transport_url},
+    {DEF("starttls", CT_CHOICE, CFG(transport.starttls)), .def = "required",
+     .choices = "required|optional|off"},
+    {DEF("user", CT_STRING, CFG(transport.user))},
+    {DEF("password_file", CT_SECRET, CFG(transport.password_file))},
+    {DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable},
+    {0},
 };
 
 static const struct config_def config_pgp_defs[] = {
-	{ DEF("gnupg_home", CT_PATH, CFG(gnupg_home)) },
-	{ DEF("passphrase_file", CT_SECRET, CFG(passphrase_file)) },
-	{ 0 },
+    {DEF("gnupg_home", CT_PATH, CFG(gnupg_home))},
+    {DEF("passphrase_file", CT_SECRET, CFG(passphrase_file))},
+    {0},
 };
 
 static const struct config_def config_mailbox_defs[] = {
-	{ DEF("url", CT_STRING, QUEUE(mailbox.url)), .flags = CF_REQUIRED,
-	  .fn = config_check_mailbox_url },
-	{ DEF("user", CT_STRING, QUEUE(mailbox.user)) },
-	{ DEF("password_file", CT_SECRET, QUEUE(mailbox.password_file)) },
-	{ DEF("ca_file", CT_PATH, QUEUE(mailbox.ca_file)), .fn = config_check_readable },
-	{ DEF("tls_verify", CT_BOOL, QUEUE(mailbox.tls_verify)), .def = "true" },
-	{ DEF("after", CT_CUSTOM, QUEUE(mailbox)), .fn = config_parse_after },
-	{ 0 },
+    {DEF("url", CT_STRING, QUEUE(mailbox.url)), .flags = CF_REQUIRED,
+     .fn = config_check_mailbox_url},
+    {DEF("user", CT_STRING, QUEUE(mailbox.user))},
+    {DEF("password_file", CT_SECRET, QUEUE(mailbox.password_file))},
+    {DEF("ca_file", CT_PATH, QUEUE(mailbox.ca_file)), .fn = config_check_readable},
+    {DEF("tls_verify", CT_BOOL, QUEUE(mailbox.tls_verify)), .def = "true"},
+    {DEF("after", CT_CUSTOM, QUEUE(mailbox)), .fn = config_parse_after},
+    {0},
 };
 
 static const struct config_def config_escalation_defs[] = {
-	{ DEF("every", CT_DURATION, QUEUE(escalation_every)), .flags = CF_REQUIRED, .min = 60,
-	  .max = 30 * 86400 },
-	{ DEF("step", CT_INT, QUEUE(escalation_step)), .def = "5", .min = 1, .max = 98 },
-	{ DEF("max", CT_INT, QUEUE(escalation_max)), .def = "99", .min = 1, .max = 99 },
-	{ 0 },
+    {DEF("every", CT_DURATION, QUEUE(escalation_every)), .flags = CF_REQUIRED, .min = 60,
+     .max = 30 * 86400},
+    {DEF("step", CT_INT, QUEUE(escalation_step)), .def = "5", .min = 1, .max = 98},
+    {DEF("max", CT_INT, QUEUE(escalation_max)), .def = "99", .min = 1, .max = 99},
+    {0},
 };
 
 static const struct config_def config_queue_defs[] = {
-	{ DEF("name", CT_STRING, QUEUE(name)), .flags = CF_REQUIRED, .choices = "a-z0-9_-" },
-	{ DEF("address", CT_STRING, QUEUE(address)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS },
-	{ DEF("default", CT_BOOL, QUEUE(is_default)), .def = "false" },
-	{ DEF("comment_address", CT_STRING, QUEUE(comment_address)), .flags = CF_LOWER | CF_ADDRESS },
-	{ DEF("from_name", CT_STRING, QUEUE(from_name)), .flags = CF_EMPTY_OK },
-	{ DEF("envelope_from", CT_STRING, QUEUE(envelope_from)), .flags = CF_ADDRESS },
-	{ DEF("mailbox", CT_GROUP, 0), .children = config_mailbox_defs },
-	{ DEF("priority", CT_INT, QUEUE(priority)), .def = "50", .min = 1, .max = 99 },
-	{ DEF("autoresponse", CT_BOOL, QUEUE(autoresponse)), .def = "true" },
-	{ DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose },
-	{ DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs },
-	{ DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false" },
-	{ DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded" },
-	{ DEF("notify", CT_STRING, QUEUE(notify)), .def = "admins", .fn = config_check_notify },
-	{ DEF("templates", CT_CUSTOM, 0), .fn = config_parse_templates },
-	{ 0 },
+    {DEF("name", CT_STRING, QUEUE(name)), .flags = CF_REQUIRED, .choices = "a-z0-9_-"},
+    {DEF("address", CT_STRING, QUEUE(address)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS},
+    {DEF("default", CT_BOOL, QUEUE(is_default)), .def = "false"},
+    {DEF("comment_address", CT_STRING, QUEUE(comment_address)), .flags = CF_LOWER | CF_ADDRESS},
+    {DEF("from_name", CT_STRING, QUEUE(from_name)), .flags = CF_EMPTY_OK},
+    {DEF("envelope_from", CT_STRING, QUEUE(envelope_from)), .flags = CF_ADDRESS},
+    {DEF("mailbox", CT_GROUP, 0), .children = config_mailbox_defs},
+    {DEF("priority", CT_INT, QUEUE(priority)), .def = "50", .min = 1, .max = 99},
+    {DEF("autoresponse", CT_BOOL, QUEUE(autoresponse)), .def = "true"},
+    {DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose},
+    {DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs},
+    {DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false"},
+    {DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded"},
+    {DEF("notify", CT_STRING, QUEUE(notify)), .def = "admins", .fn = config_check_notify},
+    {DEF("templates", CT_CUSTOM, 0), .fn = config_parse_templates},
+    {0},
 };
 
 static const struct config_def config_staff_defs[] = {
-	{ DEF("login", CT_STRING, STAFF(login)), .flags = CF_REQUIRED, .choices = "a-z0-9._-" },
-	{ DEF("name", CT_STRING, STAFF(name)), .flags = CF_REQUIRED },
-	{ DEF("description", CT_STRING, STAFF(description)), .flags = CF_EMPTY_OK, .def = "" },
-	{ DEF("email", CT_STRING, STAFF(email)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS },
-	{ DEF("role", CT_CUSTOM, STAFF(role)), .flags = CF_REQUIRED, .fn = config_parse_role },
-	{ DEF("queues", CT_STRLIST, STAFF(queues)), .def = "", .fn = config_check_staff_queues },
-	{ DEF("signature", CT_STRING, STAFF(signature)), .flags = CF_EMPTY_OK, .def = "" },
-	{ DEF("pgp_key", CT_STRING, STAFF(pgp_key)) },
-	{ DEF("available", CT_BOOL, STAFF(available)), .def = "true" },
-	{ 0 },
+    {DEF("login", CT_STRING, STAFF(login)), .flags = CF_REQUIRED, .choices = "a-z0-9._-"},
+    {DEF("name", CT_STRING, STAFF(name)), .flags = CF_REQUIRED},
+    {DEF("description", CT_STRING, STAFF(description)), .flags = CF_EMPTY_OK, .def = ""},
+    {DEF("email", CT_STRING, STAFF(email)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS},
+    {DEF("role", CT_CUSTOM, STAFF(role)), .flags = CF_REQUIRED, .fn = config_parse_role},
+    {DEF("queues", CT_STRLIST, STAFF(queues)), .def = "", .fn = config_check_staff_queues},
+    {DEF("signature", CT_STRING, STAFF(signature)), .flags = CF_EMPTY_OK, .def = ""},
+    {DEF("pgp_key", CT_STRING, STAFF(pgp_key))},
+    {DEF("available", CT_BOOL, STAFF(available)), .def = "true"},
+    {0},
 };
 
 /* Checks one queue against those before it: names, addresses, default. */
@@ -991,16 +1012,17 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 			     "comment_address is the queue's address");
 	for (size_t j = 0; j < i; j++) {
 		const struct config_queue *p = &ctx->cfg->queues[j];
-		const char *mine[] = { q->address, q->comment_address };
-		const char *fields[] = { "address", "comment_address" };
+		const char *mine[] = {q->address, q->comment_address};
+		const char *fields[] = {"address", "comment_address"};
 
 		if (q->name != NULL && p->name != NULL && strcmp(q->name, p->name) == 0)
-			config_error(ctx, config_member_or(e, "name"), key, "duplicate queue name '%s'",
-				     q->name);
+			config_error(ctx, config_member_or(e, "name"), key,
+				     "duplicate queue name '%s'", q->name);
 		for (size_t k = 0; k < G_N_ELEMENTS(mine); k++)
-			if (mine[k] != NULL && ((p->address != NULL && strcmp(mine[k], p->address) == 0) ||
-						(p->comment_address != NULL &&
-						 strcmp(mine[k], p->comment_address) == 0)))
+			if (mine[k] != NULL &&
+			    ((p->address != NULL && strcmp(mine[k], p->address) == 0) ||
+			     (p->comment_address != NULL &&
+			      strcmp(mine[k], p->comment_address) == 0)))
 				config_error(ctx, config_member_or(e, fields[k]), key,
 					     "address '%s' is already used by queue '%s'", mine[k],
 					     p->name != NULL ? p->name : "?");
@@ -1031,8 +1053,6 @@ static void config_parse_queues(struct config_ctx *ctx, const struct config_def 
 		if (config_is(ctx, e, ekey, CONFIG_TYPE_GROUP)) {
 			config_parse_group(ctx, e, ekey, config_queue_defs, &cfg->queues[i]);
 			config_check_queue(ctx, i, e, ekey);
-		} else {
-			config_parse_templates(ctx, NULL, NULL, ekey, &cfg->queues[i]);
 		}
 		g_free(ekey);
 	}
@@ -1053,8 +1073,9 @@ static void config_parse_staff(struct config_ctx *ctx, const struct config_def *
 	size_t admins = 0;
 
 	if (s == NULL) {
-		config_error(ctx, NULL, key, "missing: a config needs at least one staff member "
-					     "with role \"admin\"");
+		config_error(ctx, NULL, key,
+			     "missing: a config needs at least one staff member "
+			     "with role \"admin\"");
 		return;
 	}
 	if (!config_is(ctx, s, key, CONFIG_TYPE_LIST))
@@ -1066,17 +1087,21 @@ static void config_parse_staff(struct config_ctx *ctx, const struct config_def *
 		struct config_staff *st = &cfg->staff[i];
 		char *ekey = config_elem_key(key, e, (int)i, "login");
 
+		/* Only a role written "admin" counts: the enum's 0 is admin. */
+		st->role = STAFF_ROLE_SUPPORT;
 		if (config_is(ctx, e, ekey, CONFIG_TYPE_GROUP)) {
 			config_parse_group(ctx, e, ekey, config_staff_defs, st);
-			if (st->login != NULL && st->email != NULL && st->role == STAFF_ROLE_ADMIN)
+			if (st->role == STAFF_ROLE_ADMIN)
 				admins++;
 		}
 		for (size_t j = 0; j < i; j++) {
 			const struct config_staff *p = &cfg->staff[j];
-			if (st->login != NULL && p->login != NULL && strcmp(st->login, p->login) == 0)
+			if (st->login != NULL && p->login != NULL &&
+			    strcmp(st->login, p->login) == 0)
 				config_error(ctx, config_member_or(e, "login"), ekey,
 					     "duplicate login '%s'", st->login);
-			if (st->email != NULL && p->email != NULL && strcmp(st->email, p->email) == 0)
+			if (st->email != NULL && p->email != NULL &&
+			    strcmp(st->email, p->email) == 0)
 				config_error(ctx, config_member_or(e, "email"), ekey,
 					     "email '%s' is already used by '%s'", st->email,
 					     p->login != NULL ? p->login : "?");
@@ -1084,24 +1109,25 @@ static void config_parse_staff(struct config_ctx *ctx, const struct config_def *
 		g_free(ekey);
 	}
 	if (admins == 0)
-		config_error(ctx, s, key, "no staff member has role \"admin\"; a config needs at "
-					  "least one");
+		config_error(ctx, s, key,
+			     "no staff member has role \"admin\"; a config needs at "
+			     "least one");
 }
 
 static const struct config_def config_root_defs[] = {
-	{ DEF("database", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_database_defs },
-	{ DEF("daemon", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_daemon_defs },
-	{ DEF("transport", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_transport_defs },
-	{ DEF("pgp", CT_GROUP, 0), .children = config_pgp_defs },
-	/* queues before staff: staff entries name queues */
-	{ DEF("queues", CT_CUSTOM, 0), .flags = CF_REQUIRED, .fn = config_parse_queues },
-	{ DEF("staff", CT_CUSTOM, 0), .fn = config_parse_staff },
-	{ 0 },
+    {DEF("database", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_database_defs},
+    {DEF("daemon", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_daemon_defs},
+    {DEF("transport", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_transport_defs},
+    {DEF("pgp", CT_GROUP, 0), .children = config_pgp_defs},
+    /* queues before staff: staff entries name queues */
+    {DEF("queues", CT_CUSTOM, 0), .flags = CF_REQUIRED, .fn = config_parse_queues},
+    {DEF("staff", CT_CUSTOM, 0), .fn = config_parse_staff},
+    {0},
 };
 
 int config_load(const char *path, struct ticketd_config **cfg_r, char **error_r)
 {
-	struct config_ctx ctx = { .path = path };
+	struct config_ctx ctx = {.path = path};
 	struct ticketd_config *cfg = g_new0(struct ticketd_config, 1);
 	config_t lc;
 	FILE *fp;
@@ -1136,13 +1162,6 @@ int config_load(const char *path, struct ticketd_config **cfg_r, char **error_r)
 		goto out;
 	}
 	config_parse_group(&ctx, config_root_setting(&lc), "", config_root_defs, cfg);
-	if (cfg->staff_auth != NULL && cfg->authserv_id == NULL &&
-	    g_strv_contains((const char *const *)cfg->staff_auth, "authres")) {
-		const config_setting_t *s = config_lookup(&lc, "daemon.staff_auth");
-		config_error(&ctx, s != NULL ? s : config_lookup(&lc, "daemon"), "daemon.staff_auth",
-			     "\"authres\" needs daemon.authserv_id (the authserv-id your MTA writes "
-			     "in Authentication-Results)");
-	}
 	if (ctx.errors->len > 0) {
 		GString *text = g_string_new(NULL);
 
@@ -1243,17 +1262,18 @@ const struct config_queue *config_queue_by_address(const struct ticketd_config *
 	for (size_t i = 0; addr != NULL && i < cfg->queue_count; i++) {
 		const struct config_queue *q = &cfg->queues[i];
 		if ((q->address != NULL && g_ascii_strcasecmp(q->address, addr) == 0) ||
-		    (q->comment_address != NULL && g_ascii_strcasecmp(q->comment_address, addr) == 0))
+		    (q->comment_address != NULL &&
+		     g_ascii_strcasecmp(q->comment_address, addr) == 0))
 			return q;
 	}
 	return NULL;
 }
 
-const struct config_staff *config_staff_by_email(const struct ticketd_config *cfg,
-						 const char *addr)
+const struct config_staff *config_staff_by_email(const struct ticketd_config *cfg, const char *addr)
 {
 	for (size_t i = 0; addr != NULL && i < cfg->staff_count; i++)
-		if (cfg->staff[i].email != NULL && g_ascii_strcasecmp(cfg->staff[i].email, addr) == 0)
+		if (cfg->staff[i].email != NULL &&
+		    g_ascii_strcasecmp(cfg->staff[i].email, addr) == 0)
 			return &cfg->staff[i];
 	return NULL;
 }

@@ -91,7 +91,7 @@ struct ticketd_config {
 	long batch_size;         /* messages per transaction, default 200 */
 	char *pid_file;          /* NULL when unset */
 	char **staff_auth;       /* NULL-terminated, default { "pgp", "authres" } */
-	char *authserv_id;       /* NULL when unset; required when staff_auth has "authres" */
+	char *authserv_id;       /* NULL when unset: then "authres" proves nothing */
 	struct config_transport transport;
 	/* pgp (accepted and checked, not used yet) */
 	char *gnupg_home;        /* NULL when unset */

@@ -18,77 +18,73 @@
 #define TEMPLATE_MAX_FILE_SIZE (1024 * 1024)
 
 const char *const template_kind_names[TEMPLATE_KIND_COUNT] = {
-	"new_ticket", "closed", "answer", "notification", "refusal", "escalation",
+    "new_ticket", "closed", "answer", "notification", "refusal", "escalation",
 };
 
 const char *const template_variables[] = {
-	"ticket.id",	    "ticket.subject",  "ticket.priority", "ticket.status",
-	"ticket.tag",	    "queue.name",      "queue.address",	  "requestor.name",
-	"requestor.email",  "staff.name",      "staff.description", "staff.signature",
-	"message.text",	    "message.quoted",  NULL,
+    "ticket.id",         "ticket.subject",  "ticket.priority", "ticket.status",   "ticket.tag",
+    "queue.name",        "queue.address",   "requestor.name",  "requestor.email", "staff.name",
+    "staff.description", "staff.signature", "message.text",    "message.quoted",  NULL,
 };
 
 /* Headers a template may override, spelled as they are sent. */
-static const char *const template_header_names[] = { "Subject", "From", "Reply-To", NULL };
+static const char *const template_header_names[] = {"Subject", "From", "Reply-To", NULL};
 
 /* The built-in templates.  etc/templates/<kind>.txt are copies of these. */
 static const char *const template_builtin_texts[TEMPLATE_KIND_COUNT] = {
-	[TEMPLATE_NEW_TICKET] =
-		"Hello,\n"
-		"\n"
-		"thank you for your message. We have opened ticket {{ticket.tag}} for it\n"
-		"and will get back to you as soon as we can.\n"
-		"\n"
-		"If you write to us about this matter again, please reply to this message\n"
-		"and keep {{ticket.tag}} in the subject, so that your mail reaches the\n"
-		"same ticket.\n"
-		"\n"
-		"Your message was about:\n"
-		"    {{ticket.subject}}\n"
-		"\n"
-		"-- \n"
-		"{{queue.name}} <{{queue.address}}>\n",
-	[TEMPLATE_CLOSED] =
-		"Hello,\n"
-		"\n"
-		"your ticket {{ticket.tag}} has been closed:\n"
-		"    {{ticket.subject}}\n"
-		"\n"
-		"If you still need help with it, simply reply to this message, keeping\n"
-		"{{ticket.tag}} in the subject, and the ticket will be reopened.\n"
-		"\n"
-		"-- \n"
-		"{{queue.name}} <{{queue.address}}>\n",
-	[TEMPLATE_ANSWER] =
-		"Assigned to: {{staff.name}} ({{staff.description}})\n"
-		"\n"
-		"{{message.text}}\n"
-		"\n"
-		"-- \n"
-		"{{staff.signature}}\n"
-		"\n"
-		"{{message.quoted}}\n",
-	[TEMPLATE_NOTIFICATION] =
-		"Ticket {{ticket.tag}} in queue {{queue.name}} (priority {{ticket.priority}}, "
-		"{{ticket.status}})\n"
-		"From: {{requestor.name}} <{{requestor.email}}>\n"
-		"Subject: {{ticket.subject}}\n"
-		"\n"
-		"{{message.text}}\n",
-	[TEMPLATE_REFUSAL] =
-		"Your message about ticket {{ticket.tag}} was not applied:\n"
-		"\n"
-		"{{message.text}}\n"
-		"\n"
-		"Nothing in that message was changed on the ticket.  Please correct it\n"
-		"and send it again.\n",
-	[TEMPLATE_ESCALATION] =
-		"Ticket {{ticket.tag}} in queue {{queue.name}} is still waiting for an\n"
-		"answer; its priority is now {{ticket.priority}}.\n"
-		"\n"
-		"Subject:   {{ticket.subject}}\n"
-		"Requestor: {{requestor.name}} <{{requestor.email}}>\n"
-		"Status:    {{ticket.status}}\n",
+    [TEMPLATE_NEW_TICKET] =
+	"Hello,\n"
+	"\n"
+	"thank you for your message. We have opened ticket {{ticket.tag}} for it\n"
+	"and will get back to you as soon as we can.\n"
+	"\n"
+	"If you write to us about this matter again, please reply to this message\n"
+	"and keep {{ticket.tag}} in the subject, so that your mail reaches the\n"
+	"same ticket.\n"
+	"\n"
+	"Your message was about:\n"
+	"    {{ticket.subject}}\n"
+	"\n"
+	"-- \n"
+	"{{queue.name}} <{{queue.address}}>\n",
+    [TEMPLATE_CLOSED] = "Hello,\n"
+			"\n"
+			"your ticket {{ticket.tag}} has been closed:\n"
+			"    {{ticket.subject}}\n"
+			"\n"
+			"If you still need help with it, simply reply to this message, keeping\n"
+			"{{ticket.tag}} in the subject, and the ticket will be reopened.\n"
+			"\n"
+			"-- \n"
+			"{{queue.name}} <{{queue.address}}>\n",
+    [TEMPLATE_ANSWER] = "Assigned to: {{staff.name}} ({{staff.description}})\n"
+			"\n"
+			"{{message.text}}\n"
+			"\n"
+			"-- \n"
+			"{{staff.signature}}\n"
+			"\n"
+			"{{message.quoted}}\n",
+    [TEMPLATE_NOTIFICATION] =
+	"Ticket {{ticket.tag}} in queue {{queue.name}} (priority {{ticket.priority}}, "
+	"{{ticket.status}})\n"
+	"From: {{requestor.name}} <{{requestor.email}}>\n"
+	"Subject: {{ticket.subject}}\n"
+	"\n"
+	"{{message.text}}\n",
+    [TEMPLATE_REFUSAL] = "Your message about ticket {{ticket.tag}} was not applied:\n"
+			 "\n"
+			 "{{message.text}}\n"
+			 "\n"
+			 "Nothing in that message was changed on the ticket.  Please correct it\n"
+			 "and send it again.\n",
+    [TEMPLATE_ESCALATION] =
+	"Ticket {{ticket.tag}} in queue {{queue.name}} is still waiting for an\n"
+	"answer; its priority is now {{ticket.priority}}.\n"
+	"\n"
+	"Subject:   {{ticket.subject}}\n"
+	"Requestor: {{requestor.name}} <{{requestor.email}}>\n"
+	"Status:    {{ticket.status}}\n",
 };
 
 struct template_piece {
@@ -102,7 +98,8 @@ struct template_header {
 	GPtrArray *pieces; /* struct template_piece * */
 };
 
-struct template {
+struct template
+{
 	char *origin;
 	GPtrArray *headers; /* struct template_header * */
 	GPtrArray *body;    /* struct template_piece * */
@@ -139,7 +136,7 @@ static void template_mail_header_free(void *p)
 }
 
 static void template_error(struct template_parser *tp, unsigned line, const char *fmt, ...)
-	G_GNUC_PRINTF(3, 4);
+    G_GNUC_PRINTF(3, 4);
 
 static void template_error(struct template_parser *tp, unsigned line, const char *fmt, ...)
 {
@@ -184,11 +181,13 @@ static void template_parse_text(struct template_parser *tp, const char *s, size_
 		if (s[i] == '{' && i + 1 < len && s[i + 1] == '{') {
 			size_t j = i + 2;
 
-			while (j < len && s[j] != '\n' && !(s[j] == '}' && j + 1 < len && s[j + 1] == '}'))
+			while (j < len && s[j] != '\n' &&
+			       !(s[j] == '}' && j + 1 < len && s[j + 1] == '}'))
 				j++;
 			if (j >= len || s[j] == '\n') {
-				template_error(tp, *line,
-					       "unclosed {{ (a variable is written {{name}} on one line)");
+				template_error(
+				    tp, *line,
+				    "unclosed {{ (a variable is written {{name}} on one line)");
 				g_string_append(lit, "{{");
 				i += 2;
 				continue;
@@ -199,7 +198,8 @@ static void template_parse_text(struct template_parser *tp, const char *s, size_
 				g_free(name);
 			} else {
 				if (lit->len > 0)
-					template_add_piece(pieces, false, g_strdup(lit->str), lit_line);
+					template_add_piece(pieces, false, g_strdup(lit->str),
+							   lit_line);
 				g_string_truncate(lit, 0);
 				template_add_piece(pieces, true, name, *line);
 			}
@@ -274,21 +274,23 @@ static size_t template_parse_headers(struct template_parser *tp, const char *tex
 			for (size_t i = 0; i < tp->tpl->headers->len; i++) {
 				struct template_header *h = g_ptr_array_index(tp->tpl->headers, i);
 				if (h->name == name)
-					template_error(tp, this_line, "header %s given twice", name);
+					template_error(tp, this_line, "header %s given twice",
+						       name);
 			}
 			cur = g_new0(struct template_header, 1);
 			cur->name = name;
 			cur->pieces = g_ptr_array_new_with_free_func(template_piece_free);
 			g_ptr_array_add(tp->tpl->headers, cur);
-			template_parse_text(tp, text + pos + value_off, llen - value_off, &this_line,
-					    cur->pieces);
+			template_parse_text(tp, text + pos + value_off, llen - value_off,
+					    &this_line, cur->pieces);
 		} else {
 			char *raw = g_strndup(text + pos, MIN(llen, 40));
 			char *shown = log_sanitize(raw, 0);
-			template_error(tp, this_line,
-				       "not an allowed header line in the header block: '%s' "
-				       "(allowed: Subject, From, Reply-To; an empty line ends the block)",
-				       shown);
+			template_error(
+			    tp, this_line,
+			    "not an allowed header line in the header block: '%s' "
+			    "(allowed: Subject, From, Reply-To; an empty line ends the block)",
+			    shown);
 			g_free(shown);
 			g_free(raw);
 		}
@@ -300,7 +302,7 @@ static size_t template_parse_headers(struct template_parser *tp, const char *tex
 int template_parse(const char *origin, const char *text, size_t len, struct template **tpl_r,
 		   char **error_r)
 {
-	struct template_parser tp = { NULL, NULL };
+	struct template_parser tp = {NULL, NULL};
 	const char *bad = NULL, *nl;
 	unsigned line = 1;
 	size_t body_off = 0, first_len, value_off;
@@ -317,7 +319,8 @@ int template_parse(const char *origin, const char *text, size_t len, struct temp
 		for (const char *p = text; p < bad; p++)
 			if (*p == '\n')
 				line++;
-		template_error(&tp, line, "%s", *bad == '\0' ? "contains a NUL byte" : "invalid UTF-8");
+		template_error(&tp, line, "%s",
+			       *bad == '\0' ? "contains a NUL byte" : "invalid UTF-8");
 		goto out;
 	}
 	nl = memchr(text, '\n', len);
