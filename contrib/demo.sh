@@ -103,7 +103,7 @@ MAIL
 drop billing 1000000005.demo5 <<'MAIL'
 From: dave@customer.example
 To: billing@example.com
-Subject: Automatic reply: Invoice 2026-11 looks wrong
+Subject: Automatic reply: [Ticket#3] Invoice 2026-11 looks wrong
 Message-ID: <demo5@customer.example>
 Auto-Submitted: auto-replied
 

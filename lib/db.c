@@ -185,19 +185,23 @@ int db_schema_latest(void)
 enum db_status db_schema_version(struct db *db, int *version_r, char **error_r)
 {
 	enum db_status st;
+	bool exists;
 	PGresult *res;
 
-	res = db_exec(db,
-		      "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN -1 "
-		      "ELSE (SELECT coalesce(max(version), 0) FROM schema_version) END",
-		      0, NULL, &st, error_r);
+	/* A fresh database has no schema_version table: version 0. */
+	res = db_exec(db, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &st, error_r);
 	if (res == NULL)
 		return st;
-	/* to_regclass is evaluated first, so the sub-select never runs on a
-	 * database without the table. */
+	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	*version_r = 0;
+	if (!exists)
+		return DB_OK;
+	res = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, NULL, &st,
+		      error_r);
+	if (res == NULL)
+		return st;
 	*version_r = atoi(PQgetvalue(res, 0, 0));
-	if (*version_r < 0)
-		*version_r = 0;
 	PQclear(res);
 	return DB_OK;
 }
