@@ -24,10 +24,9 @@
 /* windows-1252 0x80-0x9F; the five holes map to the C1 controls as in
  * the WHATWG encoding standard. */
 static const gunichar cp1252_high[32] = {
-	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
-	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 };
 
 /* Labels that need another name than iconv's, or that mean a superset. */
@@ -35,44 +34,44 @@ static const struct {
 	const char *label;
 	const char *iconv_name; /* NULL: our windows-1252 table */
 } charset_aliases[] = {
-	{ "us-ascii", NULL },
-	{ "ascii", NULL },
-	{ "ansi_x3.4-1968", NULL },
-	{ "iso-8859-1", NULL },
-	{ "iso8859-1", NULL },
-	{ "iso_8859-1", NULL },
-	{ "iso-ir-100", NULL },
-	{ "latin1", NULL },
-	{ "latin-1", NULL },
-	{ "l1", NULL },
-	{ "cp819", NULL },
-	{ "ibm819", NULL },
-	{ "windows-1252", NULL },
-	{ "cp1252", NULL },
-	{ "x-cp1252", NULL },
-	{ "x-user-defined", NULL },
-	{ "utf8", "UTF-8" },
-	{ "unicode-1-1-utf-7", "UTF-7" },
-	{ "iso-8859-9", "WINDOWS-1254" },
-	{ "latin5", "WINDOWS-1254" },
-	{ "iso-8859-8-i", "ISO-8859-8" },
-	{ "shift_jis", "CP932" },
-	{ "shift-jis", "CP932" },
-	{ "x-sjis", "CP932" },
-	{ "sjis", "CP932" },
-	{ "ms_kanji", "CP932" },
-	{ "windows-31j", "CP932" },
-	{ "euc-kr", "CP949" },
-	{ "ks_c_5601-1987", "CP949" },
-	{ "ks_c_5601", "CP949" },
-	{ "gb2312", "GB18030" },
-	{ "gbk", "GB18030" },
-	{ "x-gbk", "GB18030" },
-	{ "cn-gb", "GB18030" },
-	{ "windows-874", "CP874" },
-	{ "tis-620", "CP874" },
-	{ "x-mac-roman", "MACINTOSH" },
-	{ "macintosh", "MACINTOSH" },
+    {"us-ascii", NULL},
+    {"ascii", NULL},
+    {"ansi_x3.4-1968", NULL},
+    {"iso-8859-1", NULL},
+    {"iso8859-1", NULL},
+    {"iso_8859-1", NULL},
+    {"iso-ir-100", NULL},
+    {"latin1", NULL},
+    {"latin-1", NULL},
+    {"l1", NULL},
+    {"cp819", NULL},
+    {"ibm819", NULL},
+    {"windows-1252", NULL},
+    {"cp1252", NULL},
+    {"x-cp1252", NULL},
+    {"x-user-defined", NULL},
+    {"utf8", "UTF-8"},
+    {"unicode-1-1-utf-7", "UTF-7"},
+    {"iso-8859-9", "WINDOWS-1254"},
+    {"latin5", "WINDOWS-1254"},
+    {"iso-8859-8-i", "ISO-8859-8"},
+    {"shift_jis", "CP932"},
+    {"shift-jis", "CP932"},
+    {"x-sjis", "CP932"},
+    {"sjis", "CP932"},
+    {"ms_kanji", "CP932"},
+    {"windows-31j", "CP932"},
+    {"euc-kr", "CP949"},
+    {"ks_c_5601-1987", "CP949"},
+    {"ks_c_5601", "CP949"},
+    {"gb2312", "GB18030"},
+    {"gbk", "GB18030"},
+    {"x-gbk", "GB18030"},
+    {"cn-gb", "GB18030"},
+    {"windows-874", "CP874"},
+    {"tis-620", "CP874"},
+    {"x-mac-roman", "MACINTOSH"},
+    {"macintosh", "MACINTOSH"},
 };
 
 /* Appends the windows-1252 reading of one byte. */
@@ -84,6 +83,19 @@ static void append_cp1252(GString *out, unsigned char c)
 		g_string_append_unichar(out, cp1252_high[c - 0x80]);
 	else
 		g_string_append_unichar(out, c);
+}
+
+/* g_utf8_validate() stops at NUL; here a NUL is just another character. */
+static bool utf8_valid(const char *data, size_t len)
+{
+	const char *end = data + len, *bad;
+
+	while (!g_utf8_validate(data, end - data, &bad)) {
+		if (*bad != '\0')
+			return false;
+		data = bad + 1;
+	}
+	return true;
 }
 
 /* Appends text that is known to be valid UTF-8, without its NUL bytes. */
@@ -141,8 +153,8 @@ static char *label_clean(const char *charset)
 	while (*start == ' ' || *start == '\t' || *start == '"' || *start == '\'')
 		start++;
 	end = start + strlen(start);
-	while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '"' ||
-			       end[-1] == '\''))
+	while (end > start &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '"' || end[-1] == '\''))
 		end--;
 	if (end == start || end - start > CHARSET_LABEL_MAX)
 		return NULL;
@@ -171,7 +183,7 @@ static bool is_multibyte_utf8(const char *data, size_t len)
 
 	for (size_t i = 0; i < len && !high; i++)
 		high = (unsigned char)data[i] >= 0x80;
-	return high && g_utf8_validate(data, len, NULL);
+	return high && utf8_valid(data, len);
 }
 
 /* Converts with iconv.  Invalid input bytes become U+FFFD and are
@@ -233,7 +245,7 @@ static char *decode_unlabelled(const char *data, size_t len)
 {
 	GString *out;
 
-	if (g_utf8_validate(data, len, NULL)) {
+	if (utf8_valid(data, len)) {
 		out = g_string_sized_new(len + 1);
 		append_without_nul(out, data, len);
 		return g_string_free(out, FALSE);
@@ -279,7 +291,7 @@ char *charset_to_utf8(const char *data, size_t len, const char *charset)
 	if (text == NULL) {
 		/* unknown label */
 		text = decode_unlabelled(data, len);
-	} else if (bad > 0 && (g_utf8_validate(data, len, NULL) || bad > len / 8)) {
+	} else if (bad > 0 && (utf8_valid(data, len) || bad > len / 8)) {
 		/* wrong label: UTF-8 that fits, or too much damage to keep */
 		g_free(text);
 		text = decode_unlabelled(data, len);

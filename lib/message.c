@@ -22,12 +22,13 @@
 
 #define DEFAULT_MAX_DEPTH 32
 #define DEFAULT_MAX_PARTS 1000
-#define DEFAULT_MAX_TEXT (4 * 1024 * 1024)
+#define DEFAULT_MAX_TEXT  (4 * 1024 * 1024)
 /* Beyond these, a hostile message only makes work. */
-#define MAX_WARNINGS 50
+#define MAX_WARNINGS   50
 #define MAX_REFERENCES 500
-#define MAX_ADDRESSES 500
-#define MAX_MSGID_LEN 998
+#define MAX_ADDRESSES  500
+#define MAX_HEADERS    10000
+#define MAX_MSGID_LEN  998
 /* Where an HTML body without a charset label may name one in <meta>. */
 #define HTML_META_SCAN 2048
 /* A Date outside [1970-01-02, 2200-01-01) is junk. */
@@ -37,6 +38,7 @@
 /* State of one walk over a MIME tree. */
 struct walk {
 	struct parsed_message *msg;
+	GMimeParserOptions *options;
 	unsigned max_depth, max_parts, parts;
 	bool depth_warned, parts_warned;
 	GString *plain, *html; /* text of inline text/plain and text/html parts */
@@ -87,36 +89,37 @@ static void G_GNUC_PRINTF(2, 3) add_warning(struct parsed_message *msg, const ch
 	g_ptr_array_add(msg->warnings, text);
 }
 
+/* GMime's parser warnings, by GMimeParserWarning code. */
+static const char *const parser_warnings[] = {
+    [GMIME_WARN_DUPLICATED_HEADER] = "duplicated header",
+    [GMIME_WARN_DUPLICATED_PARAMETER] = "duplicated parameter",
+    [GMIME_WARN_UNENCODED_8BIT_HEADER] = "unencoded 8-bit header",
+    [GMIME_WARN_INVALID_CONTENT_TYPE] = "invalid Content-Type",
+    [GMIME_WARN_INVALID_RFC2047_HEADER_VALUE] = "invalid RFC 2047 encoding",
+    [GMIME_WARN_MALFORMED_MULTIPART] = "multipart without parts",
+    [GMIME_WARN_TRUNCATED_MESSAGE] = "truncated message",
+    [GMIME_WARN_MALFORMED_MESSAGE] = "malformed message",
+    [GMIME_CRIT_INVALID_HEADER_NAME] = "invalid header name",
+    [GMIME_CRIT_CONFLICTING_HEADER] = "conflicting header",
+    [GMIME_CRIT_CONFLICTING_PARAMETER] = "conflicting parameter",
+    [GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY] = "multipart without boundary",
+    [GMIME_WARN_INVALID_PARAMETER] = "invalid parameter",
+    [GMIME_WARN_INVALID_ADDRESS_LIST] = "invalid address list",
+    [GMIME_CRIT_NESTING_OVERFLOW] = "MIME nesting overflow",
+    [GMIME_WARN_PART_WITHOUT_CONTENT] = "MIME part without content",
+    [GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT] = "MIME part without headers or content",
+};
+
 /* Collects GMime's parser warnings (user_data is the parsed_message). */
 static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
 			   gpointer user_data)
 {
 	struct parsed_message *msg = user_data;
-	const char *what;
+	const char *what = "MIME parser warning";
 	char *clean;
 
-	switch (code) {
-	case GMIME_WARN_DUPLICATED_HEADER: what = "duplicated header"; break;
-	case GMIME_WARN_DUPLICATED_PARAMETER: what = "duplicated parameter"; break;
-	case GMIME_WARN_UNENCODED_8BIT_HEADER: what = "unencoded 8-bit header"; break;
-	case GMIME_WARN_INVALID_CONTENT_TYPE: what = "invalid Content-Type"; break;
-	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE: what = "invalid RFC 2047 encoding"; break;
-	case GMIME_WARN_MALFORMED_MULTIPART: what = "multipart without parts"; break;
-	case GMIME_WARN_TRUNCATED_MESSAGE: what = "truncated message"; break;
-	case GMIME_WARN_MALFORMED_MESSAGE: what = "malformed message"; break;
-	case GMIME_CRIT_INVALID_HEADER_NAME: what = "invalid header name"; break;
-	case GMIME_CRIT_CONFLICTING_HEADER: what = "conflicting header"; break;
-	case GMIME_CRIT_CONFLICTING_PARAMETER: what = "conflicting parameter"; break;
-	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY: what = "multipart without boundary"; break;
-	case GMIME_WARN_INVALID_PARAMETER: what = "invalid parameter"; break;
-	case GMIME_WARN_INVALID_ADDRESS_LIST: what = "invalid address list"; break;
-	case GMIME_CRIT_NESTING_OVERFLOW: what = "MIME nesting overflow"; break;
-	case GMIME_WARN_PART_WITHOUT_CONTENT: what = "MIME part without content"; break;
-	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
-		what = "MIME part without headers or content";
-		break;
-	default: what = "MIME parser warning"; break;
-	}
+	if ((size_t)code < G_N_ELEMENTS(parser_warnings) && parser_warnings[code] != NULL)
+		what = parser_warnings[code];
 	if (item == NULL || *item == '\0') {
 		add_warning(msg, "%s", what);
 		return;
@@ -198,8 +201,8 @@ static void attachment_free_cb(gpointer p)
 }
 
 /* Appends the usable mailboxes of list (group members too) to out. */
-static void collect_addresses(struct parsed_message *msg, InternetAddressList *list,
-			      GPtrArray *out, const char *header, bool in_group)
+static void collect_addresses(struct parsed_message *msg, InternetAddressList *list, GPtrArray *out,
+			      const char *header, bool in_group)
 {
 	int n = list == NULL ? 0 : internet_address_list_length(list);
 
@@ -208,9 +211,9 @@ static void collect_addresses(struct parsed_message *msg, InternetAddressList *l
 		const char *addr;
 
 		if (INTERNET_ADDRESS_IS_GROUP(ia) && !in_group) {
-			collect_addresses(msg, internet_address_group_get_members(
-						       INTERNET_ADDRESS_GROUP(ia)),
-					  out, header, true);
+			collect_addresses(
+			    msg, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+			    out, header, true);
 			continue;
 		}
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
@@ -258,35 +261,69 @@ static char *msgid_clean(const char *id)
 	return g_strdup(id);
 }
 
-/* Parses In-Reply-To or References; keeps the first and the last ones
- * when there are more than MAX_REFERENCES. */
-static void parse_msgids(struct parsed_message *msg, GMimeParserOptions *options,
-			 const char *value, GPtrArray *out)
+/* Appends the ids of one "<...>" segment, as GMime reads them. */
+static void parse_msgid_segment(GMimeParserOptions *options, const char *start, size_t len,
+				GPtrArray *ids)
 {
-	GMimeReferences *refs;
-	int n, skip_from, skip_to;
+	char *segment = g_strndup(start, len);
+	GMimeReferences *refs = g_mime_references_parse(options, segment);
 
-	if (value == NULL)
-		return;
-	refs = g_mime_references_parse(options, value);
-	n = g_mime_references_length(refs);
-	skip_from = skip_to = n;
-	if (n > MAX_REFERENCES) {
-		skip_from = 1;
-		skip_to = n - (MAX_REFERENCES - 1);
-		add_warning(msg, "%d message ids in one header; kept the first and the last %d",
-			    n, MAX_REFERENCES - 1);
-	}
-	for (int i = 0; i < n; i++) {
-		char *id;
-
-		if (i >= skip_from && i < skip_to)
-			continue;
-		id = msgid_clean(g_mime_references_get_message_id(refs, i));
+	for (int i = 0; i < g_mime_references_length(refs); i++) {
+		char *id = msgid_clean(g_mime_references_get_message_id(refs, i));
 		if (id != NULL)
-			g_ptr_array_add(out, id);
+			g_ptr_array_add(ids, id);
 	}
 	g_mime_references_free(refs);
+	g_free(segment);
+}
+
+/* Parses In-Reply-To or References.  GMime stops at the first broken id,
+ * so each <...> is given to it alone: junk between or inside ids costs only
+ * that id.  Without any <, words that look like ids (x@y) are taken.  Of
+ * more than MAX_REFERENCES ids, the first and the last ones are kept. */
+static void parse_msgids(struct parsed_message *msg, GMimeParserOptions *options, const char *value,
+			 GPtrArray *out)
+{
+	GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+	const char *p = value, *lt, *gt = NULL, *next;
+	guint keep_last = MAX_REFERENCES - 1;
+
+	if (value == NULL)
+		goto out;
+	if (strchr(value, '<') == NULL) {
+		char **words = g_strsplit_set(value, " \t", -1);
+		for (char **w = words; *w != NULL; w++) {
+			char *id = strchr(*w, '@') != NULL ? msgid_clean(*w) : NULL;
+			if (id != NULL)
+				g_ptr_array_add(ids, id);
+		}
+		g_strfreev(words);
+	}
+	while ((lt = strchr(p, '<')) != NULL) {
+		if (gt == NULL || gt < lt)
+			gt = strchr(lt, '>');
+		if (gt == NULL)
+			break;
+		/* a second '<' before the '>' starts the next id */
+		next = strchr(lt + 1, '<');
+		if (next != NULL && next < gt) {
+			p = next;
+			continue;
+		}
+		parse_msgid_segment(options, lt, gt + 1 - lt, ids);
+		p = gt + 1;
+	}
+out:
+	if (ids->len > MAX_REFERENCES)
+		add_warning(msg, "%u message ids in one header; kept the first and the last %u",
+			    ids->len, keep_last);
+	for (guint i = 0; i < ids->len; i++) {
+		if (ids->len <= MAX_REFERENCES || i == 0 || i >= ids->len - keep_last) {
+			g_ptr_array_add(out, ids->pdata[i]);
+			ids->pdata[i] = NULL;
+		}
+	}
+	g_ptr_array_unref(ids);
 }
 
 /* Return-Path: "" for <>, the lower-cased addr-spec, or NULL if unusable. */
@@ -356,6 +393,10 @@ static int read_headers(struct parsed_message *msg, GMimeMessage *message,
 	GPtrArray *ids;
 	char *msgid;
 
+	if (count > MAX_HEADERS) {
+		add_warning(msg, "%d header fields; only the first %d kept", count, MAX_HEADERS);
+		count = MAX_HEADERS;
+	}
 	for (int i = 0; i < count; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
 		struct mail_header *mh = g_new0(struct mail_header, 1);
@@ -407,22 +448,28 @@ static int read_headers(struct parsed_message *msg, GMimeMessage *message,
 	return 0;
 }
 
+/* Takes the bytes written to a memory stream and releases the stream. */
+static GBytes *stream_bytes(GMimeStream *mem)
+{
+	GByteArray *array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	g_object_unref(mem);
+	return g_byte_array_free_to_bytes(array);
+}
+
 /* The decoded content of a leaf part (transfer encoding removed). */
 static GBytes *part_content(struct parsed_message *msg, GMimePart *part)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
 	GMimeStream *mem;
-	GByteArray *array;
 
 	if (content == NULL)
 		return g_bytes_new(NULL, 0);
 	mem = g_mime_stream_mem_new();
 	if (g_mime_data_wrapper_write_to_stream(content, mem) < 0)
 		add_warning(msg, "could not decode a MIME part");
-	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	g_object_unref(mem);
-	return g_byte_array_free_to_bytes(array);
+	return stream_bytes(mem);
 }
 
 /* "type/subtype", lower-case ASCII. */
@@ -462,11 +509,24 @@ static void add_attachment(struct parsed_message *msg, const char *filename, cha
 	g_ptr_array_add(msg->attachments, a);
 }
 
+/* Valid UTF-8, taking NUL bytes (which we drop) as valid. */
+static bool text_is_utf8(const char *data, size_t len)
+{
+	const char *end = data + len, *bad;
+
+	while (!g_utf8_validate(data, end - data, &bad)) {
+		if (*bad != '\0')
+			return false;
+		data = bad + 1;
+	}
+	return true;
+}
+
 /* Warns when charset_to_utf8 will have to repair a label. */
 static void check_charset(struct parsed_message *msg, const char *charset, const char *data,
 			  size_t len)
 {
-	bool eight_bit = false, utf8 = g_utf8_validate(data, len, NULL);
+	bool eight_bit = false, utf8 = text_is_utf8(data, len);
 	char *label, *clean;
 	const char *name;
 	GIConv cd;
@@ -566,6 +626,8 @@ static void walk_leaf(struct walk *w, GMimePart *part)
 		return;
 	}
 	data = g_bytes_get_data(content, &len);
+	if (data == NULL)
+		data = ""; /* empty content */
 	charset = g_mime_object_get_content_type_parameter(obj, "charset");
 	if (html && (charset == NULL || *charset == '\0') && len > 0)
 		charset = meta = html_meta_charset(data, len);
@@ -594,7 +656,6 @@ static void walk_message_part(struct walk *w, GMimeMessagePart *mpart)
 	const char *filename, *subject;
 	char *name = NULL, *cut;
 	GMimeStream *mem;
-	GByteArray *array;
 	GBytes *data;
 
 	filename = g_mime_object_get_content_disposition_parameter(obj, "filename");
@@ -603,11 +664,10 @@ static void walk_message_part(struct walk *w, GMimeMessagePart *mpart)
 	subject = inner == NULL ? NULL : g_mime_message_get_subject(inner);
 	if (filename == NULL && subject != NULL) {
 		cut = clean_value(subject);
-		if (*cut != '\0') {
-			char *short_subject = g_utf8_substring(cut, 0, 100);
-			name = g_strdup_printf("%s.eml", g_strdelimit(short_subject, "/\\", '_'));
-			g_free(short_subject);
-		}
+		if (g_utf8_strlen(cut, -1) > 100)
+			*g_utf8_offset_to_pointer(cut, 100) = '\0';
+		if (*cut != '\0')
+			name = g_strdup_printf("%s.eml", g_strdelimit(cut, "/\\", '_'));
 		g_free(cut);
 	}
 	if (filename == NULL)
@@ -618,16 +678,80 @@ static void walk_message_part(struct walk *w, GMimeMessagePart *mpart)
 		mem = g_mime_stream_mem_new();
 		if (g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem) < 0)
 			add_warning(w->msg, "could not write an attached message");
-		array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-		g_object_unref(mem);
-		data = g_byte_array_free_to_bytes(array);
+		data = stream_bytes(mem);
 	}
 	add_attachment(w->msg, filename, mime_type_of(obj), data);
 	g_free(name);
 }
 
 static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth);
+
+/* The boundary a part-less multipart's content starts with ("--b\n"), or
+ * NULL: then the boundary parameter was missing or wrong. */
+static char *guess_boundary(const char *content)
+{
+	const char *p = content, *end;
+
+	while (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, "--", 2) != 0)
+		return NULL;
+	p += 2;
+	end = p;
+	while (*end != '\0' && *end > ' ' && *end != '"' && *end != 0x7F)
+		end++;
+	if (end == p || end - p > 70 || (*end != '\n' && *end != '\r' && *end != ' '))
+		return NULL;
+	return g_strndup(p, end - p);
+}
+
+/* A multipart in which GMime found no part (no boundary parameter, or one
+ * that never appears) holds everything in its prologue.  If that starts
+ * with a delimiter line, parse it again with that boundary; else keep it
+ * as plain text. */
+static void walk_partless(struct walk *w, GMimeMultipart *mp, unsigned depth)
+{
+	const char *content = g_mime_multipart_get_prologue(mp);
+	GMimeStream *stream = NULL;
+	GMimeParser *parser = NULL;
+	GMimeObject *part = NULL;
+	char *boundary = NULL, *text;
+	GString *buf;
+
+	if (content == NULL || !has_visible_text(content))
+		return;
+	boundary = guess_boundary(content);
+	if (boundary != NULL) {
+		buf = g_string_new(NULL);
+		g_string_append_printf(buf, "Content-Type: multipart/mixed; boundary=\"%s\"\n\n",
+				       boundary);
+		g_string_append(buf, content);
+		stream = g_mime_stream_mem_new_with_buffer(buf->str, buf->len);
+		g_string_free(buf, TRUE);
+		parser = g_mime_parser_new_with_stream(stream);
+		part = g_mime_parser_construct_part(parser, w->options);
+	}
+	if (part != NULL && GMIME_IS_MULTIPART(part) &&
+	    g_mime_multipart_get_count(GMIME_MULTIPART(part)) > 0) {
+		add_warning(w->msg, "multipart without parts; parsed again with boundary found");
+		for (int i = 0; i < g_mime_multipart_get_count(GMIME_MULTIPART(part)); i++)
+			walk_object(w, g_mime_multipart_get_part(GMIME_MULTIPART(part), i),
+				    depth + 1);
+	} else {
+		add_warning(w->msg, "multipart without parts; its content kept as text");
+		text = charset_to_utf8(content, strlen(content), NULL);
+		append_text(w, w->plain, text);
+		w->have_plain = true;
+		g_free(text);
+	}
+	if (part != NULL)
+		g_object_unref(part);
+	if (parser != NULL)
+		g_object_unref(parser);
+	if (stream != NULL)
+		g_object_unref(stream);
+	g_free(boundary);
+}
 
 /* Score of an alternative: plain text first, then a nested multipart
  * (usually related: HTML + images), then HTML; 0 is not a text version. */
@@ -643,8 +767,9 @@ static int alternative_score(GMimeObject *obj)
 		return 3;
 	if (g_mime_content_type_is_type(ct, "text", "html"))
 		return 1;
-	if (g_mime_content_type_is_type(ct, "text", "*"))
-		return -1; /* enriched, richtext ...: another rendering, dropped */
+	if (g_mime_content_type_is_type(ct, "text", "*") &&
+	    !g_mime_content_type_is_type(ct, "text", "calendar"))
+		return -1; /* enriched, watch-html ...: another rendering, dropped */
 	return 0;
 }
 
@@ -681,7 +806,8 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 		return;
 	if (depth > w->max_depth) {
 		if (!w->depth_warned)
-			add_warning(w->msg, "MIME nesting deeper than %u levels; deeper parts ignored",
+			add_warning(w->msg,
+				    "MIME nesting deeper than %u levels; deeper parts ignored",
 				    w->max_depth);
 		w->depth_warned = true;
 		return;
@@ -700,6 +826,10 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		GMimeContentType *ct = g_mime_object_get_content_type(obj);
 
+		if (g_mime_multipart_get_count(mp) == 0) {
+			walk_partless(w, mp, depth);
+			return;
+		}
 		if (ct != NULL && g_mime_content_type_is_type(ct, "multipart", "alternative")) {
 			walk_alternative(w, mp, depth);
 			return;
@@ -741,11 +871,12 @@ static char *finish_text(struct parsed_message *msg, GString *buf, size_t max_te
 }
 
 static void read_body(struct parsed_message *msg, GMimeMessage *message,
-		      const struct message_limits *limits)
+		      GMimeParserOptions *options, const struct message_limits *limits)
 {
-	struct walk w = { 0 };
+	struct walk w = {0};
 
 	w.msg = msg;
+	w.options = options;
 	w.max_depth = limits->max_depth;
 	w.max_parts = limits->max_parts;
 	w.max_text = limits->max_text;
@@ -778,8 +909,8 @@ static struct parsed_message *parsed_message_new(void)
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r)
 {
-	static const char *fallback_charsets[] = { "utf-8", "windows-1252", "iso-8859-1", NULL };
-	struct message_limits lim = { 0 };
+	static const char *fallback_charsets[] = {"utf-8", "windows-1252", "iso-8859-1", NULL};
+	struct message_limits lim = {0};
 	struct parsed_message *msg = NULL;
 	GMimeParserOptions *options = NULL;
 	GMimeStream *stream = NULL;
@@ -825,7 +956,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	}
 	if (read_headers(msg, message, options, error_r) < 0)
 		goto out;
-	read_body(msg, message, &lim);
+	read_body(msg, message, options, &lim);
 	*msg_r = msg;
 	msg = NULL;
 	ret = 0;
