@@ -55,7 +55,6 @@ void classify_message(const struct parsed_message *msg, const struct ticketd_con
 	static const char *const precedence[] = { "bulk", "junk", "list", "auto_reply", NULL };
 	static const char *const yes[] = { "yes", "true", "1", NULL };
 	const char *auto_submitted = message_header(msg, "Auto-Submitted");
-	const char *ctype = message_header(msg, "Content-Type");
 	char *tok;
 
 	result->automatic = true;
@@ -85,7 +84,7 @@ void classify_message(const struct parsed_message *msg, const struct ticketd_con
 		result->reason = "empty Return-Path";
 		return;
 	}
-	if (ctype != NULL && g_ascii_strncasecmp(ctype, "multipart/report", 16) == 0) {
+	if (msg->content_type != NULL && strcmp(msg->content_type, "multipart/report") == 0) {
 		result->reason = "delivery report";
 		return;
 	}

@@ -906,6 +906,22 @@ static struct parsed_message *parsed_message_new(void)
 	return msg;
 }
 
+/* "type/subtype" of the top-level part, lower-cased ("text/plain" when
+ * there is none). */
+static char *top_content_type(GMimeMessage *message)
+{
+	GMimeObject *part = g_mime_message_get_mime_part(message);
+	GMimeContentType *ct = part != NULL ? g_mime_object_get_content_type(part) : NULL;
+	char *type, *lower;
+
+	if (ct == NULL)
+		return g_strdup("text/plain");
+	type = g_mime_content_type_get_mime_type(ct);
+	lower = g_ascii_strdown(type, -1);
+	g_free(type);
+	return lower;
+}
+
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r)
 {
@@ -957,6 +973,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	if (read_headers(msg, message, options, error_r) < 0)
 		goto out;
 	read_body(msg, message, options, &lim);
+	msg->content_type = top_content_type(message);
 	*msg_r = msg;
 	msg = NULL;
 	ret = 0;
@@ -980,6 +997,7 @@ void message_free(struct parsed_message **msg)
 
 	if (m == NULL)
 		return;
+	g_free(m->content_type);
 	g_free(m->message_id);
 	g_free(m->in_reply_to);
 	g_ptr_array_unref(m->references);

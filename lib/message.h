@@ -49,7 +49,7 @@ struct parsed_message {
 	char *message_id;     /* without <>, NULL if none or unusable */
 	char *in_reply_to;    /* first msg-id of In-Reply-To, without <>, or NULL */
 	GPtrArray *references;/* char *, msg-ids of References in order, without <> */
-	struct mail_address *from;   /* NULL only if the message has no usable From */
+	struct mail_address *from;   /* From, else Sender, else Return-Path; never NULL */
 	struct mail_address *sender; /* Sender:, or NULL */
 	char *return_path;    /* Return-Path addr-spec; "" for <>; NULL when absent */
 	GPtrArray *to;        /* struct mail_address * */
@@ -61,6 +61,7 @@ struct parsed_message {
 	bool text_from_html;  /* text was converted from an HTML-only body */
 	GPtrArray *attachments; /* struct mail_attachment * */
 	GPtrArray *warnings;  /* char *, what was repaired (bad charset, ...) */
+	char *content_type;   /* top-level "type/subtype", lower-cased */
 };
 
 void message_init(void);

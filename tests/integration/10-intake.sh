@@ -176,6 +176,33 @@ run_once
 is "$(psql_q "SELECT count(*) FROM raw_messages")" "$before" "a message stored before is not stored again"
 is "$(ls "$T/mail/support/new" | wc -l)" 0 "and it leaves new/"
 
+# At most autoresponse_limit (3 per hour here) auto-responses per sender.
+for i in 1 2 3 4 5; do
+	deliver support rate$i <<MAIL
+From: greg@customer.example
+To: support@example.com
+Subject: question $i
+Message-ID: <rate$i@customer.example>
+
+Question $i.
+MAIL
+done
+run_once --now=2026-11-23T11:00:00Z
+is "$(psql_q "SELECT count(*) FROM tickets WHERE requestor = 'greg@customer.example'")" 5 "five new tickets"
+is "$(psql_q "SELECT count(*) FROM outbox WHERE recipient = 'greg@customer.example'")" 3 \
+	"but only three auto-responses within the hour"
+deliver support rate6 <<'MAIL'
+From: greg@customer.example
+To: support@example.com
+Subject: question 6
+Message-ID: <rate6@customer.example>
+
+Question 6.
+MAIL
+run_once --now=2026-11-23T12:00:01Z
+is "$(psql_q "SELECT count(*) FROM outbox WHERE recipient = 'greg@customer.example'")" 4 \
+	"an hour later the sender gets one again"
+
 # ticketctl list and show.
 "$TICKETCTL" -c "$T/ticketd.conf" list --format=json >"$T/list.json"
 ok $? "ticketctl list --format=json"
