@@ -936,6 +936,8 @@ static const struct config_def config_transport_defs[] = {
     {DEF("user", CT_STRING, CFG(transport.user))},
     {DEF("password_file", CT_SECRET, CFG(transport.password_file))},
     {DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable},
+    {DEF("tls_verify", CT_BOOL, CFG(transport.tls_verify)), .def = "true"},
+    {DEF("timeout", CT_DURATION, CFG(transport.timeout)), .def = "60s", .min = 1, .max = 3600},
     {0},
 };
 
@@ -953,6 +955,9 @@ static const struct config_def config_mailbox_defs[] = {
     {DEF("ca_file", CT_PATH, QUEUE(mailbox.ca_file)), .fn = config_check_readable},
     {DEF("tls_verify", CT_BOOL, QUEUE(mailbox.tls_verify)), .def = "true"},
     {DEF("after", CT_CUSTOM, QUEUE(mailbox)), .fn = config_parse_after},
+    {DEF("tls", CT_CHOICE, QUEUE(mailbox.tls)), .def = "optional",
+     .choices = "required|optional|off"},
+    {DEF("timeout", CT_DURATION, QUEUE(mailbox.timeout)), .def = "60s", .min = 1, .max = 3600},
     {0},
 };
 
@@ -1217,6 +1222,7 @@ void config_free(struct ticketd_config **cfgp)
 		g_free(q->mailbox.user);
 		g_free(q->mailbox.password_file);
 		g_free(q->mailbox.ca_file);
+		g_free(q->mailbox.tls);
 		g_free(q->mailbox.after_folder);
 		g_free(q->assign);
 		g_free(q->notify);

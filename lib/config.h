@@ -43,6 +43,9 @@ struct config_mailbox {
 	bool tls_verify;     /* default true */
 	enum mailbox_after after; /* default MAILBOX_AFTER_SEEN ("seen") */
 	char *after_folder;  /* for MAILBOX_AFTER_MOVE ("move:Archive") */
+	char *tls;           /* imap://, pop3://: "optional" (STARTTLS when offered,
+				default), "required", "off" */
+	long timeout;        /* seconds for every network operation, default 60 */
 };
 
 struct config_queue {
@@ -72,6 +75,8 @@ struct config_transport {
 	char *user;
 	char *password_file;
 	char *ca_file;
+	bool tls_verify;  /* default true */
+	long timeout;     /* seconds for every network operation, default 60 */
 };
 
 struct ticketd_config {

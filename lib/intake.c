@@ -505,6 +505,16 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 				g_free(reason);
 			}
 		}
+		if (acks->len > 0 && box->driver->flush != NULL) {
+			char *reason = NULL;
+			if (box->driver->flush(box, &reason) < 0) {
+				/* Stored, but still in the mailbox: the next
+				 * fetch recognises them (intake_seen). */
+				log_error("source=%s: cannot remove stored messages: %s",
+					  box->source, reason);
+				g_free(reason);
+			}
+		}
 	}
 	ret = 0;
 out:

@@ -8,6 +8,18 @@
 
 static const struct mailbox_driver *const drivers[] = { &maildir_driver, NULL };
 
+char *mailbox_source(const struct config_mailbox *cfg)
+{
+	const char *sep = strstr(cfg->url, "://");
+
+	/* maildir:/path and mbox:/path are their own identity; a network
+	 * mailbox is also its user's. */
+	if (sep == NULL || cfg->user == NULL)
+		return g_strdup(cfg->url);
+	return g_strdup_printf("%.*s://%s@%s", (int)(sep - cfg->url), cfg->url, cfg->user,
+			       sep + 3);
+}
+
 const struct mailbox_driver *mailbox_driver_for(const char *url)
 {
 	for (size_t i = 0; drivers[i] != NULL; i++)
@@ -27,7 +39,7 @@ int mailbox_open(const struct config_mailbox *cfg, struct mailbox **box_r, char 
 	if (drv->open(cfg, box_r, error_r) < 0)
 		return -1;
 	(*box_r)->driver = drv;
-	(*box_r)->source = g_strdup(cfg->url);
+	(*box_r)->source = mailbox_source(cfg);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  * mailbox.h - mail sources behind one small table of functions, as isync's
  * struct driver: list what is new, fetch one message, acknowledge it after
  * the commit that stored it.  Maildir is here now; IMAP, POP3 and mbox join
- * the table later.
+ * IMAP and POP3 (libetpan) and mbox are in the same table.
  *
  * The identity of a message in its source is (mailbox_source(), uid): it
  * survives a crash between the commit and the acknowledgement, so the intake
@@ -29,13 +29,21 @@ struct mailbox_driver {
 	int (*list)(struct mailbox *box, GPtrArray **uids_r, char **error_r);
 	int (*fetch)(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
 		     char **error_r);
+	/* The message was committed: remove it (or move it, per "after").
+	 * A driver may only mark it here and apply the marks in flush. */
 	int (*ack)(struct mailbox *box, const char *uid, char **error_r);
+	/* Makes the acks so far permanent (IMAP EXPUNGE ...); NULL if ack
+	 * already does. Called after the acks of each batch. */
+	int (*flush)(struct mailbox *box, char **error_r);
 	void (*close)(struct mailbox **box);
 };
 
 struct mailbox {
 	const struct mailbox_driver *driver;
-	char *source; /* the configured URL: identity of the mailbox */
+	/* Identity of the mailbox, set by mailbox_open(): the configured URL,
+	 * with the user inserted for network URLs
+	 * ("imaps://support@example.com@mail.example.com/INBOX"). */
+	char *source;
 };
 
 /* The driver for url, or NULL. */
@@ -43,6 +51,12 @@ const struct mailbox_driver *mailbox_driver_for(const char *url);
 int mailbox_open(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r);
 void mailbox_close(struct mailbox **box);
 
+/* The source identity for cfg (what mailbox_open() puts in box->source). */
+char *mailbox_source(const struct config_mailbox *cfg);
+
 extern const struct mailbox_driver maildir_driver;
+extern const struct mailbox_driver mbox_driver;
+extern const struct mailbox_driver imap_driver;
+extern const struct mailbox_driver pop3_driver;
 
 #endif
