@@ -4,6 +4,10 @@
  *
  *   ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]
  *   ticketd -t [-c FILE]          check the config and exit (0 or 78)
+ *   ticketd deliver [-c FILE] --queue NAME < message
+ *                                 one message from an MTA pipe: exit 0 only
+ *                                 after COMMIT, 75 (EX_TEMPFAIL) when it
+ *                                 cannot be stored now, so the MTA retries
  *
  * SIGTERM/SIGINT stop after the message in hand, SIGHUP reloads the config
  * (the new one is used only if it is valid).
@@ -52,7 +56,8 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]\n"
-		     "       ticketd -t [-c FILE]\n");
+		     "       ticketd -t [-c FILE]\n"
+		     "       ticketd deliver [-c FILE] --queue NAME < message\n");
 }
 
 struct options {
@@ -282,6 +287,134 @@ static void sleep_interruptible(long seconds)
 	}
 }
 
+/* Reads all of standard input.  A message over max_message_size is still
+ * read whole: it is kept as failed, not cut. */
+static int read_stdin(GByteArray **data_r, char **error_r)
+{
+	GByteArray *buf = g_byte_array_new();
+	guint8 chunk[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(STDIN_FILENO, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error_set(error_r, "reading the message: %s", strerror(errno));
+			g_byte_array_unref(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		g_byte_array_append(buf, chunk, (guint)n);
+	}
+	*data_r = buf;
+	return 0;
+}
+
+/* ticketd deliver: one message from an MTA's pipe(8) or .forward.  Its
+ * identity is its content hash, so a message the MTA hands over again
+ * after a crash between COMMIT and our exit is not stored twice. */
+static int cmd_deliver(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "queue", required_argument, NULL, 'q' },
+		{ "now", required_argument, NULL, 'n' },    { NULL, 0, NULL, 0 },
+	};
+	const char *config_path = DEFAULT_CONFIG, *queue_name = NULL;
+	const struct config_queue *queue;
+	struct ticketd_config *cfg = NULL;
+	GByteArray *data = NULL;
+	struct db *db = NULL;
+	struct intake in = { 0 };
+	char *error = NULL, *source = NULL, *uid = NULL;
+	time_t now = 0;
+	bool stored = false, intake_ready = false;
+	int c, code = EX_TEMPFAIL;
+
+	while ((c = getopt_long(argc, argv, "c:q:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'q':
+			queue_name = optarg;
+			break;
+		case 'n':
+			if (parse_now(optarg, &now) < 0) {
+				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (queue_name == NULL || optind < argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	log_open("ticketd", isatty(STDERR_FILENO), false);
+	cfg = load_config(config_path);
+	if (cfg == NULL)
+		return EX_CONFIG; /* Postfix defers on EX_CONFIG too */
+	queue = config_queue_by_name(cfg, queue_name);
+	if (queue == NULL) {
+		log_error("deliver: no queue named %s in %s", queue_name, config_path);
+		code = EX_CONFIG;
+		goto out;
+	}
+	if (read_stdin(&data, &error) < 0) {
+		log_error("deliver: %s", error);
+		goto out;
+	}
+	message_init();
+	db = connect_db(cfg, &code);
+	if (db == NULL) {
+		code = EX_TEMPFAIL; /* the MTA keeps the message and retries */
+		goto out;
+	}
+	if (intake_init(&in, db, cfg, now != 0 ? now : time(NULL), &error) < 0) {
+		log_error("deliver: %s", error);
+		code = EX_TEMPFAIL;
+		goto out;
+	}
+	intake_ready = true;
+	source = g_strconcat("pipe:", queue->name, NULL);
+	uid = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data->data, data->len);
+	code = EX_TEMPFAIL;
+	if (db_begin(db, &error) != DB_OK)
+		goto fail;
+	if (intake_store(&in, source, uid, (const char *)data->data, data->len,
+			 (const struct config_queue *const[]){ queue }, 1, &stored,
+			 &error) != DB_OK) {
+		db_rollback(db);
+		goto fail;
+	}
+	if (!stored) {
+		db_rollback(db);
+		goto out;
+	}
+	if (db_commit(db, &error) != DB_OK)
+		goto fail;
+	code = EX_OK;
+	goto out;
+fail:
+	log_error("deliver: queue=%s: %s", queue->name, error);
+out:
+	if (intake_ready)
+		intake_deinit(&in);
+	db_close(&db);
+	if (data != NULL)
+		g_byte_array_unref(data);
+	g_free(source);
+	g_free(uid);
+	g_free(error);
+	config_free(&cfg);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct ticketd_config *cfg;
@@ -290,6 +423,8 @@ int main(int argc, char **argv)
 	struct db *db = NULL;
 	int code = EX_OK;
 
+	if (argc > 1 && strcmp(argv[1], "deliver") == 0)
+		return cmd_deliver(argc - 1, argv + 1);
 	parse_options(argc, argv, &opt);
 	if (opt.test) {
 		cfg = load_config(opt.config);

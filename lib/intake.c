@@ -123,7 +123,7 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 	char queue[16], size[24], now[32];
 	const char *values[10] = { source, uid,    queue_id > 0 ? queue : NULL,
 				   now,    sha,    size,
-				   data,   status, reason,
+				   data != NULL ? data : "", status, reason,
 				   msgid };
 	int lengths[10] = { 0, 0, 0, 0, 0, 0, (int)len, 0, 0, 0 };
 	enum db_status st;
@@ -404,31 +404,21 @@ static void count_result(struct intake *in, enum intake_result r)
 	}
 }
 
-/* One message inside the batch transaction, in its own savepoint.  Returns
- * DB_OK when the message may leave its mailbox after the commit; a
- * connection failure aborts the batch. */
-static enum db_status take_one(struct intake *in, struct mailbox *box, const char *uid,
-			       const struct config_queue *const *queues, size_t nqueues,
-			       bool *ack_r, char **error_r)
+enum db_status intake_store(struct intake *in, const char *source, const char *uid,
+			    const char *data, size_t len, const struct config_queue *const *queues,
+			    size_t nqueues, bool *stored_r, char **error_r)
 {
 	enum intake_result result = INTAKE_FAILED;
-	char *data = NULL, *reason = NULL;
+	char *reason = NULL;
 	enum db_status st;
-	size_t len;
 
-	*ack_r = false;
-	if (box->driver->fetch(box, uid, &data, &len, &reason) < 0) {
-		log_warning("source=%s uid=%s cannot be read, left in the mailbox: %s", box->source,
-			    uid, reason);
-		g_free(reason);
-		return DB_OK;
-	}
+	*stored_r = false;
 	if ((st = db_savepoint(in->db, error_r)) != DB_OK)
-		goto out;
-	st = intake_message(in, box->source, uid, data, len, queues, nqueues, &result, &reason);
+		return st;
+	st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
 	if (st == DB_OK) {
 		st = db_release(in->db, error_r);
-		*ack_r = st == DB_OK;
+		*stored_r = st == DB_OK;
 		count_result(in, result);
 		goto out;
 	}
@@ -441,26 +431,49 @@ static enum db_status take_one(struct intake *in, struct mailbox *box, const cha
 	if ((st = db_rollback_to_savepoint(in->db, error_r)) != DB_OK)
 		goto out;
 	char *safe = log_sanitize(reason, 0);
-	log_error("source=%s uid=%s cannot be stored, kept as failed: %s", box->source, uid, safe);
+	log_error("source=%s uid=%s cannot be stored, kept as failed: %s", source, uid, safe);
 	g_free(safe);
-	st = intake_keep_failed(in, box->source, uid, data, len, queue_id_of(in, queues[0]), reason,
+	st = intake_keep_failed(in, source, uid, data, len, queue_id_of(in, queues[0]), reason,
 				error_r);
 	if (st == DB_OK) {
 		st = db_release(in->db, error_r);
-		*ack_r = st == DB_OK;
+		*stored_r = st == DB_OK;
 		count_result(in, INTAKE_FAILED);
 	} else if (st != DB_ERR_CONNECTION) {
-		/* Not even the raw copy could be stored: leave it in the
-		 * mailbox for the next cycle. */
-		log_error("source=%s uid=%s left in the mailbox: %s", box->source, uid, *error_r);
+		/* Not even the raw copy could be stored: the caller leaves it
+		 * where it is, for the next try. */
+		log_error("source=%s uid=%s not stored: %s", source, uid, *error_r);
 		st = db_rollback_to_savepoint(in->db, error_r);
 		if (st == DB_OK)
 			st = db_release(in->db, error_r);
 		in->stats.left++;
 	}
 out:
-	g_free(data);
 	g_free(reason);
+	return st;
+}
+
+/* Fetches one message and stores it in the batch transaction.  Returns
+ * DB_OK when the rest of the batch may go on; *ack_r says whether the
+ * message may leave its mailbox after the commit. */
+static enum db_status take_one(struct intake *in, struct mailbox *box, const char *uid,
+			       const struct config_queue *const *queues, size_t nqueues,
+			       bool *ack_r, char **error_r)
+{
+	char *data = NULL, *reason = NULL;
+	enum db_status st;
+	size_t len;
+
+	*ack_r = false;
+	if (box->driver->fetch(box, uid, &data, &len, &reason) < 0) {
+		log_warning("source=%s uid=%s cannot be read, left in the mailbox: %s", box->source,
+			    uid, reason);
+		g_free(reason);
+		in->stats.left++;
+		return DB_OK;
+	}
+	st = intake_store(in, box->source, uid, data, len, queues, nqueues, ack_r, error_r);
+	g_free(data);
 	return st;
 }
 

@@ -17,6 +17,7 @@
 #ifndef TICKETD_INTAKE_H
 #define TICKETD_INTAKE_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "config.h"
@@ -60,6 +61,14 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 			      const char *data, size_t len,
 			      const struct config_queue *const *queues, size_t nqueues,
 			      enum intake_result *result_r, char **error_r);
+
+/* One message in its own savepoint of the caller's transaction: stored,
+ * or, when that fails for this message alone, kept as failed with the
+ * reason.  *stored_r is false when not even the raw copy could be stored
+ * (leave the message where it is); a connection failure is returned. */
+enum db_status intake_store(struct intake *in, const char *source, const char *uid,
+			    const char *data, size_t len, const struct config_queue *const *queues,
+			    size_t nqueues, bool *stored_r, char **error_r);
 
 /* Stores data as a failed raw message with reason (in the caller's
  * transaction). */
