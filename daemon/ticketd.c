@@ -181,6 +181,86 @@ static size_t queues_of_mailbox(const struct ticketd_config *cfg, const char *ur
 	return n;
 }
 
+/* A mailbox that failed is tried again after a growing pause, while the
+ * other queues go on: poll interval × 2^(failures-1), at most an hour. */
+struct mailbox_health {
+	unsigned failures;
+	time_t next_try;
+};
+static GHashTable *mailbox_health; /* source → struct mailbox_health */
+
+static bool mailbox_due(const char *source)
+{
+	struct mailbox_health *h = g_hash_table_lookup(mailbox_health, source);
+
+	return h == NULL || time(NULL) >= h->next_try;
+}
+
+static void mailbox_result(const char *source, bool ok, long poll_interval)
+{
+	struct mailbox_health *h = g_hash_table_lookup(mailbox_health, source);
+	long pause = poll_interval;
+
+	if (ok) {
+		if (h != NULL && h->failures > 0)
+			log_info("source=%s works again", source);
+		g_hash_table_remove(mailbox_health, source);
+		return;
+	}
+	if (h == NULL) {
+		h = g_new0(struct mailbox_health, 1);
+		g_hash_table_insert(mailbox_health, g_strdup(source), h);
+	}
+	h->failures++;
+	for (unsigned i = 1; i < h->failures && pause < 3600; i++)
+		pause *= 2;
+	pause = MIN(pause, 3600);
+	h->next_try = time(NULL) + pause;
+	log_warning("source=%s failed %u time%s in a row; next try in %lds", source, h->failures,
+		    h->failures == 1 ? "" : "s", pause);
+}
+
+/* Takes what waits in one mailbox, under its advisory lock.  Returns false
+ * when the database connection was lost. */
+static bool poll_mailbox(struct intake *in, const struct config_mailbox *mcfg,
+			 const struct config_queue **queues, size_t n)
+{
+	struct mailbox *box = NULL;
+	char *error = NULL, *source = mailbox_source(mcfg);
+	bool locked = false, ok = false, db_ok = true;
+
+	if (!mailbox_due(source))
+		goto out;
+	if (intake_lock_mailbox(in, source, &locked, &error) != DB_OK) {
+		log_error("source=%s: %s", source, error);
+		db_ok = false;
+		goto out;
+	}
+	if (!locked) {
+		log_debug("source=%s is being polled by another ticketd", source);
+		goto out;
+	}
+	if (mailbox_open(mcfg, &box, &error) < 0) {
+		log_error("queue=%s mailbox: %s", queues[0]->name, error);
+		mailbox_result(source, false, in->cfg->poll_interval);
+		goto out;
+	}
+	ok = intake_mailbox(in, box, (const struct config_queue *const *)queues, n, &error) == 0;
+	if (!ok) {
+		log_error("queue=%s: %s", queues[0]->name, error);
+		db_ok = PQstatus(db_conn(in->db)) == CONNECTION_OK;
+	}
+	if (db_ok)
+		mailbox_result(source, ok, in->cfg->poll_interval);
+out:
+	mailbox_close(&box);
+	if (locked && db_ok)
+		intake_unlock_mailbox(in, source);
+	g_free(error);
+	g_free(source);
+	return db_ok;
+}
+
 /* One full cycle: every mailbox, then the outbox.  Returns false when the
  * database connection was lost. */
 static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t now)
@@ -198,9 +278,8 @@ static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t no
 		goto out;
 	}
 	in.stop = &stop_flag;
-	for (size_t i = 0; i < cfg->queue_count && !stop_requested; i++) {
+	for (size_t i = 0; i < cfg->queue_count && !stop_requested && db_ok; i++) {
 		const struct config_queue *q = &cfg->queues[i];
-		struct mailbox *box = NULL;
 		size_t n;
 
 		if (q->mailbox.url == NULL)
@@ -208,21 +287,7 @@ static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t no
 		n = queues_of_mailbox(cfg, q->mailbox.url, queues);
 		if (queues[0] != q)
 			continue; /* a shared mailbox is polled once, with its first queue */
-		if (mailbox_open(&q->mailbox, &box, &error) < 0) {
-			log_error("queue=%s mailbox: %s", q->name, error);
-			g_clear_pointer(&error, g_free);
-			continue;
-		}
-		if (intake_mailbox(&in, box, queues, n, &error) < 0) {
-			log_error("queue=%s: %s", q->name, error);
-			g_clear_pointer(&error, g_free);
-			if (PQstatus(db_conn(db)) != CONNECTION_OK) {
-				db_ok = false;
-				mailbox_close(&box);
-				break;
-			}
-		}
-		mailbox_close(&box);
+		db_ok = poll_mailbox(&in, &q->mailbox, queues, n);
 	}
 	if (in.stats.new_tickets + in.stats.followups + in.stats.duplicates + in.stats.failed +
 		    in.stats.already > 0)
@@ -440,6 +505,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	log_open("ticketd", opt.foreground || opt.once, opt.verbose);
 	message_init();
+	mailbox_health = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -493,6 +559,7 @@ int main(int argc, char **argv)
 out:
 	db_close(&db);
 	config_free(&cfg);
+	g_hash_table_destroy(mailbox_health);
 	message_deinit();
 	log_close();
 	return code;

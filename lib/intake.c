@@ -19,6 +19,10 @@ static const struct {
 	const char *name, *sql;
 } statements[] = {
 	{ "intake_seen", "SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2" },
+	{ "intake_lock",
+	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
+	{ "intake_unlock",
+	  "SELECT pg_advisory_unlock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
 	{ "intake_raw_insert",
 	  "INSERT INTO raw_messages (source, source_uid, queue_id, received, sha256, size, raw, "
 	  "status, reason, header_message_id) VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, $7, "
@@ -535,4 +539,25 @@ out:
 		g_ptr_array_free(uids, TRUE);
 	g_ptr_array_free(acks, TRUE);
 	return ret;
+}
+
+enum db_status intake_lock_mailbox(struct intake *in, const char *source, bool *locked_r,
+				   char **error_r)
+{
+	enum db_status st;
+	PGresult *res = db_run(in->db, "intake_lock", 1, &source, NULL, 0, &st, error_r);
+
+	*locked_r = false;
+	if (res == NULL)
+		return st;
+	*locked_r = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return DB_OK;
+}
+
+void intake_unlock_mailbox(struct intake *in, const char *source)
+{
+	enum db_status st;
+
+	PQclear(db_run(in->db, "intake_unlock", 1, &source, NULL, 0, &st, NULL));
 }

@@ -52,6 +52,13 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 		char **error_r);
 void intake_deinit(struct intake *in);
 
+/* Several daemons may share a database and its mailboxes: each mailbox is
+ * polled by one of them at a time, under a session advisory lock keyed by
+ * its source.  *locked_r false: another daemon has it now. */
+enum db_status intake_lock_mailbox(struct intake *in, const char *source, bool *locked_r,
+				   char **error_r);
+void intake_unlock_mailbox(struct intake *in, const char *source);
+
 /* Every waiting message of one mailbox, shared by queues[0..nqueues). */
 int intake_mailbox(struct intake *in, struct mailbox *box,
 		   const struct config_queue *const *queues, size_t nqueues, char **error_r);
