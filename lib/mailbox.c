@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static const struct mailbox_driver *const drivers[] = { &maildir_driver, NULL };
+static const struct mailbox_driver *const drivers[] = { &maildir_driver, &mbox_driver, NULL };
 
 char *mailbox_source(const struct config_mailbox *cfg)
 {
