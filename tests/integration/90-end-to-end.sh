@@ -21,8 +21,8 @@ grep -q pop3s "$T/ticketd.conf" || { echo "Bail out! config not rewritten"; exit
 "$TICKETCTL" -c "$T/ticketd.conf" db migrate >/dev/null || exit 1
 
 header() { # header NAME FILE: the first header NAME of FILE, unfolded
-	awk -v n="$1" 'BEGIN { IGNORECASE = 1 } /^\r?$/ { exit }
-		tolower($0) ~ "^" tolower(n) ":" { v = $0; getline; while ($0 ~ /^[ \t]/) { v = v $0; getline } print v; exit }' "$2" |
+	awk -v n="$1" '/^\r?$/ { exit }
+		tolower($0) ~ "^" tolower(n) ":" { v = $0; while ((getline l) > 0 && l ~ /^[ \t]/) v = v l; print v; exit }' "$2" |
 		tr -d '\r' | sed "s/^[^:]*: *//"
 }
 newest_mail() { # newest_mail USER
