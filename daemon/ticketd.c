@@ -300,7 +300,7 @@ static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t no
 	if (!db_ok || stop_requested)
 		goto out;
 
-	if (transport_open(cfg->transport.url, &tr, &error) < 0) {
+	if (transport_open(&cfg->transport, &tr, &error) < 0) {
 		log_error("transport: %s", error);
 		goto out;
 	}

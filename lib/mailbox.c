@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-static const struct mailbox_driver *const drivers[] = { &maildir_driver, &mbox_driver, NULL };
+static const struct mailbox_driver *const drivers[] = {
+	&maildir_driver, &mbox_driver, &imap_driver, &imaps_driver, &pop3_driver, &pop3s_driver, NULL,
+};
 
 char *mailbox_source(const struct config_mailbox *cfg)
 {

@@ -56,7 +56,9 @@ char *mailbox_source(const struct config_mailbox *cfg);
 
 extern const struct mailbox_driver maildir_driver;
 extern const struct mailbox_driver mbox_driver;
-extern const struct mailbox_driver imap_driver;
-extern const struct mailbox_driver pop3_driver;
+extern const struct mailbox_driver imap_driver;  /* imap:// (STARTTLS) */
+extern const struct mailbox_driver imaps_driver; /* imaps:// */
+extern const struct mailbox_driver pop3_driver;  /* pop3:// (STLS) */
+extern const struct mailbox_driver pop3s_driver; /* pop3s:// */
 
 #endif

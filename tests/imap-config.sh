@@ -16,11 +16,12 @@ write_imap_config() {
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/secret"
 	chmod 600 "$T/secret"
 	_pw=$(password_file support@example.com)
+	_transport=${TRANSPORT:-"url = \"maildir:$T/outgoing\";"}
 	cat >"$T/ticketd.conf" <<CONF
 database = { conninfo = "$CONNINFO"; };
 daemon = { poll_interval = "1s"; tag = "Ticket"; secret_file = "$T/secret";
   autoresponse_limit = { count = 5; per = "1h"; }; batch_size = ${BATCH_SIZE:-50}; };
-transport = { ${TRANSPORT:-url = "maildir:$T/outgoing";} };
+transport = { $_transport };
 staff = ( { login = "alice"; name = "Alice Woods"; email = "staff@example.com";
             role = "admin"; queues = [ "support", "billing" ]; } );
 queues = (

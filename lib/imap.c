@@ -1,0 +1,853 @@
+/*
+ * imap.c - the IMAP source (libetpan's low-level mailimap API), for
+ * imap://host[:port]/FOLDER (STARTTLS per mailbox.tls, port 143) and
+ * imaps://host[:port]/FOLDER (TLS from the start, port 993); FOLDER is
+ * percent-decoded UTF-8, INBOX when absent.
+ *
+ * Connection: the certificate is checked with tls_check_peer() after every
+ * handshake and before LOGIN (libetpan checks none); capabilities are asked
+ * for again after STARTTLS and after LOGIN, since libetpan keeps the ones of
+ * the greeting (LIBRARIES.md).  Every operation is bounded by mailbox.timeout.
+ *
+ * A message's uid is "UIDVALIDITY:UID": intake never depends on \Seen
+ * (DESIGN §3).  list is UID SEARCH ALL, ascending; fetch is UID FETCH
+ * BODY.PEEK[], which leaves the flags alone.
+ *
+ * After the commit: ack only notes the UID; flush applies the notes of a
+ * batch at once.  "delete" stores \Deleted and expunges those UIDs (UID
+ * EXPUNGE with UIDPLUS, else EXPUNGE, which also removes what others marked
+ * \Deleted).  "move:FOLDER" is UID MOVE with the MOVE extension, else UID
+ * COPY + \Deleted + expunge; the folder is created when the first try fails.
+ * "seen" (the default) behaves as "delete" here: a message left in the
+ * folder would be listed and fetched again every cycle, and skipping it by
+ * \Seen would make intake depend on that flag.
+ *
+ * A failure on the connection itself (stream, parse, TLS) marks the session
+ * broken: later calls fail at once, and close sends nothing more.
+ */
+#include "mailbox.h"
+#include "tls.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libetpan/libetpan.h>
+
+#define IMAP_DEFAULT_PORT  143
+#define IMAPS_DEFAULT_PORT 993
+#define IMAP_MAX_PASSWORD  4096
+/* UIDs per command: keeps a command line well below servers' limits. */
+#define IMAP_MAX_UIDS_PER_SET 500
+
+struct imap_box {
+	struct mailbox box; /* must be first */
+	mailimap *imap;
+	char *where; /* "IMAP host:port", the start of every error */
+	char *host;
+	char *folder;      /* modified UTF-7, as the server wants it */
+	char *folder_utf8; /* for messages */
+	enum mailbox_after after;
+	char *after_folder; /* modified UTF-7 */
+	char *after_folder_utf8;
+	long timeout;
+	uint32_t uidvalidity;
+	GArray *acked; /* uint32_t UIDs acknowledged since the last flush */
+	bool broken;   /* the connection can no longer be used */
+};
+
+/* --- small helpers ---------------------------------------------------------- */
+
+static void *imap_check_alloc(void *p)
+{
+	if (p == NULL)
+		log_panic("out of memory in libetpan");
+	return p;
+}
+
+/* True for a host that is this machine: credentials in clear stay local. */
+static bool imap_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (g_ascii_strcasecmp(host, "localhost") == 0 ||
+	    g_ascii_strcasecmp(host, "localhost.") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+/* imap[s]://host[:port][/path]: host, port and the decoded path (NULL when
+ * empty).  A user name in the URL is refused: it belongs in mailbox.user. */
+static int imap_parse_url(const char *url, const char *scheme, uint16_t default_port, char **host_r,
+			  uint16_t *port_r, char **path_r, char **error_r)
+{
+	const char *auth = url + strlen(scheme), *slash, *port = NULL;
+	char *authority = NULL, *host = NULL;
+	unsigned long n = default_port;
+	int ret = -1;
+
+	*host_r = *path_r = NULL;
+	slash = strchr(auth, '/');
+	authority = slash != NULL ? g_strndup(auth, slash - auth) : g_strdup(auth);
+	if (strchr(authority, '@') != NULL) {
+		error_set(error_r, "%s: put the user name in mailbox.user, not in the URL", url);
+		goto out;
+	}
+	if (authority[0] == '[') {
+		char *end = strchr(authority, ']');
+		if (end == NULL || (end[1] != '\0' && end[1] != ':')) {
+			error_set(error_r, "%s: bad IPv6 address in the URL", url);
+			goto out;
+		}
+		host = g_strndup(authority + 1, end - authority - 1);
+		port = end[1] == ':' ? end + 2 : NULL;
+	} else {
+		char *colon = strchr(authority, ':');
+		host =
+		    colon != NULL ? g_strndup(authority, colon - authority) : g_strdup(authority);
+		port = colon != NULL ? colon + 1 : NULL;
+	}
+	if (*host == '\0') {
+		error_set(error_r, "%s: no host in the URL", url);
+		goto out;
+	}
+	if (port != NULL) {
+		char *end;
+		errno = 0;
+		n = strtoul(port, &end, 10);
+		if (*port == '\0' || *end != '\0' || errno != 0 || n == 0 || n > 65535) {
+			error_set(error_r, "%s: bad port '%s'", url, port);
+			goto out;
+		}
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		*path_r = g_uri_unescape_string(slash + 1, NULL);
+		if (*path_r == NULL || !g_utf8_validate(*path_r, -1, NULL)) {
+			error_set(error_r, "%s: the folder is not valid percent-encoded UTF-8",
+				  url);
+			goto out;
+		}
+		for (const char *p = *path_r; *p != '\0'; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				error_set(error_r, "%s: control character in the folder name", url);
+				goto out;
+			}
+		}
+	}
+	*host_r = host;
+	host = NULL;
+	*port_r = (uint16_t)n;
+	ret = 0;
+out:
+	if (ret < 0) {
+		g_free(*path_r);
+		*path_r = NULL;
+	}
+	g_free(authority);
+	g_free(host);
+	return ret;
+}
+
+/* A UTF-8 folder name in IMAP's modified UTF-7 (RFC 3501 §5.1.3). */
+static char *imap_mutf7(const char *utf8)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+	GString *out = g_string_new(NULL);
+	const char *p = utf8;
+
+	while (*p != '\0') {
+		gunichar c = g_utf8_get_char(p);
+		const char *start = p;
+		gunichar2 *u16;
+		glong n = 0;
+		guint32 bits = 0;
+		int nbits = 0;
+
+		if (c >= 0x20 && c <= 0x7e) {
+			if (c == '&')
+				g_string_append(out, "&-");
+			else
+				g_string_append_c(out, (char)c);
+			p++;
+			continue;
+		}
+		while (*p != '\0' && !((c = g_utf8_get_char(p)) >= 0x20 && c <= 0x7e))
+			p = g_utf8_next_char(p);
+		u16 = g_utf8_to_utf16(start, p - start, NULL, &n, NULL);
+		g_string_append_c(out, '&');
+		for (glong i = 0; u16 != NULL && i < n; i++) {
+			unsigned char bytes[2] = {u16[i] >> 8, u16[i] & 0xff};
+			for (int k = 0; k < 2; k++) {
+				bits = (bits << 8) | bytes[k];
+				nbits += 8;
+				while (nbits >= 6) {
+					nbits -= 6;
+					g_string_append_c(out, b64[(bits >> nbits) & 0x3f]);
+				}
+			}
+		}
+		if (nbits > 0)
+			g_string_append_c(out, b64[(bits << (6 - nbits)) & 0x3f]);
+		g_string_append_c(out, '-');
+		g_free(u16);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* The password in cfg->password_file without its line end. */
+static int imap_read_password(const struct config_mailbox *cfg, char **password_r, char **error_r)
+{
+	char *data = NULL;
+	size_t len;
+
+	if (cfg->user == NULL || cfg->password_file == NULL) {
+		error_set(error_r, "%s: mailbox.user and mailbox.password_file must be set",
+			  cfg->url);
+		return -1;
+	}
+	if (file_read_all(cfg->password_file, IMAP_MAX_PASSWORD, &data, &len, error_r) < 0)
+		return -1;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (len == 0 || memchr(data, '\0', len) != NULL || strpbrk(data, "\r\n") != NULL) {
+		error_set(error_r, "%s: the password must be one non-empty line",
+			  cfg->password_file);
+		explicit_bzero(data, len);
+		g_free(data);
+		return -1;
+	}
+	*password_r = data;
+	return 0;
+}
+
+static void imap_free_password(char **password)
+{
+	if (*password == NULL)
+		return;
+	explicit_bzero(*password, strlen(*password));
+	g_free(*password);
+	*password = NULL;
+}
+
+/* libetpan results after which the connection is not usable any more. */
+static bool imap_is_connection_error(int r)
+{
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM:
+	case MAILIMAP_ERROR_PARSE:
+	case MAILIMAP_ERROR_CONNECTION_REFUSED:
+	case MAILIMAP_ERROR_MEMORY:
+	case MAILIMAP_ERROR_FATAL:
+	case MAILIMAP_ERROR_PROTOCOL:
+	case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
+	case MAILIMAP_ERROR_SSL:
+	case MAILIMAP_ERROR_BAD_STATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Sets *error_r to "IMAP host:port: WHAT: why" for the libetpan result r:
+ * the server's own words for a refused command, else what broke. */
+static void G_GNUC_PRINTF(4, 5)
+    imap_fail(struct imap_box *ib, int r, char **error_r, const char *fmt, ...)
+{
+	char *what, *why;
+	va_list ap;
+
+	va_start(ap, fmt);
+	what = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (imap_is_connection_error(r)) {
+		ib->broken = true;
+		switch (r) {
+		case MAILIMAP_ERROR_STREAM:
+			why = g_strdup_printf("connection closed, or no answer within %lds",
+					      ib->timeout);
+			break;
+		case MAILIMAP_ERROR_PARSE:
+			why = g_strdup("the server's answer cannot be parsed");
+			break;
+		case MAILIMAP_ERROR_SSL:
+			why = g_strdup_printf("TLS handshake failed (or no answer within %lds)",
+					      ib->timeout);
+			break;
+		case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
+			why = g_strdup("the server does not accept the connection");
+			break;
+		case MAILIMAP_ERROR_MEMORY:
+			why = g_strdup("out of memory");
+			break;
+		default:
+			why = g_strdup_printf("protocol error (libetpan error %d)", r);
+			break;
+		}
+	} else if (ib->imap != NULL && ib->imap->imap_response != NULL &&
+		   ib->imap->imap_response[0] != '\0') {
+		char *safe = log_sanitize(ib->imap->imap_response, 300);
+		why = g_strdup_printf("the server said: %s", safe);
+		g_free(safe);
+	} else {
+		why = g_strdup("refused by the server");
+	}
+	error_set(error_r, "%s: %s: %s", ib->where, what, why);
+	g_free(what);
+	g_free(why);
+}
+
+/* Why a TCP connection to host could not be made: libetpan keeps neither
+ * the resolver's error nor the socket's, so ask again and look at the time. */
+static char *imap_connect_reason(const char *host, int saved_errno, gint64 started, long timeout)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	int r = getaddrinfo(host, NULL, &hints, &res);
+
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (r != 0)
+		return g_strdup_printf("cannot resolve %s: %s", host, gai_strerror(r));
+	if (saved_errno != 0 && saved_errno != EINPROGRESS)
+		return g_strdup(g_strerror(saved_errno));
+	if (g_get_monotonic_time() - started >= (gint64)timeout * G_USEC_PER_SEC)
+		return g_strdup_printf("no answer within %lds", timeout);
+	return g_strdup("connection refused or host unreachable");
+}
+
+/* Asks for the capabilities again: libetpan keeps the greeting's. */
+static int imap_refresh_capabilities(struct imap_box *ib, const char *when, char **error_r)
+{
+	struct mailimap_capability_data *cap = NULL;
+	int r = mailimap_capability(ib->imap, &cap);
+
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ib, r, error_r, "CAPABILITY %s failed", when);
+		return -1;
+	}
+	mailimap_capability_data_free(cap);
+	return 0;
+}
+
+static int imap_check_peer(struct imap_box *ib, const struct config_mailbox *cfg, char **error_r)
+{
+	char *why = NULL;
+
+	if (!cfg->tls_verify)
+		return 0;
+	if (tls_check_peer(ib->imap->imap_stream, ib->host, cfg->ca_file, &why) < 0) {
+		/* Nothing more is said to a server we cannot trust. */
+		ib->broken = true;
+		error_set(error_r, "%s: TLS certificate check failed, not logging in: %s",
+			  ib->where, why);
+		g_free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- open ----------------------------------------------------------------------- */
+
+static void imap_close(struct mailbox **box);
+
+/* Connects, secures and logs in; *preauth_r when the server needs no login. */
+static int imap_connect(struct imap_box *ib, const struct config_mailbox *cfg, bool implicit_tls,
+			uint16_t port, bool *preauth_r, char **error_r)
+{
+	const char *tls = cfg->tls != NULL ? cfg->tls : "optional";
+	bool tls_off = !implicit_tls && strcmp(tls, "off") == 0;
+	bool tls_required = !implicit_tls && strcmp(tls, "required") == 0;
+	gint64 started = g_get_monotonic_time();
+	int r, saved_errno;
+
+	if (!tls_off && !cfg->tls_verify)
+		log_warning("TLS certificate verification is off for %s", cfg->url);
+	errno = 0;
+	if (implicit_tls)
+		r = mailimap_ssl_connect_with_callback(ib->imap, ib->host, port, tls_sni_callback,
+						       ib->host);
+	else
+		r = mailimap_socket_connect(ib->imap, ib->host, port);
+	saved_errno = errno;
+	if (r == MAILIMAP_ERROR_CONNECTION_REFUSED) {
+		char *why = imap_connect_reason(ib->host, saved_errno, started, ib->timeout);
+		ib->broken = true;
+		error_set(error_r, "%s: cannot connect: %s", ib->where, why);
+		g_free(why);
+		return -1;
+	}
+	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+		imap_fail(ib, r, error_r, "%s",
+			  implicit_tls ? "TLS connection failed" : "no greeting from the server");
+		return -1;
+	}
+	*preauth_r = r == MAILIMAP_NO_ERROR_AUTHENTICATED;
+	if (implicit_tls)
+		return imap_check_peer(ib, cfg, error_r);
+	if (tls_off)
+		goto plain;
+	if (*preauth_r) {
+		/* STARTTLS is not allowed once authenticated (RFC 3501). */
+		if (tls_required) {
+			ib->broken = true;
+			error_set(error_r,
+				  "%s: the server pre-authenticated the connection, so STARTTLS "
+				  "is impossible (tls = \"required\")",
+				  ib->where);
+			return -1;
+		}
+		return 0;
+	}
+	if (imap_refresh_capabilities(ib, "before STARTTLS", error_r) < 0)
+		return -1;
+	if (!mailimap_has_extension(ib->imap, "STARTTLS")) {
+		if (tls_required) {
+			error_set(error_r,
+				  "%s: the server does not offer STARTTLS (tls = \"required\"); "
+				  "not logging in",
+				  ib->where);
+			return -1;
+		}
+		goto plain;
+	}
+	r = mailimap_socket_starttls_with_callback(ib->imap, tls_sni_callback, ib->host);
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ib, r, error_r, "STARTTLS failed");
+		return -1;
+	}
+	if (imap_check_peer(ib, cfg, error_r) < 0)
+		return -1;
+	return imap_refresh_capabilities(ib, "after STARTTLS", error_r);
+plain:
+	if (!*preauth_r && !imap_is_loopback(ib->host))
+		log_warning(
+		    "%s: no TLS (%s): the password for %s goes over the network in clear", cfg->url,
+		    tls_off ? "tls = \"off\"" : "the server does not offer STARTTLS", cfg->user);
+	return 0;
+}
+
+static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
+			    struct mailbox **box_r, char **error_r)
+{
+	struct imap_box *ib = g_new0(struct imap_box, 1);
+	char *password = NULL, *folder = NULL;
+	bool preauth = false;
+	uint16_t port;
+	int r;
+
+	ib->after = cfg->after;
+	ib->timeout = cfg->timeout > 0 ? cfg->timeout : 60;
+	ib->acked = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	if (imap_parse_url(cfg->url, implicit_tls ? "imaps://" : "imap://",
+			   implicit_tls ? IMAPS_DEFAULT_PORT : IMAP_DEFAULT_PORT, &ib->host, &port,
+			   &folder, error_r) < 0)
+		goto fail;
+	ib->folder_utf8 = folder != NULL ? folder : g_strdup("INBOX");
+	ib->folder = imap_mutf7(ib->folder_utf8);
+	if (cfg->after == MAILBOX_AFTER_MOVE) {
+		if (!g_utf8_validate(cfg->after_folder, -1, NULL)) {
+			error_set(error_r, "%s: the folder of \"after\" is not UTF-8", cfg->url);
+			goto fail;
+		}
+		ib->after_folder_utf8 = g_strdup(cfg->after_folder);
+		ib->after_folder = imap_mutf7(cfg->after_folder);
+	}
+	ib->where = strchr(ib->host, ':') != NULL ? g_strdup_printf("IMAP [%s]:%u", ib->host, port)
+						  : g_strdup_printf("IMAP %s:%u", ib->host, port);
+	if (imap_read_password(cfg, &password, error_r) < 0)
+		goto fail;
+
+	ib->imap = imap_check_alloc(mailimap_new(0, NULL));
+	mailimap_set_timeout(ib->imap, ib->timeout);
+	if (imap_connect(ib, cfg, implicit_tls, port, &preauth, error_r) < 0)
+		goto fail;
+	if (!preauth) {
+		if (mailimap_has_extension(ib->imap, "LOGINDISABLED")) {
+			error_set(error_r,
+				  "%s: the server does not allow LOGIN here (LOGINDISABLED)",
+				  ib->where);
+			goto fail;
+		}
+		r = mailimap_login(ib->imap, cfg->user, password);
+		imap_free_password(&password);
+		if (r != MAILIMAP_NO_ERROR) {
+			char *user = log_sanitize(cfg->user, 100);
+			imap_fail(ib, r, error_r, "login as %s failed", user);
+			g_free(user);
+			goto fail;
+		}
+		if (imap_refresh_capabilities(ib, "after login", error_r) < 0)
+			goto fail;
+	}
+	imap_free_password(&password);
+
+	r = mailimap_select(ib->imap, ib->folder);
+	if (r != MAILIMAP_NO_ERROR) {
+		char *name = log_sanitize(ib->folder_utf8, 100);
+		imap_fail(ib, r, error_r, "cannot select folder %s", name);
+		g_free(name);
+		goto fail;
+	}
+	if (ib->imap->imap_selection_info == NULL ||
+	    ib->imap->imap_selection_info->sel_uidvalidity == 0) {
+		char *name = log_sanitize(ib->folder_utf8, 100);
+		error_set(error_r, "%s: the server sent no UIDVALIDITY for %s", ib->where, name);
+		g_free(name);
+		goto fail;
+	}
+	ib->uidvalidity = ib->imap->imap_selection_info->sel_uidvalidity;
+	log_debug("%s: %s selected, UIDVALIDITY %u%s%s", ib->where, ib->folder, ib->uidvalidity,
+		  mailimap_has_uidplus(ib->imap) ? ", UIDPLUS" : "",
+		  mailimap_has_extension(ib->imap, "MOVE") ? ", MOVE" : "");
+	*box_r = &ib->box;
+	return 0;
+fail:
+	imap_free_password(&password);
+	{
+		struct mailbox *box = &ib->box;
+		imap_close(&box);
+	}
+	return -1;
+}
+
+static int imap_open(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r)
+{
+	return imap_open_common(cfg, false, box_r, error_r);
+}
+
+static int imaps_open(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r)
+{
+	return imap_open_common(cfg, true, box_r, error_r);
+}
+
+/* --- list, fetch --------------------------------------------------------------- */
+
+static int imap_usable(struct imap_box *ib, char **error_r)
+{
+	if (ib->broken) {
+		error_set(error_r, "%s: the connection was lost earlier", ib->where);
+		return -1;
+	}
+	return 0;
+}
+
+static gint imap_compare_uid(gconstpointer a, gconstpointer b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int imap_list(struct mailbox *box, GPtrArray **uids_r, char **error_r)
+{
+	struct imap_box *ib = (struct imap_box *)box;
+	struct mailimap_search_key *key;
+	GArray *found;
+	clist *result = NULL;
+	GPtrArray *uids;
+	int r;
+
+	if (imap_usable(ib, error_r) < 0)
+		return -1;
+	key = imap_check_alloc(mailimap_search_key_new_all());
+	r = mailimap_uid_search(ib->imap, NULL, key, &result);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR) {
+		char *name = log_sanitize(ib->folder_utf8, 100);
+		imap_fail(ib, r, error_r, "UID SEARCH in %s failed", name);
+		g_free(name);
+		return -1;
+	}
+	found = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	for (clistiter *it = clist_begin(result); it != NULL; it = clist_next(it))
+		g_array_append_val(found, *(uint32_t *)clist_content(it));
+	mailimap_search_result_free(result);
+	g_array_sort(found, imap_compare_uid);
+
+	uids = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < found->len; i++) {
+		uint32_t uid = g_array_index(found, uint32_t, i);
+		if (i > 0 && uid == g_array_index(found, uint32_t, i - 1))
+			continue;
+		g_ptr_array_add(uids, g_strdup_printf("%u:%u", ib->uidvalidity, uid));
+	}
+	g_array_free(found, TRUE);
+	*uids_r = uids;
+	return 0;
+}
+
+/* "UIDVALIDITY:UID" → UID, if it belongs to this session's UIDVALIDITY. */
+static int imap_parse_uid(struct imap_box *ib, const char *uid, uint32_t *uid_r, char **error_r)
+{
+	unsigned long validity, n;
+	char *end;
+
+	errno = 0;
+	validity = strtoul(uid, &end, 10);
+	if (*end == ':') {
+		const char *p = end + 1;
+		n = strtoul(p, &end, 10);
+		if (*p != '\0' && *end == '\0' && errno == 0 && n > 0 && n <= UINT32_MAX &&
+		    validity == ib->uidvalidity) {
+			*uid_r = (uint32_t)n;
+			return 0;
+		}
+	}
+	error_set(error_r, "%s: %s is not a message of %s now (UIDVALIDITY %u)", ib->where, uid,
+		  ib->folder_utf8, ib->uidvalidity);
+	return -1;
+}
+
+static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
+		      char **error_r)
+{
+	struct imap_box *ib = (struct imap_box *)box;
+	struct mailimap_fetch_type *type;
+	struct mailimap_set *set;
+	clist *result = NULL;
+	uint32_t want;
+	int r, ret = -1;
+
+	if (imap_usable(ib, error_r) < 0 || imap_parse_uid(ib, uid, &want, error_r) < 0)
+		return -1;
+	set = imap_check_alloc(mailimap_set_new_single(want));
+	type = imap_check_alloc(mailimap_fetch_type_new_fetch_att_list_empty());
+	mailimap_fetch_type_new_fetch_att_list_add(type,
+						   imap_check_alloc(mailimap_fetch_att_new_uid()));
+	/* BODY.PEEK[]: the whole message, and \Seen stays as it was. */
+	mailimap_fetch_type_new_fetch_att_list_add(
+	    type, imap_check_alloc(mailimap_fetch_att_new_body_peek_section(
+		      imap_check_alloc(mailimap_section_new(NULL)))));
+	r = mailimap_uid_fetch(ib->imap, set, type, &result);
+	mailimap_fetch_type_free(type);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ib, r, error_r, "UID FETCH %u failed", want);
+		return -1;
+	}
+	/* The answer may hold unsolicited FETCH responses for other messages
+	 * (flag changes): only the one with our UID and a body counts. */
+	for (clistiter *it = clist_begin(result); it != NULL && ret < 0; it = clist_next(it)) {
+		struct mailimap_msg_att *att = clist_content(it);
+		struct mailimap_msg_att_body_section *body = NULL;
+		uint32_t got = 0;
+
+		for (clistiter *a = clist_begin(att->att_list); a != NULL; a = clist_next(a)) {
+			struct mailimap_msg_att_item *item = clist_content(a);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+				got = item->att_data.att_static->att_data.att_uid;
+			else if (item->att_data.att_static->att_type ==
+				 MAILIMAP_MSG_ATT_BODY_SECTION)
+				body = item->att_data.att_static->att_data.att_body_section;
+		}
+		if (got != want || body == NULL || body->sec_body_part == NULL)
+			continue;
+		*data_r = g_malloc(body->sec_length + 1);
+		memcpy(*data_r, body->sec_body_part, body->sec_length);
+		(*data_r)[body->sec_length] = '\0';
+		*len_r = body->sec_length;
+		ret = 0;
+	}
+	mailimap_fetch_list_free(result);
+	if (ret < 0)
+		error_set(error_r, "%s: message UID %u is no longer in %s", ib->where, want,
+			  ib->folder_utf8);
+	return ret;
+}
+
+/* --- ack, flush ---------------------------------------------------------------- */
+
+static int imap_ack(struct mailbox *box, const char *uid, char **error_r)
+{
+	struct imap_box *ib = (struct imap_box *)box;
+	uint32_t n;
+
+	if (imap_parse_uid(ib, uid, &n, error_r) < 0)
+		return -1;
+	g_array_append_val(ib->acked, n);
+	return 0;
+}
+
+/* The sorted UIDs as a set with runs folded into ranges. */
+static struct mailimap_set *imap_set_of(const uint32_t *uids, guint n)
+{
+	struct mailimap_set *set = imap_check_alloc(mailimap_set_new_empty());
+
+	for (guint i = 0; i < n;) {
+		guint j = i;
+		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
+			j++;
+		if (mailimap_set_add_interval(set, uids[i], uids[j]) != MAILIMAP_NO_ERROR)
+			log_panic("out of memory in libetpan");
+		i = j + 1;
+	}
+	return set;
+}
+
+static int imap_store_deleted(struct imap_box *ib, struct mailimap_set *set, char **error_r)
+{
+	struct mailimap_flag_list *flags = imap_check_alloc(mailimap_flag_list_new_empty());
+	struct mailimap_store_att_flags *store;
+	int r;
+
+	mailimap_flag_list_add(flags, imap_check_alloc(mailimap_flag_new_deleted()));
+	store = imap_check_alloc(mailimap_store_att_flags_new_add_flags_silent(flags));
+	r = mailimap_uid_store(ib->imap, set, store);
+	mailimap_store_att_flags_free(store);
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ib, r, error_r, "cannot mark stored messages \\Deleted");
+		return -1;
+	}
+	return 0;
+}
+
+static int imap_expunge(struct imap_box *ib, struct mailimap_set *set, char **error_r)
+{
+	int r;
+
+	if (mailimap_has_uidplus(ib->imap))
+		r = mailimap_uid_expunge(ib->imap, set);
+	else
+		r = mailimap_expunge(ib->imap);
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ib, r, error_r, "EXPUNGE failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* UID MOVE, or UID COPY when the server has no MOVE.  A folder the server
+ * says is missing ([TRYCREATE]) is created and the command tried once more. */
+static int imap_move_or_copy(struct imap_box *ib, struct mailimap_set *set, bool move,
+			     char **error_r)
+{
+	const char *verb = move ? "move" : "copy";
+	char *name = log_sanitize(ib->after_folder_utf8, 100);
+	int r, ret = -1;
+
+	for (int attempt = 0;; attempt++) {
+		r = move ? mailimap_uid_move(ib->imap, set, ib->after_folder)
+			 : mailimap_uid_copy(ib->imap, set, ib->after_folder);
+		if (r == MAILIMAP_NO_ERROR) {
+			ret = 0;
+			goto out;
+		}
+		if (attempt > 0 || imap_is_connection_error(r) ||
+		    ib->imap->imap_response_info == NULL ||
+		    !ib->imap->imap_response_info->rsp_trycreate)
+			break;
+		r = mailimap_create(ib->imap, ib->after_folder);
+		if (r != MAILIMAP_NO_ERROR) {
+			imap_fail(ib, r, error_r, "cannot create folder %s for stored messages",
+				  name);
+			goto out;
+		}
+		log_info("%s: created folder %s", ib->where, name);
+	}
+	imap_fail(ib, r, error_r, "cannot %s stored messages to %s", verb, name);
+out:
+	g_free(name);
+	return ret;
+}
+
+static int imap_flush_set(struct imap_box *ib, struct mailimap_set *set, char **error_r)
+{
+	bool has_move = mailimap_has_extension(ib->imap, "MOVE");
+
+	if (ib->after == MAILBOX_AFTER_MOVE) {
+		if (imap_move_or_copy(ib, set, has_move, error_r) < 0)
+			return -1;
+		if (has_move)
+			return 0;
+	}
+	/* MAILBOX_AFTER_SEEN is "delete" on IMAP: see the top of the file. */
+	if (imap_store_deleted(ib, set, error_r) < 0)
+		return -1;
+	return imap_expunge(ib, set, error_r);
+}
+
+static int imap_flush(struct mailbox *box, char **error_r)
+{
+	struct imap_box *ib = (struct imap_box *)box;
+	int ret = 0;
+
+	if (ib->acked->len == 0)
+		return 0;
+	if (imap_usable(ib, error_r) < 0) {
+		g_array_set_size(ib->acked, 0);
+		return -1;
+	}
+	g_array_sort(ib->acked, imap_compare_uid);
+	for (guint i = 0; i < ib->acked->len && ret == 0; i += IMAP_MAX_UIDS_PER_SET) {
+		guint n = MIN(ib->acked->len - i, IMAP_MAX_UIDS_PER_SET);
+		struct mailimap_set *set = imap_set_of(&g_array_index(ib->acked, uint32_t, i), n);
+		ret = imap_flush_set(ib, set, error_r);
+		mailimap_set_free(set);
+	}
+	/* What failed stays in the folder; the next cycle recognises it as
+	 * stored and acknowledges it again. */
+	g_array_set_size(ib->acked, 0);
+	return ret;
+}
+
+/* --- close --------------------------------------------------------------------- */
+
+static void imap_close(struct mailbox **box)
+{
+	struct imap_box *ib = (struct imap_box *)*box;
+
+	if (ib == NULL)
+		return;
+	if (ib->imap != NULL) {
+		if (ib->broken && ib->imap->imap_stream != NULL) {
+			/* No LOGOUT: nothing more goes to a broken or
+			 * untrusted connection. */
+			mailstream_close(ib->imap->imap_stream);
+			ib->imap->imap_stream = NULL;
+		}
+		/* mailimap_free() sends LOGOUT while the stream is open. */
+		mailimap_free(ib->imap);
+	}
+	g_array_free(ib->acked, TRUE);
+	g_free(ib->where);
+	g_free(ib->host);
+	g_free(ib->folder);
+	g_free(ib->folder_utf8);
+	g_free(ib->after_folder);
+	g_free(ib->after_folder_utf8);
+	g_free(ib->box.source);
+	g_free(ib);
+	*box = NULL;
+}
+
+const struct mailbox_driver imap_driver = {
+    .scheme = "imap://",
+    .open = imap_open,
+    .list = imap_list,
+    .fetch = imap_fetch,
+    .ack = imap_ack,
+    .flush = imap_flush,
+    .close = imap_close,
+};
+
+const struct mailbox_driver imaps_driver = {
+    .scheme = "imaps://",
+    .open = imaps_open,
+    .list = imap_list,
+    .fetch = imap_fetch,
+    .ack = imap_ack,
+    .flush = imap_flush,
+    .close = imap_close,
+};
