@@ -4,15 +4,16 @@
  *                       fsync of new/), LF line ends
  *   sendmail:/path      fork + execv "path -i -f FROM -- RCPT...", the
  *                       message (LF line ends) on its stdin
- *   smtp://, smtps://   valid syntax, not implemented yet (a later issue)
+ *   smtp://, smtps://   SMTP, one session for many messages (smtp.c)
  *
- * SIGPIPE: the sendmail driver blocks SIGPIPE in the calling thread while it
- * writes to the child and consumes a SIGPIPE that the write raised, so the
+ * SIGPIPE: the sendmail and SMTP drivers block SIGPIPE in the calling thread
+ * while they write and consume a SIGPIPE that a write raised, so the
  * daemon need not ignore it.  SIGCHLD must not be ignored (SIG_IGN reaps
  * the child before waitpid sees its status).
  */
 #include "transport.h"
 
+#include "smtp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -35,7 +36,7 @@ struct transport;
 struct transport_driver {
 	const char *scheme;
 	bool network; /* "scheme://host[:port]" rather than "scheme:/path" */
-	int (*open)(struct transport *tr, char **error_r);
+	int (*open)(struct transport *tr, const struct config_transport *cfg, char **error_r);
 	enum transport_result (*send)(struct transport *tr, const char *envelope_from,
 				      const char *const *rcpts, const char *data, size_t len,
 				      char **error_r);
@@ -44,8 +45,9 @@ struct transport_driver {
 
 struct transport {
 	const struct transport_driver *driver;
-	char *location; /* the path, or "//host[:port]" for network drivers */
-	char *hostname; /* maildir: for unique names, '/' and ':' escaped */
+	char *location;    /* the path, or "//host[:port]" for network drivers */
+	char *hostname;    /* maildir: for unique names, '/' and ':' escaped */
+	struct smtp *smtp; /* smtp, smtps */
 };
 
 /* Deliveries by this process (Maildir unique names). */
@@ -108,7 +110,8 @@ static int transport_mkdir(const char *path, char **error_r)
 /* ---- maildir ---- */
 
 /* Creates the Maildir and its tmp/ new/ cur/ when missing. */
-static int transport_maildir_open(struct transport *tr, char **error_r)
+static int transport_maildir_open(struct transport *tr, const struct config_transport *cfg,
+				  char **error_r)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};
 	char host[HOST_NAME_MAX + 1];
@@ -218,7 +221,8 @@ out:
 
 /* ---- sendmail ---- */
 
-static int transport_sendmail_open(struct transport *tr, char **error_r)
+static int transport_sendmail_open(struct transport *tr, const struct config_transport *cfg,
+				   char **error_r)
 {
 	if (access(tr->location, X_OK) < 0) {
 		error_set(error_r, "sendmail program %s: %s", tr->location, g_strerror(errno));
@@ -406,65 +410,32 @@ out:
 	return ret;
 }
 
-/* ---- smtp (placeholder until the SMTP issue lands) ---- */
+/* ---- smtp, smtps (smtp.c) ---- */
 
-static int transport_smtp_open(struct transport *tr, char **error_r)
+static int transport_smtp_open(struct transport *tr, const struct config_transport *cfg,
+			       char **error_r)
 {
-	error_set(error_r, "smtp transport is not implemented yet");
-	return -1;
+	return smtp_open(cfg, &tr->smtp, error_r);
+}
+
+static enum transport_result transport_smtp_send(struct transport *tr, const char *envelope_from,
+						 const char *const *rcpts, const char *data,
+						 size_t len, char **error_r)
+{
+	return smtp_send(tr->smtp, envelope_from, rcpts, data, len, error_r);
+}
+
+static void transport_smtp_close(struct transport *tr)
+{
+	smtp_close(&tr->smtp);
 }
 
 static const struct transport_driver transport_drivers[] = {
     {"maildir", false, transport_maildir_open, transport_maildir_send, NULL},
     {"sendmail", false, transport_sendmail_open, transport_sendmail_send, NULL},
-    {"smtp", true, transport_smtp_open, NULL, NULL},
-    {"smtps", true, transport_smtp_open, NULL, NULL},
+    {"smtp", true, transport_smtp_open, transport_smtp_send, transport_smtp_close},
+    {"smtps", true, transport_smtp_open, transport_smtp_send, transport_smtp_close},
 };
-
-/* Checks "//host[:port][/]" of an smtp URL. */
-static int transport_check_host(const char *rest, char **error_r)
-{
-	const char *p = rest + 2, *host_end;
-
-	if (strncmp(rest, "//", 2) != 0) {
-		error_set(error_r, "expected //host[:port] after the scheme");
-		return -1;
-	}
-	if (*p == '[') {
-		host_end = strchr(p, ']');
-		if (host_end == NULL || host_end == p + 1 ||
-		    strspn(p + 1, "0123456789abcdefABCDEF:.") != (size_t)(host_end - p - 1)) {
-			error_set(error_r, "bad IPv6 address");
-			return -1;
-		}
-		host_end++;
-	} else {
-		host_end = p + strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789.-_");
-		if (host_end == p) {
-			error_set(error_r, "missing host name");
-			return -1;
-		}
-	}
-	p = host_end;
-	if (*p == ':') {
-		unsigned long port = 0;
-		const char *digits = ++p;
-		while (g_ascii_isdigit(*p) && port <= 65535)
-			port = port * 10 + (unsigned long)(*p++ - '0');
-		if (p == digits || port == 0 || port > 65535) {
-			error_set(error_r, "bad port number");
-			return -1;
-		}
-	}
-	if (*p == '/')
-		p++;
-	if (*p != '\0') {
-		error_set(error_r, "unexpected text after host[:port]");
-		return -1;
-	}
-	return 0;
-}
 
 /* Finds url's driver and checks the rest; *rest_r points into url. */
 static int transport_parse_url(const char *url, const struct transport_driver **driver_r,
@@ -497,10 +468,15 @@ static int transport_parse_url(const char *url, const struct transport_driver **
 		}
 	}
 	if (driver->network) {
-		if (transport_check_host(rest, &why) < 0) {
+		bool implicit_tls;
+		unsigned port;
+		char *host = NULL;
+
+		if (smtp_parse_url(url, &implicit_tls, &host, &port, &why) < 0) {
 			error_set(error_r, "transport %s: %s", clean, why);
 			goto out;
 		}
+		g_free(host);
 	} else if (rest[0] != '/') {
 		error_set(error_r, "transport %s: the path must be absolute", clean);
 		goto out;
@@ -525,19 +501,19 @@ int transport_check_url(const char *url, char **error_r)
 	return transport_parse_url(url, &driver, &rest, error_r);
 }
 
-int transport_open(const char *url, struct transport **tr_r, char **error_r)
+int transport_open(const struct config_transport *cfg, struct transport **tr_r, char **error_r)
 {
 	const struct transport_driver *driver;
 	struct transport *tr;
 	const char *rest;
 
 	*tr_r = NULL;
-	if (transport_parse_url(url, &driver, &rest, error_r) < 0)
+	if (transport_parse_url(cfg->url, &driver, &rest, error_r) < 0)
 		return -1;
 	tr = g_new0(struct transport, 1);
 	tr->driver = driver;
 	tr->location = g_strdup(rest);
-	if (driver->open(tr, error_r) < 0) {
+	if (driver->open(tr, cfg, error_r) < 0) {
 		transport_close(&tr);
 		return -1;
 	}

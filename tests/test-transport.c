@@ -4,6 +4,7 @@
  * record their argv and stdin.
  */
 #include "transport.h"
+#include "config.h"
 #include "tap.h"
 
 #include <ftw.h>
@@ -137,15 +138,12 @@ static void test_check_url(void)
 	g_free(error);
 }
 
-static void test_smtp_not_implemented(void)
+/* transport_open() takes the [transport] section; these tests need its url only. */
+static int open_url(const char *url, struct transport **tr_r, char **error_r)
 {
-	struct transport *tr = (struct transport *)&tr;
-	char *error = NULL;
+	struct config_transport cfg = {.url = (char *)url, .tls_verify = true, .timeout = 60};
 
-	is_int(transport_open("smtp://mail.example.com", &tr, &error), -1, "smtp open fails");
-	ok(tr == NULL, "smtp open: no transport");
-	is_str(error, "smtp transport is not implemented yet", "smtp open: reason");
-	g_free(error);
+	return transport_open(&cfg, tr_r, error_r);
 }
 
 static void test_maildir(const char *top)
@@ -159,7 +157,7 @@ static void test_maildir(const char *top)
 	struct transport *tr = NULL;
 	struct stat st;
 
-	if (transport_open(url, &tr, &error) < 0) {
+	if (open_url(url, &tr, &error) < 0) {
 		ok(0, "maildir open");
 		printf("# %s\n", error);
 		goto out;
@@ -197,7 +195,7 @@ static void test_maildir(const char *top)
 	transport_close(&tr);
 
 	/* reopen an existing Maildir, then break it */
-	is_int(transport_open(url, &tr, &error), 0, "reopen an existing Maildir");
+	is_int(open_url(url, &tr, &error), 0, "reopen an existing Maildir");
 	rm_rf(tmp_dir);
 	is_int(transport_send(tr, "support@example.com", NULL, message, strlen(message), &error),
 	       TRANSPORT_TEMPFAIL, "I/O error is TEMPFAIL");
@@ -210,7 +208,7 @@ static void test_maildir(const char *top)
 	path = g_build_filename(top, "plain-file", NULL);
 	g_file_set_contents(path, "x", -1, NULL);
 	file_url = g_strconcat("maildir:", path, NULL);
-	is_int(transport_open(file_url, &tr, &error), -1, "maildir on a plain file fails");
+	is_int(open_url(file_url, &tr, &error), -1, "maildir on a plain file fails");
 	like(error, "not a directory", "maildir on a plain file: reason");
 	g_free(error);
 	error = NULL;
@@ -254,7 +252,7 @@ static void test_sendmail(const char *top)
 	g_free(text);
 	set_code(top, "0");
 
-	if (transport_open(url, &tr, &error) < 0) {
+	if (open_url(url, &tr, &error) < 0) {
 		ok(0, "sendmail open");
 		printf("# %s\n", error);
 		goto out;
@@ -359,7 +357,7 @@ static void test_sendmail_failures(const char *top)
 		g_string_append(big, "0123456789 0123456789 0123456789 0123456789\r\n");
 
 	write_script(script, "#!/bin/sh\nexit 0\n");
-	if (transport_open(url, &tr, &error) == 0) {
+	if (open_url(url, &tr, &error) == 0) {
 		is_int(transport_send(tr, "from@example.com", rcpts, big->str, big->len, &error),
 		       TRANSPORT_TEMPFAIL,
 		       "sendmail that does not read: TEMPFAIL, no SIGPIPE death");
@@ -370,7 +368,7 @@ static void test_sendmail_failures(const char *top)
 	}
 
 	write_script(script, "#!/bin/sh\nexit 3\n");
-	if (transport_open(url, &tr, &error) == 0) {
+	if (open_url(url, &tr, &error) == 0) {
 		is_int(transport_send(tr, "from@example.com", rcpts, big->str, big->len, &error),
 		       TRANSPORT_PERMFAIL, "early exit 3: PERMFAIL by the exit status");
 		g_free(error);
@@ -379,7 +377,7 @@ static void test_sendmail_failures(const char *top)
 	}
 
 	write_script(script, "#!/bin/sh\nkill -KILL $$\n");
-	if (transport_open(url, &tr, &error) == 0) {
+	if (open_url(url, &tr, &error) == 0) {
 		is_int(
 		    transport_send(tr, "from@example.com", rcpts, message, strlen(message), &error),
 		    TRANSPORT_TEMPFAIL, "sendmail killed by a signal: TEMPFAIL");
@@ -393,7 +391,7 @@ static void test_sendmail_failures(const char *top)
 	write_script(script, "#!/nonexistent/interpreter\n");
 	if (under_valgrind()) {
 		ok(1, "sendmail that cannot be executed # SKIP valgrind dies on a failed execve");
-	} else if (transport_open(url, &tr, &error) == 0) {
+	} else if (open_url(url, &tr, &error) == 0) {
 		is_int(
 		    transport_send(tr, "from@example.com", rcpts, message, strlen(message), &error),
 		    TRANSPORT_TEMPFAIL, "sendmail that cannot be executed: TEMPFAIL");
@@ -405,7 +403,7 @@ static void test_sendmail_failures(const char *top)
 
 	path = g_build_filename(top, "missing-sendmail", NULL);
 	other_url = g_strconcat("sendmail:", path, NULL);
-	is_int(transport_open(other_url, &tr, &error), -1, "missing sendmail program: open fails");
+	is_int(open_url(other_url, &tr, &error), -1, "missing sendmail program: open fails");
 	ok(tr == NULL, "  ... no transport");
 	g_free(error);
 	error = NULL;
@@ -416,7 +414,7 @@ static void test_sendmail_failures(const char *top)
 	chmod(path, 0600);
 	other_url = g_strconcat("sendmail:", path, NULL);
 	if (geteuid() != 0)
-		is_int(transport_open(other_url, &tr, &error), -1,
+		is_int(open_url(other_url, &tr, &error), -1,
 		       "non-executable sendmail program: open fails");
 	transport_close(&tr);
 	g_free(error);
@@ -437,7 +435,6 @@ int main(void)
 		return 1;
 	}
 	test_check_url();
-	test_smtp_not_implemented();
 	test_maildir(top);
 	test_sendmail(top);
 	test_sendmail_failures(top);
