@@ -13,7 +13,7 @@
 # "No configuration", and any daemon that still got started is stopped.
 set -eu
 PACKAGES="dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
-openssl curl ca-certificates iproute2 procps"
+openssl curl ca-certificates procps"
 
 missing=
 for p in $PACKAGES; do
@@ -31,14 +31,17 @@ echo "installing:$missing"
 SUDO=
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 
-# Remember which system daemons were already running, so that only those
-# started by this installation are stopped afterwards.
-running_pids() { # running_pids NAME...: pids of processes whose command is NAME
-	for n in "$@"; do
-		pgrep -x "$n" 2>/dev/null || true
-	done | sort -n
+# The system-wide instances, found by their own pid files (never by process
+# name: the tests' private instances, which may be running, are not ours).
+system_pids() {
+	for f in /run/dovecot/master.pid /var/spool/postfix/pid/master.pid; do
+		[ -r "$f" ] || continue
+		pid=$(tr -dc '0-9' <"$f")
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+	done
+	return 0
 }
-before=$(running_pids dovecot master)
+before=$(system_pids)
 
 POLICY=/usr/sbin/policy-rc.d
 created_policy=
@@ -59,10 +62,7 @@ trap 'remove_policy; exit 1' HUP INT TERM
 
 # Postfix asks how it should be configured: not at all (no main.cf is
 # written; the tests bring their own).
-printf '%s\n' \
-	"postfix postfix/main_mailer_type select No configuration" \
-	"postfix postfix/mailname string localhost" \
-	| $SUDO debconf-set-selections
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -70,20 +70,24 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
 
 remove_policy
 
-# Should a service have been started anyway (no policy-rc.d honoured, an
-# init system that ignores it), stop what this installation started, by pid.
-after=$(running_pids dovecot master)
+# Should a system instance have been started anyway (an init system that
+# ignores policy-rc.d), stop it again, by pid.
 new=
-for pid in $after; do
+for pid in $(system_pids); do
 	case " $(echo $before) " in
 	*" $pid "*) ;;
 	*) new="$new $pid" ;;
 	esac
 done
 if [ -n "$new" ]; then
-	echo "stopping daemons started by the installation:$new"
+	echo "stopping the system daemons the installation started:$new"
 	$SUDO kill -TERM $new 2>/dev/null || true
-	sleep 1
-	$SUDO kill -KILL $new 2>/dev/null || true
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		alive=
+		for pid in $new; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 1
+	done
+	[ -z "$alive" ] || $SUDO kill -KILL $new 2>/dev/null || true
 fi
 exit 0

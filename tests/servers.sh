@@ -3,22 +3,29 @@
 # Sourced AFTER tests/lib.sh (it needs $T and cleanup()).  It runs a private
 # Dovecot (IMAP, POP3, LMTP, SASL auth) and a private Postfix (SMTP,
 # submission with AUTH, SMTPS) on 127.0.0.1, with every file under $T and a
-# test CA made with openssl.  Nothing under /etc/dovecot, /etc/postfix or
-# /run is read or written; the system services stay untouched.  Every
-# process started here is stopped by pid (stop_servers, also run from the
-# EXIT trap).  Needs root (Postfix's master and Dovecot's privilege
+# test CA made with openssl.  Nothing under /etc/dovecot or /run is used,
+# and of /etc/postfix only the package's own postfix-files and dynamicmaps.cf
+# are read; nothing outside $T is written, and the system services stay
+# untouched.  Every process started here is stopped by pid (stop_servers,
+# also run from the EXIT trap); only processes that are provably this
+# test's are ever killed.  Needs root (Postfix's master, Dovecot's privilege
 # separation); contrib/install-test-servers.sh installs the packages.
 #
 # Functions (each returns non-zero on failure):
 #   servers_require [dovecot] [postfix]   skip_all unless root and the
 #                            binaries are installed (never for config errors)
 #   start_dovecot            IMAP (STARTTLS), IMAPS, POP3 (STLS), POP3S, LMTP
+#                            (start_*: 1 on any failure, with the server's
+#                            messages on stderr; 77 if not installed/not root)
 #   start_postfix            SMTP (STARTTLS offered), submission (STARTTLS
 #                            required, then AUTH PLAIN/LOGIN via Dovecot),
 #                            SMTPS (implicit TLS + AUTH); delivers every
 #                            accepted message to the private Dovecot by LMTP
 #   stop_servers             stop both by pid, wait, KILL what is left
 #   servers_pids             pids of every server process now running
+#   servers_alive PID        the process lives (and is no zombie)
+#   servers_ours PID         it is a live process of this test's servers
+#   servers_listening PORT...   every PORT has a TCP listener
 #   mailbox_dir USER         the user's Maildir (root of new/ cur/ tmp/)
 #   mail_count USER          messages in the user's Maildir (new + cur)
 #   wait_for_mail USER COUNT [TIMEOUT-SECONDS]
@@ -83,6 +90,7 @@ trap 'servers_cleanup; cleanup' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
 
 # --- small helpers -----------------------------------------------------------
 
@@ -94,6 +102,27 @@ servers_alive() {
 	kill -0 "$1" 2>/dev/null || return 1
 	[ -r "/proc/$1/stat" ] || return 0
 	case $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) in Z*|X*|"") return 1 ;; esac
+	return 0
+}
+
+# servers_ours PID: the process belongs to this test's servers: a Dovecot
+# process titled with our instance name (or started with our config), or a
+# Postfix process with our MAIL_CONFIG.  Guards every KILL against pids
+# that were reused by others.
+servers_ours() {
+	servers_alive "$1" || return 1
+	case $(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") in
+	"dovecot-ticketd-$$/"*|*" -c $DOVECOT_DIR/dovecot.conf"*) return 0 ;;
+	esac
+	tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qxF "MAIL_CONFIG=$POSTFIX_DIR/etc"
+}
+
+# servers_kill_ours SIGNAL PID...: signal those of the pids that are ours
+servers_kill_ours() {
+	_ko_sig=$1; shift
+	for _ko_p in "$@"; do
+		servers_ours "$_ko_p" && kill "-$_ko_sig" "$_ko_p" 2>/dev/null
+	done
 	return 0
 }
 
@@ -205,16 +234,19 @@ servers_listening() {
 }
 
 # servers_wait_listening TENTHS PIDFUNC PORT...: wait for the listeners,
-# failing early if the master (PIDFUNC prints its pid) died.
+# failing early once the master (PIDFUNC prints its pid) is gone.
 servers_wait_listening() {
-	_wl_n=$1 _wl_f=$2; shift 2
-	while [ "$_wl_n" -gt 0 ]; do
+	_wl_n=$1 _wl_f=$2 _wl_i=0
+	shift 2
+	while [ "$_wl_i" -lt "$_wl_n" ]; do
 		servers_listening "$@" && return 0
+		# half a second for the master to write its pid file, then insist
+		if [ "$_wl_i" -ge 5 ] && ! $_wl_f >/dev/null; then
+			servers_err "the master process is gone"
+			return 1
+		fi
 		sleep 0.1
-		_wl_n=$((_wl_n - 1))
-		# give the master a moment to write its pid file, then insist on it
-		[ "$_wl_n" -lt 25 ] || continue
-		$_wl_f >/dev/null || return 1
+		_wl_i=$((_wl_i + 1))
 	done
 	return 1
 }
@@ -266,8 +298,7 @@ mailbox_dir() { # mailbox_dir USER
 
 mail_count() { # mail_count USER: messages in new/ and cur/
 	_md=$(mailbox_dir "$1") || return 1
-	ls "$_md/new" "$_md/cur" 2>/dev/null | grep -c -v -e '^$' -e ':$'
-	return 0
+	find "$_md/new" "$_md/cur" -type f 2>/dev/null | wc -l
 }
 
 wait_for_mail() { # wait_for_mail USER COUNT [TIMEOUT-SECONDS]
@@ -282,20 +313,22 @@ wait_for_mail() { # wait_for_mail USER COUNT [TIMEOUT-SECONDS]
 	return 1
 }
 
-# servers_crlf FILE: the file with CRLF line ends, as SMTP wants them
+# servers_crlf FILE: the file with CRLF line ends, as SMTP wants them (curl
+# sends the bytes as they are; a bare-LF "\n.\n" would end the DATA early).
+# The "/localhost" in the URLs below is curl's EHLO name.
 servers_crlf() { sed 's/\r*$/\r/' "$1"; }
 
 smtp_send() { # smtp_send FROM TO FILE: plain SMTP, no TLS, no AUTH
 	[ -n "${POSTFIX_SMTP_PORT:-}" ] || { servers_err "smtp_send: Postfix not started"; return 1; }
 	[ -r "$3" ] || { servers_err "smtp_send: cannot read $3"; return 1; }
-	servers_crlf "$3" | curl -sS --max-time 20 "smtp://$SERVERS_HOST:$POSTFIX_SMTP_PORT" \
+	servers_crlf "$3" | curl -sS --max-time 20 "smtp://$SERVERS_HOST:$POSTFIX_SMTP_PORT/localhost" \
 		--mail-from "$1" --mail-rcpt "$2" -T -
 }
 
 smtp_submit() { # smtp_submit USER FROM TO FILE [MECH]: STARTTLS + AUTH
 	[ -n "${POSTFIX_SUBMISSION_PORT:-}" ] || { servers_err "smtp_submit: Postfix not started"; return 1; }
 	[ -r "$4" ] || { servers_err "smtp_submit: cannot read $4"; return 1; }
-	servers_crlf "$4" | curl -sS --max-time 20 "smtp://$SERVERS_HOST:$POSTFIX_SUBMISSION_PORT" \
+	servers_crlf "$4" | curl -sS --max-time 20 "smtp://$SERVERS_HOST:$POSTFIX_SUBMISSION_PORT/localhost" \
 		--ssl-reqd --cacert "$TLS_CA" -u "$1:$(user_password "$1")" \
 		--login-options "AUTH=${5:-PLAIN}" --mail-from "$2" --mail-rcpt "$3" -T -
 }
@@ -364,8 +397,9 @@ start_dovecot() {
 	export DOVECOT_AUTH_SOCKET
 
 	# user:{PLAIN}password:uid:gid:gecos:home:shell:extra
+	# read by the auth process, which runs as default_internal_user (dovecot)
 	: >"$DOVECOT_DIR/users"
-	chmod 600 "$DOVECOT_DIR/users"
+	chgrp dovecot "$DOVECOT_DIR/users" && chmod 640 "$DOVECOT_DIR/users" || return 1
 	for _u in $MAIL_USERS; do
 		echo "$_u:{PLAIN}$(user_password "$_u"):$_uid:$_gid::$(mailbox_dir "$_u")::" >>"$DOVECOT_DIR/users"
 	done
@@ -447,6 +481,15 @@ service lmtp {
 protocol lmtp {
   lmtp_save_to_detail_mailbox = no
 }
+service anvil {
+  # Dovecot's auth process delays clients from an IP with failed logins
+  # (2 s doubling to 15 s, successful logins too); tests fail logins on
+  # purpose, so keep the auth process (user dovecot) from using the penalty
+  # socket: it then runs without penalties.
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service auth {
   # SASL for Postfix's smtpd (runs as user postfix)
   unix_listener auth-postfix {
@@ -476,9 +519,9 @@ stop_dovecot() {
 	_master=$(dovecot_master_pid)
 	if [ -n "$_master" ]; then
 		_pids=$(servers_descendants "$_master")
-		kill -TERM "$_master" 2>/dev/null
-		servers_wait_gone 100 "$_master" || kill -KILL "$_master" 2>/dev/null
-		servers_wait_gone 30 $_pids || kill -KILL $_pids 2>/dev/null
+		servers_kill_ours TERM "$_master"
+		servers_wait_gone 100 "$_master" || servers_kill_ours KILL "$_master"
+		servers_wait_gone 30 $_pids || servers_kill_ours KILL $_pids
 		servers_wait_gone 30 $_pids
 	fi
 	DOVECOT_STARTED=
@@ -611,6 +654,9 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
 
+	# Postfix re-reads a config file changed within the last second until
+	# it is older (300 ms naps): backdate ours.
+	touch -d "@$(($(date +%s) - 60))" "$_etc/main.cf" "$_etc/master.cf" "$_etc/vmailbox" || return 1
 	# "start" runs the checks and creates the queue directories
 	"$POSTFIX" -c "$_etc" start >"$POSTFIX_DIR/start.log" 2>&1 || {
 		servers_err "postfix did not start:"
@@ -636,9 +682,9 @@ stop_postfix() {
 	if [ -n "$_master" ]; then
 		_pids=$(servers_descendants "$_master")
 		# the master passes SIGTERM on to its process group
-		kill -TERM "$_master" 2>/dev/null
-		servers_wait_gone 100 "$_master" || kill -KILL "$_master" 2>/dev/null
-		servers_wait_gone 30 $_pids || kill -KILL $_pids 2>/dev/null
+		servers_kill_ours TERM "$_master"
+		servers_wait_gone 100 "$_master" || servers_kill_ours KILL "$_master"
+		servers_wait_gone 30 $_pids || servers_kill_ours KILL $_pids
 		servers_wait_gone 30 $_pids
 	fi
 	POSTFIX_STARTED=
@@ -650,13 +696,15 @@ stop_servers() {
 	servers_remember
 	stop_postfix
 	stop_dovecot
-	# anything seen earlier that a master left behind
+	# anything seen earlier that a master left behind (and is still ours:
+	# a pid seen once may belong to someone else by now)
 	_left=
-	for _p in $SERVERS_KNOWN_PIDS; do servers_alive "$_p" && _left="$_left $_p"; done
+	for _p in $SERVERS_KNOWN_PIDS; do servers_ours "$_p" && _left="$_left $_p"; done
 	if [ -n "$_left" ]; then
-		kill -KILL $_left 2>/dev/null
+		servers_kill_ours KILL $_left
 		servers_wait_gone 30 $_left || { servers_err "processes survive:$_left"; return 1; }
 	fi
+	SERVERS_KNOWN_PIDS=
 	return 0
 }
 
