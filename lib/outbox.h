@@ -36,8 +36,9 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 /* How many mails of this kind went to recipient at or after since. */
 enum db_status outbox_count_since(struct db *db, const char *kind, const char *recipient,
 				  const char *since, long long *count_r, char **error_r);
-/* Sends every row that is due at now (in batches, each its own
- * transaction); stops early when *stop becomes true. */
+/* Sends every row that is due at now, each in its own transaction (a
+ * crash resends at most the one in flight); stops early when *stop
+ * becomes true. */
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r);
 

@@ -7,7 +7,10 @@
 # user's Maildir, owned by the mail user, as a delivery agent would.
 drop_imap() {
 	_dir=$(mailbox_dir "$1") || return 1
-	mkdir -p "$_dir/tmp" "$_dir/new" "$_dir/cur"
+	if [ ! -d "$_dir/new" ]; then
+		# Dovecot, as the mail user, must be able to write its index here.
+		mkdir -p "$_dir/tmp" "$_dir/new" "$_dir/cur" && chown -R "$MAIL_OWNER:" "$(dirname "$_dir")"
+	fi
 	cat >"$_dir/tmp/$2" && chown "$MAIL_OWNER:" "$_dir/tmp/$2" && mv "$_dir/tmp/$2" "$_dir/new/$2"
 }
 

@@ -33,7 +33,7 @@ start_daemon() {
 }
 while [ $kills -lt $KILLS ]; do
 	start_daemon
-	sleep "0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | awk '{ printf "%02d", 5 + $1 % 60 }')"
+	sleep "0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | awk '{ printf "%03d", 10 + $1 % 200 }')"
 	kill -KILL $daemon_pid 2>/dev/null && kills=$((kills + 1))
 	wait $daemon_pid 2>/dev/null
 done

@@ -54,7 +54,7 @@ MAIL
 	is "$(psql_q "SELECT q.name FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.subject = 'Help over $kind'")" \
 		"$queue" "$kind: a ticket in the $queue queue"
 	is "$(mail_count "$to")" 0 "$kind: the message left the server's mailbox after the commit"
-	is "$(psql_q "SELECT status FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.subject = 'Help over $kind'")" \
+	is "$(psql_q "SELECT o.status FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.subject = 'Help over $kind'")" \
 		sent "$kind: the auto-response was sent over SMTP"
 	wait_for_mail customer@example.net $((before + 1))
 	ok $? "$kind: the auto-response arrived in the customer's mailbox"
