@@ -1,8 +1,11 @@
 #!/bin/sh
 # install-deps.sh - install the Debian 12 packages ticketd needs to build and
-# to run its tests.  Idempotent: installs only what is missing.
+# to run its tests (the mail servers of the tests come from
+# contrib/install-test-servers.sh, which this runs too).  Idempotent:
+# installs only what is missing.
 #   --check   only report missing packages and fail if there are any
 set -eu
+here=$(dirname "$0")
 PACKAGES="build-essential autoconf pkg-config perl
 libetpan-dev libgmime-3.0-dev libgpgme-dev libpq-dev libconfig-dev
 postgresql-15 postgresql-client-15 gnupg libsasl2-modules ca-certificates"
@@ -13,7 +16,9 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	exec sh "$here/install-test-servers.sh" "$@"
+fi
 if [ "${1:-}" = --check ]; then
 	echo "missing packages:$missing (run contrib/install-deps.sh)" >&2
 	exit 1
@@ -29,3 +34,4 @@ if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
 fi
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+sh "$here/install-test-servers.sh"
