@@ -1011,6 +1011,13 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 		q->from_name = g_strdup(q->name);
 	if (q->envelope_from == NULL && q->address != NULL)
 		q->envelope_from = g_strdup(q->address);
+	if (q->mailbox.url != NULL && q->mailbox.after == MAILBOX_AFTER_MOVE &&
+	    (g_str_has_prefix(q->mailbox.url, "pop3") || g_str_has_prefix(q->mailbox.url, "mbox:"))) {
+		const config_setting_t *mbs = config_member_or(e, "mailbox");
+		config_error(ctx, config_member_or(mbs, "after"), key,
+			     "mailbox.after: a %s mailbox has no folders to move to",
+			     g_str_has_prefix(q->mailbox.url, "pop3") ? "POP3" : "mbox");
+	}
 	if (q->address != NULL && q->comment_address != NULL &&
 	    strcmp(q->address, q->comment_address) == 0)
 		config_error(ctx, config_member_or(e, "comment_address"), key,

@@ -593,6 +593,14 @@ static void test_errors(void)
 			 NULL);
 	expect_error(text, "afterwards", "queues.s.mailbox.afterwards: unknown key", "nested");
 	g_free(text);
+	text = make_conf(NULL,
+			 "  { name = \"s\"; address = \"s@example.com\";\n"
+			 "    mailbox = { url = \"pop3s://pop.example.com\";\n"
+			 "                after = \"move:Archive\"; }; }\n",
+			 NULL);
+	expect_error(text, "move:Archive", "queues.s: mailbox.after: a POP3 mailbox has no folders",
+		     "POP3 cannot move to a folder");
+	g_free(text);
 	want = make_conf(NULL, NULL, NULL);
 	text = g_strdup_printf("%s\nlogging = true;\n", want);
 	g_free(want);
