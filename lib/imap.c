@@ -26,38 +26,32 @@
  * broken: later calls fail at once, and close sends nothing more.
  */
 #include "mailbox.h"
+#include "net.h"
 #include "tls.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <libetpan/libetpan.h>
 
 #define IMAP_DEFAULT_PORT  143
 #define IMAPS_DEFAULT_PORT 993
-#define IMAP_MAX_PASSWORD  4096
 /* UIDs per command: keeps a command line well below servers' limits. */
 #define IMAP_MAX_UIDS_PER_SET 500
 
 struct imap_box {
 	struct mailbox box; /* must be first */
 	mailimap *imap;
-	char *where; /* "IMAP host:port", the start of every error */
-	char *host;
-	char *folder;      /* modified UTF-7, as the server wants it */
-	char *folder_utf8; /* for messages */
+	struct net_conn conn; /* host, where, timeout, broken */
+	char *folder;         /* modified UTF-7, as the server wants it */
+	char *folder_utf8;    /* for messages */
 	enum mailbox_after after;
 	char *after_folder; /* modified UTF-7 */
 	char *after_folder_utf8;
-	long timeout;
 	uint32_t uidvalidity;
 	GArray *acked; /* uint32_t UIDs acknowledged since the last flush */
-	bool broken;   /* the connection can no longer be used */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -69,93 +63,30 @@ static void *imap_check_alloc(void *p)
 	return p;
 }
 
-/* True for a host that is this machine: credentials in clear stay local. */
-static bool imap_is_loopback(const char *host)
+/* The folder of an imap[s]:// URL, percent-decoded (path as net_conn_init()
+ * returns it); NULL when the URL names none. */
+static int imap_decode_folder(const char *url, const char *path, char **folder_r, char **error_r)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
+	char *folder;
 
-	if (g_ascii_strcasecmp(host, "localhost") == 0 ||
-	    g_ascii_strcasecmp(host, "localhost.") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-	return false;
-}
-
-/* imap[s]://host[:port][/path]: host, port and the decoded path (NULL when
- * empty).  A user name in the URL is refused: it belongs in mailbox.user. */
-static int imap_parse_url(const char *url, const char *scheme, uint16_t default_port, char **host_r,
-			  uint16_t *port_r, char **path_r, char **error_r)
-{
-	const char *auth = url + strlen(scheme), *slash, *port = NULL;
-	char *authority = NULL, *host = NULL;
-	unsigned long n = default_port;
-	int ret = -1;
-
-	*host_r = *path_r = NULL;
-	slash = strchr(auth, '/');
-	authority = slash != NULL ? g_strndup(auth, slash - auth) : g_strdup(auth);
-	if (strchr(authority, '@') != NULL) {
-		error_set(error_r, "%s: put the user name in mailbox.user, not in the URL", url);
-		goto out;
+	*folder_r = NULL;
+	if (path == NULL)
+		return 0;
+	folder = g_uri_unescape_string(path, NULL);
+	if (folder == NULL || !g_utf8_validate(folder, -1, NULL)) {
+		error_set(error_r, "%s: the folder is not valid percent-encoded UTF-8", url);
+		g_free(folder);
+		return -1;
 	}
-	if (authority[0] == '[') {
-		char *end = strchr(authority, ']');
-		if (end == NULL || (end[1] != '\0' && end[1] != ':')) {
-			error_set(error_r, "%s: bad IPv6 address in the URL", url);
-			goto out;
-		}
-		host = g_strndup(authority + 1, end - authority - 1);
-		port = end[1] == ':' ? end + 2 : NULL;
-	} else {
-		char *colon = strchr(authority, ':');
-		host =
-		    colon != NULL ? g_strndup(authority, colon - authority) : g_strdup(authority);
-		port = colon != NULL ? colon + 1 : NULL;
-	}
-	if (*host == '\0') {
-		error_set(error_r, "%s: no host in the URL", url);
-		goto out;
-	}
-	if (port != NULL) {
-		char *end;
-		errno = 0;
-		n = strtoul(port, &end, 10);
-		if (*port == '\0' || *end != '\0' || errno != 0 || n == 0 || n > 65535) {
-			error_set(error_r, "%s: bad port '%s'", url, port);
-			goto out;
+	for (const char *p = folder; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			error_set(error_r, "%s: control character in the folder name", url);
+			g_free(folder);
+			return -1;
 		}
 	}
-	if (slash != NULL && slash[1] != '\0') {
-		*path_r = g_uri_unescape_string(slash + 1, NULL);
-		if (*path_r == NULL || !g_utf8_validate(*path_r, -1, NULL)) {
-			error_set(error_r, "%s: the folder is not valid percent-encoded UTF-8",
-				  url);
-			goto out;
-		}
-		for (const char *p = *path_r; *p != '\0'; p++) {
-			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-				error_set(error_r, "%s: control character in the folder name", url);
-				goto out;
-			}
-		}
-	}
-	*host_r = host;
-	host = NULL;
-	*port_r = (uint16_t)n;
-	ret = 0;
-out:
-	if (ret < 0) {
-		g_free(*path_r);
-		*path_r = NULL;
-	}
-	g_free(authority);
-	g_free(host);
-	return ret;
+	*folder_r = folder;
+	return 0;
 }
 
 /* A UTF-8 folder name in IMAP's modified UTF-7 (RFC 3501 §5.1.3). */
@@ -205,57 +136,27 @@ static char *imap_mutf7(const char *utf8)
 	return g_string_free(out, FALSE);
 }
 
-/* The password in cfg->password_file without its line end. */
-static int imap_read_password(const struct config_mailbox *cfg, char **password_r, char **error_r)
-{
-	char *data = NULL;
-	size_t len;
-
-	if (cfg->user == NULL || cfg->password_file == NULL) {
-		error_set(error_r, "%s: mailbox.user and mailbox.password_file must be set",
-			  cfg->url);
-		return -1;
-	}
-	if (file_read_all(cfg->password_file, IMAP_MAX_PASSWORD, &data, &len, error_r) < 0)
-		return -1;
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	if (len == 0 || memchr(data, '\0', len) != NULL || strpbrk(data, "\r\n") != NULL) {
-		error_set(error_r, "%s: the password must be one non-empty line",
-			  cfg->password_file);
-		explicit_bzero(data, len);
-		g_free(data);
-		return -1;
-	}
-	*password_r = data;
-	return 0;
-}
-
-static void imap_free_password(char **password)
-{
-	if (*password == NULL)
-		return;
-	explicit_bzero(*password, strlen(*password));
-	g_free(*password);
-	*password = NULL;
-}
-
-/* libetpan results after which the connection is not usable any more. */
-static bool imap_is_connection_error(int r)
+/* What a libetpan result means for the session (net.h). */
+static enum net_failure imap_failure(int r)
 {
 	switch (r) {
 	case MAILIMAP_ERROR_STREAM:
+		return NET_FAIL_STREAM;
 	case MAILIMAP_ERROR_PARSE:
-	case MAILIMAP_ERROR_CONNECTION_REFUSED:
+		return NET_FAIL_PARSE;
+	case MAILIMAP_ERROR_SSL:
+		return NET_FAIL_TLS;
+	case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
+		return NET_FAIL_REJECTED;
 	case MAILIMAP_ERROR_MEMORY:
+		return NET_FAIL_MEMORY;
+	case MAILIMAP_ERROR_CONNECTION_REFUSED:
 	case MAILIMAP_ERROR_FATAL:
 	case MAILIMAP_ERROR_PROTOCOL:
-	case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
-	case MAILIMAP_ERROR_SSL:
 	case MAILIMAP_ERROR_BAD_STATE:
-		return true;
+		return NET_FAIL_PROTOCOL;
 	default:
-		return false;
+		return NET_FAIL_REFUSED;
 	}
 }
 
@@ -264,65 +165,12 @@ static bool imap_is_connection_error(int r)
 static void G_GNUC_PRINTF(4, 5)
     imap_fail(struct imap_box *ib, int r, char **error_r, const char *fmt, ...)
 {
-	char *what, *why;
 	va_list ap;
 
 	va_start(ap, fmt);
-	what = g_strdup_vprintf(fmt, ap);
+	net_failv(&ib->conn, imap_failure(r), r, ib->imap != NULL ? ib->imap->imap_response : NULL,
+		  error_r, fmt, ap);
 	va_end(ap);
-	if (imap_is_connection_error(r)) {
-		ib->broken = true;
-		switch (r) {
-		case MAILIMAP_ERROR_STREAM:
-			why = g_strdup_printf("connection closed, or no answer within %lds",
-					      ib->timeout);
-			break;
-		case MAILIMAP_ERROR_PARSE:
-			why = g_strdup("the server's answer cannot be parsed");
-			break;
-		case MAILIMAP_ERROR_SSL:
-			why = g_strdup_printf("TLS handshake failed (or no answer within %lds)",
-					      ib->timeout);
-			break;
-		case MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION:
-			why = g_strdup("the server does not accept the connection");
-			break;
-		case MAILIMAP_ERROR_MEMORY:
-			why = g_strdup("out of memory");
-			break;
-		default:
-			why = g_strdup_printf("protocol error (libetpan error %d)", r);
-			break;
-		}
-	} else if (ib->imap != NULL && ib->imap->imap_response != NULL &&
-		   ib->imap->imap_response[0] != '\0') {
-		char *safe = log_sanitize(ib->imap->imap_response, 300);
-		why = g_strdup_printf("the server said: %s", safe);
-		g_free(safe);
-	} else {
-		why = g_strdup("refused by the server");
-	}
-	error_set(error_r, "%s: %s: %s", ib->where, what, why);
-	g_free(what);
-	g_free(why);
-}
-
-/* Why a TCP connection to host could not be made: libetpan keeps neither
- * the resolver's error nor the socket's, so ask again and look at the time. */
-static char *imap_connect_reason(const char *host, int saved_errno, gint64 started, long timeout)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	int r = getaddrinfo(host, NULL, &hints, &res);
-
-	if (res != NULL)
-		freeaddrinfo(res);
-	if (r != 0)
-		return g_strdup_printf("cannot resolve %s: %s", host, gai_strerror(r));
-	if (saved_errno != 0 && saved_errno != EINPROGRESS)
-		return g_strdup(g_strerror(saved_errno));
-	if (g_get_monotonic_time() - started >= (gint64)timeout * G_USEC_PER_SEC)
-		return g_strdup_printf("no answer within %lds", timeout);
-	return g_strdup("connection refused or host unreachable");
 }
 
 /* Asks for the capabilities again: libetpan keeps the greeting's. */
@@ -339,53 +187,28 @@ static int imap_refresh_capabilities(struct imap_box *ib, const char *when, char
 	return 0;
 }
 
-static int imap_check_peer(struct imap_box *ib, const struct config_mailbox *cfg, char **error_r)
-{
-	char *why = NULL;
-
-	if (!cfg->tls_verify)
-		return 0;
-	if (tls_check_peer(ib->imap->imap_stream, ib->host, cfg->ca_file, &why) < 0) {
-		/* Nothing more is said to a server we cannot trust. */
-		ib->broken = true;
-		error_set(error_r, "%s: TLS certificate check failed, not logging in: %s",
-			  ib->where, why);
-		g_free(why);
-		return -1;
-	}
-	return 0;
-}
-
 /* --- open ----------------------------------------------------------------------- */
 
 static void imap_close(struct mailbox **box);
 
 /* Connects, secures and logs in; *preauth_r when the server needs no login. */
 static int imap_connect(struct imap_box *ib, const struct config_mailbox *cfg, bool implicit_tls,
-			uint16_t port, bool *preauth_r, char **error_r)
+			bool *preauth_r, char **error_r)
 {
-	const char *tls = cfg->tls != NULL ? cfg->tls : "optional";
-	bool tls_off = !implicit_tls && strcmp(tls, "off") == 0;
-	bool tls_required = !implicit_tls && strcmp(tls, "required") == 0;
+	struct net_conn *conn = &ib->conn;
+	enum net_tls tls = net_tls_mode(cfg, implicit_tls);
 	gint64 started = g_get_monotonic_time();
 	int r, saved_errno;
 
-	if (!tls_off && !cfg->tls_verify)
-		log_warning("TLS certificate verification is off for %s", cfg->url);
 	errno = 0;
 	if (implicit_tls)
-		r = mailimap_ssl_connect_with_callback(ib->imap, ib->host, port, tls_sni_callback,
-						       ib->host);
+		r = mailimap_ssl_connect_with_callback(ib->imap, conn->host, conn->port,
+						       tls_sni_callback, conn->host);
 	else
-		r = mailimap_socket_connect(ib->imap, ib->host, port);
+		r = mailimap_socket_connect(ib->imap, conn->host, conn->port);
 	saved_errno = errno;
-	if (r == MAILIMAP_ERROR_CONNECTION_REFUSED) {
-		char *why = imap_connect_reason(ib->host, saved_errno, started, ib->timeout);
-		ib->broken = true;
-		error_set(error_r, "%s: cannot connect: %s", ib->where, why);
-		g_free(why);
-		return -1;
-	}
+	if (r == MAILIMAP_ERROR_CONNECTION_REFUSED)
+		return net_connect_failed(conn, saved_errno, started, error_r);
 	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED && r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
 		imap_fail(ib, r, error_r, "%s",
 			  implicit_tls ? "TLS connection failed" : "no greeting from the server");
@@ -393,17 +216,17 @@ static int imap_connect(struct imap_box *ib, const struct config_mailbox *cfg, b
 	}
 	*preauth_r = r == MAILIMAP_NO_ERROR_AUTHENTICATED;
 	if (implicit_tls)
-		return imap_check_peer(ib, cfg, error_r);
-	if (tls_off)
+		return net_check_peer(conn, ib->imap->imap_stream, cfg, error_r);
+	if (tls == NET_TLS_OFF)
 		goto plain;
 	if (*preauth_r) {
 		/* STARTTLS is not allowed once authenticated (RFC 3501). */
-		if (tls_required) {
-			ib->broken = true;
+		if (tls == NET_TLS_REQUIRED) {
+			conn->broken = true;
 			error_set(error_r,
 				  "%s: the server pre-authenticated the connection, so STARTTLS "
 				  "is impossible (tls = \"required\")",
-				  ib->where);
+				  conn->where);
 			return -1;
 		}
 		return 0;
@@ -411,28 +234,26 @@ static int imap_connect(struct imap_box *ib, const struct config_mailbox *cfg, b
 	if (imap_refresh_capabilities(ib, "before STARTTLS", error_r) < 0)
 		return -1;
 	if (!mailimap_has_extension(ib->imap, "STARTTLS")) {
-		if (tls_required) {
+		if (tls == NET_TLS_REQUIRED) {
 			error_set(error_r,
 				  "%s: the server does not offer STARTTLS (tls = \"required\"); "
 				  "not logging in",
-				  ib->where);
+				  conn->where);
 			return -1;
 		}
 		goto plain;
 	}
-	r = mailimap_socket_starttls_with_callback(ib->imap, tls_sni_callback, ib->host);
+	r = mailimap_socket_starttls_with_callback(ib->imap, tls_sni_callback, conn->host);
 	if (r != MAILIMAP_NO_ERROR) {
 		imap_fail(ib, r, error_r, "STARTTLS failed");
 		return -1;
 	}
-	if (imap_check_peer(ib, cfg, error_r) < 0)
+	if (net_check_peer(conn, ib->imap->imap_stream, cfg, error_r) < 0)
 		return -1;
 	return imap_refresh_capabilities(ib, "after STARTTLS", error_r);
 plain:
-	if (!*preauth_r && !imap_is_loopback(ib->host))
-		log_warning(
-		    "%s: no TLS (%s): the password for %s goes over the network in clear", cfg->url,
-		    tls_off ? "tls = \"off\"" : "the server does not offer STARTTLS", cfg->user);
+	if (!*preauth_r)
+		net_warn_clear_text(conn, cfg, tls == NET_TLS_OFF, "STARTTLS");
 	return 0;
 }
 
@@ -440,17 +261,16 @@ static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
 			    struct mailbox **box_r, char **error_r)
 {
 	struct imap_box *ib = g_new0(struct imap_box, 1);
-	char *password = NULL, *folder = NULL;
+	char *password = NULL, *path = NULL, *folder = NULL;
 	bool preauth = false;
-	uint16_t port;
 	int r;
 
 	ib->after = cfg->after;
-	ib->timeout = cfg->timeout > 0 ? cfg->timeout : 60;
 	ib->acked = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	if (imap_parse_url(cfg->url, implicit_tls ? "imaps://" : "imap://",
-			   implicit_tls ? IMAPS_DEFAULT_PORT : IMAP_DEFAULT_PORT, &ib->host, &port,
-			   &folder, error_r) < 0)
+	if (net_conn_init(&ib->conn, cfg, implicit_tls ? "imaps://" : "imap://", "IMAP",
+			  implicit_tls ? IMAPS_DEFAULT_PORT : IMAP_DEFAULT_PORT, &path,
+			  error_r) < 0 ||
+	    imap_decode_folder(cfg->url, path, &folder, error_r) < 0)
 		goto fail;
 	ib->folder_utf8 = folder != NULL ? folder : g_strdup("INBOX");
 	ib->folder = imap_mutf7(ib->folder_utf8);
@@ -462,24 +282,23 @@ static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
 		ib->after_folder_utf8 = g_strdup(cfg->after_folder);
 		ib->after_folder = imap_mutf7(cfg->after_folder);
 	}
-	ib->where = strchr(ib->host, ':') != NULL ? g_strdup_printf("IMAP [%s]:%u", ib->host, port)
-						  : g_strdup_printf("IMAP %s:%u", ib->host, port);
-	if (imap_read_password(cfg, &password, error_r) < 0)
+	if (net_need_credentials(cfg, error_r) < 0 ||
+	    net_read_password(cfg->password_file, 0, &password, error_r) < 0)
 		goto fail;
 
 	ib->imap = imap_check_alloc(mailimap_new(0, NULL));
-	mailimap_set_timeout(ib->imap, ib->timeout);
-	if (imap_connect(ib, cfg, implicit_tls, port, &preauth, error_r) < 0)
+	mailimap_set_timeout(ib->imap, ib->conn.timeout);
+	if (imap_connect(ib, cfg, implicit_tls, &preauth, error_r) < 0)
 		goto fail;
 	if (!preauth) {
 		if (mailimap_has_extension(ib->imap, "LOGINDISABLED")) {
 			error_set(error_r,
 				  "%s: the server does not allow LOGIN here (LOGINDISABLED)",
-				  ib->where);
+				  ib->conn.where);
 			goto fail;
 		}
 		r = mailimap_login(ib->imap, cfg->user, password);
-		imap_free_password(&password);
+		net_free_password(&password);
 		if (r != MAILIMAP_NO_ERROR) {
 			char *user = log_sanitize(cfg->user, 100);
 			imap_fail(ib, r, error_r, "login as %s failed", user);
@@ -489,7 +308,7 @@ static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
 		if (imap_refresh_capabilities(ib, "after login", error_r) < 0)
 			goto fail;
 	}
-	imap_free_password(&password);
+	net_free_password(&password);
 
 	r = mailimap_select(ib->imap, ib->folder);
 	if (r != MAILIMAP_NO_ERROR) {
@@ -501,18 +320,21 @@ static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
 	if (ib->imap->imap_selection_info == NULL ||
 	    ib->imap->imap_selection_info->sel_uidvalidity == 0) {
 		char *name = log_sanitize(ib->folder_utf8, 100);
-		error_set(error_r, "%s: the server sent no UIDVALIDITY for %s", ib->where, name);
+		error_set(error_r, "%s: the server sent no UIDVALIDITY for %s", ib->conn.where,
+			  name);
 		g_free(name);
 		goto fail;
 	}
 	ib->uidvalidity = ib->imap->imap_selection_info->sel_uidvalidity;
-	log_debug("%s: %s selected, UIDVALIDITY %u%s%s", ib->where, ib->folder, ib->uidvalidity,
-		  mailimap_has_uidplus(ib->imap) ? ", UIDPLUS" : "",
+	log_debug("%s: %s selected, UIDVALIDITY %u%s%s", ib->conn.where, ib->folder,
+		  ib->uidvalidity, mailimap_has_uidplus(ib->imap) ? ", UIDPLUS" : "",
 		  mailimap_has_extension(ib->imap, "MOVE") ? ", MOVE" : "");
+	g_free(path);
 	*box_r = &ib->box;
 	return 0;
 fail:
-	imap_free_password(&password);
+	net_free_password(&password);
+	g_free(path);
 	{
 		struct mailbox *box = &ib->box;
 		imap_close(&box);
@@ -532,15 +354,6 @@ static int imaps_open(const struct config_mailbox *cfg, struct mailbox **box_r, 
 
 /* --- list, fetch --------------------------------------------------------------- */
 
-static int imap_usable(struct imap_box *ib, char **error_r)
-{
-	if (ib->broken) {
-		error_set(error_r, "%s: the connection was lost earlier", ib->where);
-		return -1;
-	}
-	return 0;
-}
-
 static gint imap_compare_uid(gconstpointer a, gconstpointer b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -557,7 +370,7 @@ static int imap_list(struct mailbox *box, GPtrArray **uids_r, char **error_r)
 	GPtrArray *uids;
 	int r;
 
-	if (imap_usable(ib, error_r) < 0)
+	if (net_usable(&ib->conn, error_r) < 0)
 		return -1;
 	key = imap_check_alloc(mailimap_search_key_new_all());
 	r = mailimap_uid_search(ib->imap, NULL, key, &result);
@@ -603,8 +416,8 @@ static int imap_parse_uid(struct imap_box *ib, const char *uid, uint32_t *uid_r,
 			return 0;
 		}
 	}
-	error_set(error_r, "%s: %s is not a message of %s now (UIDVALIDITY %u)", ib->where, uid,
-		  ib->folder_utf8, ib->uidvalidity);
+	error_set(error_r, "%s: %s is not a message of %s now (UIDVALIDITY %u)", ib->conn.where,
+		  uid, ib->folder_utf8, ib->uidvalidity);
 	return -1;
 }
 
@@ -618,7 +431,7 @@ static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 	uint32_t want;
 	int r, ret = -1;
 
-	if (imap_usable(ib, error_r) < 0 || imap_parse_uid(ib, uid, &want, error_r) < 0)
+	if (net_usable(&ib->conn, error_r) < 0 || imap_parse_uid(ib, uid, &want, error_r) < 0)
 		return -1;
 	set = imap_check_alloc(mailimap_set_new_single(want));
 	type = imap_check_alloc(mailimap_fetch_type_new_fetch_att_list_empty());
@@ -662,7 +475,7 @@ static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 	}
 	mailimap_fetch_list_free(result);
 	if (ret < 0)
-		error_set(error_r, "%s: message UID %u is no longer in %s", ib->where, want,
+		error_set(error_r, "%s: message UID %u is no longer in %s", ib->conn.where, want,
 			  ib->folder_utf8);
 	return ret;
 }
@@ -744,7 +557,7 @@ static int imap_move_or_copy(struct imap_box *ib, struct mailimap_set *set, bool
 			ret = 0;
 			goto out;
 		}
-		if (attempt > 0 || imap_is_connection_error(r) ||
+		if (attempt > 0 || imap_failure(r) != NET_FAIL_REFUSED ||
 		    ib->imap->imap_response_info == NULL ||
 		    !ib->imap->imap_response_info->rsp_trycreate)
 			break;
@@ -754,7 +567,7 @@ static int imap_move_or_copy(struct imap_box *ib, struct mailimap_set *set, bool
 				  name);
 			goto out;
 		}
-		log_info("%s: created folder %s", ib->where, name);
+		log_info("%s: created folder %s", ib->conn.where, name);
 	}
 	imap_fail(ib, r, error_r, "cannot %s stored messages to %s", verb, name);
 out:
@@ -785,7 +598,7 @@ static int imap_flush(struct mailbox *box, char **error_r)
 
 	if (ib->acked->len == 0)
 		return 0;
-	if (imap_usable(ib, error_r) < 0) {
+	if (net_usable(&ib->conn, error_r) < 0) {
 		g_array_set_size(ib->acked, 0);
 		return -1;
 	}
@@ -811,18 +624,15 @@ static void imap_close(struct mailbox **box)
 	if (ib == NULL)
 		return;
 	if (ib->imap != NULL) {
-		if (ib->broken && ib->imap->imap_stream != NULL) {
-			/* No LOGOUT: nothing more goes to a broken or
-			 * untrusted connection. */
-			mailstream_close(ib->imap->imap_stream);
-			ib->imap->imap_stream = NULL;
-		}
+		/* No LOGOUT: nothing more goes to a broken or untrusted
+		 * connection. */
+		if (ib->conn.broken)
+			net_stream_drop(&ib->imap->imap_stream);
 		/* mailimap_free() sends LOGOUT while the stream is open. */
 		mailimap_free(ib->imap);
 	}
 	g_array_free(ib->acked, TRUE);
-	g_free(ib->where);
-	g_free(ib->host);
+	net_conn_clear(&ib->conn);
 	g_free(ib->folder);
 	g_free(ib->folder_utf8);
 	g_free(ib->after_folder);

@@ -27,6 +27,7 @@
  */
 #include "smtp.h"
 
+#include "net.h"
 #include "tls.h"
 #include "util.h"
 
@@ -364,10 +365,8 @@ static void smtp_disconnect(struct smtp *smtp, bool quit)
 {
 	if (smtp->session == NULL)
 		return;
-	if (!quit && smtp->session->stream != NULL) {
-		mailstream_close(smtp->session->stream);
-		smtp->session->stream = NULL;
-	}
+	if (!quit)
+		net_stream_drop(&smtp->session->stream);
 	mailsmtp_free(smtp->session); /* sends QUIT when the stream is open */
 	smtp->session = NULL;
 	smtp->transactions = 0;
@@ -820,9 +819,7 @@ void smtp_close(struct smtp **smtp)
 		smtp_disconnect(*smtp, true);
 		smtp_sigpipe_restore(&sp);
 	}
-	if ((*smtp)->password != NULL)
-		explicit_bzero((*smtp)->password, strlen((*smtp)->password));
-	g_free((*smtp)->password);
+	net_free_password(&(*smtp)->password);
 	g_free((*smtp)->host);
 	g_free((*smtp)->label);
 	g_free((*smtp)->user);
