@@ -62,6 +62,6 @@ sent_files=$(ls "$T/outgoing/new" | wc -l)
 distinct=$(cat "$T"/outgoing/new/* | grep -i '^Message-ID:' | sort -u | wc -l)
 is "$distinct" "$tickets" "every auto-response arrived"
 twice=$((sent_files - distinct))
-echo "# auto-responses sent twice: $twice (after $kills kills)" | tee /dev/stderr
+echo "# auto-responses sent twice: $twice (after $kills kills)"; echo "# auto-responses sent twice: $twice (after $kills kills)" >&2
 ok $([ $twice -le $kills ] && echo 0 || echo 1) "at most one auto-response twice per kill"
 done_testing

@@ -39,7 +39,7 @@ r2=$?
 is "$r1:$r2" "0:0" "both daemons stop cleanly"
 n1=$(grep -c "rule=" "$T/d1.log")
 n2=$(grep -c "rule=" "$T/d2.log")
-echo "# daemon 1 took $n1 messages, daemon 2 took $n2" | tee /dev/stderr
+echo "# daemon 1 took $n1 messages, daemon 2 took $n2"; echo "# daemon 1 took $n1 messages, daemon 2 took $n2" >&2
 is "$(psql_q "SELECT count(*) FROM raw_messages")" $N "$N raw messages"
 is "$(psql_q "SELECT count(DISTINCT header_message_id) FROM raw_messages")" $N "each stored once"
 is "$(psql_q "SELECT count(*) FROM tickets")" $N "$N tickets"
