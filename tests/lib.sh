@@ -72,7 +72,7 @@ start_pg() {
 	as_postgres "$PG_BINDIR/initdb" -D "$PGDIR/data" -U ticketd --auth=trust -E UTF8 \
 		--locale=C.UTF-8 >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log" >&2; return 1; }
 	as_postgres "$PG_BINDIR/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -s \
-		-o "-c listen_addresses='' -c unix_socket_directories='$PGDIR' -c fsync=off" start \
+		-o "-c listen_addresses='' -c unix_socket_directories='$PGDIR' ${PG_TEST_OPTS--c fsync=off}" start \
 		|| { cat "$PGDIR/log" >&2; return 1; }
 	PG_STARTED=1
 	as_postgres "$PG_BINDIR/createdb" -h "$PGDIR" -U ticketd tickets
