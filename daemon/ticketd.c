@@ -449,7 +449,7 @@ static int cmd_deliver(int argc, char **argv)
 	source = g_strconcat("pipe:", queue->name, NULL);
 	uid = g_compute_checksum_for_data(G_CHECKSUM_SHA256, data->data, data->len);
 	code = EX_TEMPFAIL;
-	if (db_begin(db, &error) != DB_OK)
+	if (db_begin_savepoint(db, &error) != DB_OK)
 		goto fail;
 	if (intake_store(&in, source, uid, (const char *)data->data, data->len,
 			 (const struct config_queue *const[]){ queue }, 1, &stored,

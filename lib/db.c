@@ -157,14 +157,14 @@ void db_rollback(struct db *db)
 	PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
-enum db_status db_savepoint(struct db *db, char **error_r)
+enum db_status db_begin_savepoint(struct db *db, char **error_r)
 {
-	return db_command(db, "SAVEPOINT msg", error_r);
+	return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
 }
 
-enum db_status db_release(struct db *db, char **error_r)
+enum db_status db_next_savepoint(struct db *db, char **error_r)
 {
-	return db_command(db, "RELEASE SAVEPOINT msg", error_r);
+	return db_command(db, "RELEASE SAVEPOINT msg; SAVEPOINT msg", error_r);
 }
 
 enum db_status db_rollback_to_savepoint(struct db *db, char **error_r)

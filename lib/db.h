@@ -62,8 +62,11 @@ enum db_status db_command(struct db *db, const char *sql, char **error_r);
 enum db_status db_begin(struct db *db, char **error_r);
 enum db_status db_commit(struct db *db, char **error_r);
 void db_rollback(struct db *db);
-enum db_status db_savepoint(struct db *db, char **error_r);
-enum db_status db_release(struct db *db, char **error_r);
+/* A batch of messages: one transaction, a savepoint per message.  Each
+ * round trip both ends one savepoint and opens the next; COMMIT with the
+ * last one still open commits it all. */
+enum db_status db_begin_savepoint(struct db *db, char **error_r);
+enum db_status db_next_savepoint(struct db *db, char **error_r);
 enum db_status db_rollback_to_savepoint(struct db *db, char **error_r);
 
 /* Classifies a finished result (NULL means a lost connection). */

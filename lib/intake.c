@@ -18,7 +18,6 @@
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	{ "intake_seen", "SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2" },
 	{ "intake_lock",
 	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
 	{ "intake_unlock",
@@ -26,7 +25,7 @@ static const struct {
 	{ "intake_raw_insert",
 	  "INSERT INTO raw_messages (source, source_uid, queue_id, received, sha256, size, raw, "
 	  "status, reason, header_message_id) VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, $7, "
-	  "$8, $9, $10) RETURNING id" },
+	  "$8, $9, $10) ON CONFLICT (source, source_uid) DO NOTHING RETURNING id" },
 };
 
 int intake_init(struct intake *in, struct db *db, const struct ticketd_config *cfg, time_t now,
@@ -140,7 +139,9 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 	g_free(sha);
 	*raw_id_r = 0;
 	if (res != NULL) {
-		*raw_id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		/* no row: ON CONFLICT, this copy was stored before */
+		if (PQntuples(res) > 0)
+			*raw_id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 	}
 	return st;
@@ -266,24 +267,15 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	enum db_status st;
 	bool found;
 
+	/* The raw copy is the first row written, with ON CONFLICT on the
+	 * mailbox identity: a message stored before (a crash between COMMIT
+	 * and its removal) writes nothing and is only acknowledged. */
 	time_iso(in->now, now, sizeof(now));
-	{
-		PGresult *res = db_run(in->db, "intake_seen", 2, (const char *const[]){ source, uid },
-				       NULL, 0, &st, error_r);
-		if (res == NULL)
-			goto out;
-		found = PQntuples(res) > 0;
-		PQclear(res);
-		if (found) {
-			*result_r = INTAKE_ALREADY;
-			goto out;
-		}
-	}
-
+	*result_r = INTAKE_ALREADY;
 	if (message_parse(data, len, &limits, &msg, &reason) < 0) {
 		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queues[0]), "failed",
 				reason, NULL, &raw_id, error_r);
-		if (st == DB_OK) {
+		if (st == DB_OK && raw_id > 0) {
 			char *safe = log_sanitize(reason, 0);
 			log_warning("source=%s uid=%s kept as failed: %s", source, uid, safe);
 			g_free(safe);
@@ -302,12 +294,13 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "duplicate", why,
 				msg->message_id, &raw_id, error_r);
 		g_free(why);
-		*result_r = INTAKE_DUPLICATE;
+		if (raw_id > 0)
+			*result_r = INTAKE_DUPLICATE;
 		goto out;
 	}
 	st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
 			msg->message_id, &raw_id, error_r);
-	if (st != DB_OK)
+	if (st != DB_OK || raw_id == 0)
 		goto out;
 
 	classify_message(msg, cfg, &cls);
@@ -417,11 +410,9 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 	enum db_status st;
 
 	*stored_r = false;
-	if ((st = db_savepoint(in->db, error_r)) != DB_OK)
-		return st;
 	st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
 	if (st == DB_OK) {
-		st = db_release(in->db, error_r);
+		st = db_next_savepoint(in->db, error_r);
 		*stored_r = st == DB_OK;
 		count_result(in, result);
 		goto out;
@@ -440,7 +431,7 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 	st = intake_keep_failed(in, source, uid, data, len, queue_id_of(in, queues[0]), reason,
 				error_r);
 	if (st == DB_OK) {
-		st = db_release(in->db, error_r);
+		st = db_next_savepoint(in->db, error_r);
 		*stored_r = st == DB_OK;
 		count_result(in, INTAKE_FAILED);
 	} else if (st != DB_ERR_CONNECTION) {
@@ -448,8 +439,6 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 		 * where it is, for the next try. */
 		log_error("source=%s uid=%s not stored: %s", source, uid, *error_r);
 		st = db_rollback_to_savepoint(in->db, error_r);
-		if (st == DB_OK)
-			st = db_release(in->db, error_r);
 		in->stats.left++;
 	}
 out:
@@ -495,7 +484,7 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 		if (in->stop != NULL && *in->stop)
 			break;
 		g_ptr_array_set_size(acks, 0);
-		if ((st = db_begin(in->db, error_r)) != DB_OK)
+		if ((st = db_begin_savepoint(in->db, error_r)) != DB_OK)
 			goto out;
 		for (guint i = start; i < uids->len && i < start + batch; i++) {
 			const char *uid = g_ptr_array_index(uids, i);

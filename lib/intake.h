@@ -69,7 +69,8 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 			      const struct config_queue *const *queues, size_t nqueues,
 			      enum intake_result *result_r, char **error_r);
 
-/* One message in its own savepoint of the caller's transaction: stored,
+/* One message in its own savepoint of the caller's transaction (opened
+ * with db_begin_savepoint(); a fresh one is open again on return): stored,
  * or, when that fails for this message alone, kept as failed with the
  * reason.  *stored_r is false when not even the raw copy could be stored
  * (leave the message where it is); a connection failure is returned. */

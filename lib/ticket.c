@@ -18,10 +18,12 @@ static const struct {
 	  "AND from_addr = $2 AND body = $3 LIMIT 1" },
 	{ "ticket_get", "SELECT queue_id, requestor, status FROM tickets WHERE id = $1" },
 	{ "ticket_has_cc", "SELECT 1 FROM ticket_cc WHERE ticket_id = $1 AND address = $2" },
+	/* The ticket and its "create" event in one round trip. */
 	{ "ticket_insert",
-	  "INSERT INTO tickets (queue_id, subject, requestor, requestor_name, priority, origin, "
-	  "created, updated, last_customer_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) "
-	  "RETURNING id" },
+	  "WITH t AS (INSERT INTO tickets (queue_id, subject, requestor, requestor_name, priority, "
+	  "origin, created, updated, last_customer_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) "
+	  "RETURNING id), e AS (INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t) SELECT id FROM t" },
 	{ "ticket_cc_insert",
 	  "INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
 	{ "ticket_message_insert",
@@ -155,17 +157,13 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 			     char **error_r)
 {
 	char queue[16], prio[16];
-	enum db_status st;
 
 	g_snprintf(queue, sizeof(queue), "%d", t->queue_id);
 	g_snprintf(prio, sizeof(prio), "%d", t->priority);
-	st = run_id(db, "ticket_insert", 7,
-		    (const char *const[]){ queue, t->subject, t->requestor, t->requestor_name, prio,
-					   t->origin, t->now },
-		    id_r, error_r);
-	if (st != DB_OK)
-		return st;
-	return ticket_event(db, *id_r, t->now, t->actor, "create", NULL, "new", error_r);
+	return run_id(db, "ticket_insert", 8,
+		      (const char *const[]){ queue, t->subject, t->requestor, t->requestor_name, prio,
+					     t->origin, t->now, t->actor },
+		      id_r, error_r);
 }
 
 enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r)
