@@ -150,38 +150,38 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r)
 {
+	static const char begin[] = "BEGIN; SET LOCAL synchronous_commit TO off";
+	static const char next[] = "COMMIT; BEGIN; SET LOCAL synchronous_commit TO off";
 	char nowtext[32];
-	enum db_status st = DB_OK;
+	enum db_status st;
 	int rows;
 
 	/* One row per transaction: its lock is held only while it is sent,
 	 * and its outcome is committed right after, so a crash resends at
 	 * most the one mail in flight.  The outcome is committed without
 	 * waiting for the disk: losing it takes a crash of the database
-	 * server itself, and then means a mail sent twice, never one lost. */
+	 * server itself, and then means a mail sent twice, never one lost.
+	 * One round trip ends a row's transaction and opens the next. */
 	time_iso(now, nowtext, sizeof(nowtext));
-	do {
-		PGresult *res;
+	if ((st = db_command(db, begin, error_r)) != DB_OK)
+		return st;
+	for (;;) {
+		PGresult *res = db_run(db, "outbox_claim", 1, (const char *const[]){ nowtext }, NULL,
+				       0, &st, error_r);
 
-		if ((st = db_command(db, "BEGIN; SET LOCAL synchronous_commit TO off", error_r)) !=
-		    DB_OK)
-			return st;
-		res = db_run(db, "outbox_claim", 1, (const char *const[]){ nowtext }, NULL, 0, &st,
-			     error_r);
-		if (res == NULL) {
-			db_rollback(db);
-			return st;
-		}
+		if (res == NULL)
+			break;
 		rows = PQntuples(res);
 		if (rows > 0)
 			st = deliver_row(db, tr, res, 0, now, stats, error_r);
 		PQclear(res);
-		if (st != DB_OK) {
-			db_rollback(db);
+		if (st != DB_OK)
+			break;
+		if (rows == 0 || (stop != NULL && *stop))
+			return db_commit(db, error_r);
+		if ((st = db_command(db, next, error_r)) != DB_OK)
 			return st;
-		}
-		if ((st = db_commit(db, error_r)) != DB_OK)
-			return st;
-	} while (rows > 0 && (stop == NULL || !*stop));
-	return DB_OK;
+	}
+	db_rollback(db);
+	return st;
 }
