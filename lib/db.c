@@ -272,3 +272,89 @@ char *db_text_array(GPtrArray *items)
 	g_string_append_c(s, '}');
 	return g_string_free(s, FALSE);
 }
+
+/* Appends s to buf escaped for COPY's text format. */
+static void copy_escape(GString *buf, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '\\':
+			g_string_append(buf, "\\\\");
+			break;
+		case '\t':
+			g_string_append(buf, "\\t");
+			break;
+		case '\n':
+			g_string_append(buf, "\\n");
+			break;
+		case '\r':
+			g_string_append(buf, "\\r");
+			break;
+		default:
+			g_string_append_c(buf, *s);
+		}
+	}
+}
+
+/* Sends buf's content as COPY data and empties it. */
+static int copy_put(struct db *db, GString *buf)
+{
+	int r = buf->len > 0 ? PQputCopyData(db->conn, buf->str, (int)buf->len) : 1;
+
+	g_string_truncate(buf, 0);
+	return r == 1 ? 0 : -1;
+}
+
+enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
+			   const char *const *values, const size_t *lengths, unsigned bytea_mask,
+			   char **error_r)
+{
+	static const char hex[] = "0123456789abcdef";
+	GString *buf = g_string_sized_new(DB_COPY_CHUNK * 2 + 64);
+	enum db_status st;
+	PGresult *res;
+	int failed = 0;
+
+	res = PQexec(db->conn, copy_sql);
+	st = db_result_status(db, res, error_r);
+	PQclear(res);
+	if (st != DB_OK)
+		goto out;
+	for (int i = 0; i < nfields && failed == 0; i++) {
+		if (i > 0)
+			g_string_append_c(buf, '\t');
+		if (values[i] == NULL) {
+			g_string_append(buf, "\\N");
+		} else if ((bytea_mask >> i) & 1) {
+			/* bytea as hex, a chunk at a time: neither we nor libpq
+			 * ever hold a second copy of a large value */
+			const unsigned char *p = (const unsigned char *)values[i];
+			g_string_append(buf, "\\\\x");
+			for (size_t off = 0; off < lengths[i] && failed == 0; off++) {
+				g_string_append_c(buf, hex[p[off] >> 4]);
+				g_string_append_c(buf, hex[p[off] & 15]);
+				if (buf->len >= DB_COPY_CHUNK * 2)
+					failed = copy_put(db, buf);
+			}
+		} else {
+			copy_escape(buf, values[i]);
+		}
+	}
+	g_string_append_c(buf, '\n');
+	if (failed == 0)
+		failed = copy_put(db, buf);
+	if (PQputCopyEnd(db->conn, failed == 0 ? NULL : "ticketd: sending failed") != 1)
+		failed = -1;
+	res = PQgetResult(db->conn);
+	st = db_result_status(db, res, error_r);
+	PQclear(res);
+	while ((res = PQgetResult(db->conn)) != NULL)
+		PQclear(res);
+	if (st == DB_OK && failed != 0) {
+		error_set(error_r, "database: COPY failed: %s", PQerrorMessage(db->conn));
+		st = DB_ERR_CONNECTION;
+	}
+out:
+	g_string_free(buf, TRUE);
+	return st;
+}

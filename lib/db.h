@@ -72,6 +72,16 @@ enum db_status db_rollback_to_savepoint(struct db *db, char **error_r);
 /* Classifies a finished result (NULL means a lost connection). */
 enum db_status db_result_status(struct db *db, const PGresult *res, char **error_r);
 
+/* Inserts one row with COPY ... FROM STDIN (text format), streaming the
+ * bytea fields (bit i of bytea_mask; lengths[i] bytes) as hex in chunks of
+ * DB_COPY_CHUNK bytes, so a large value is never copied whole into libpq's
+ * buffer as a parameter would be.  copy_sql is the COPY statement naming
+ * the columns in the order of values (NULL = SQL NULL). */
+#define DB_COPY_CHUNK 65536
+enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
+			   const char *const *values, const size_t *lengths, unsigned bytea_mask,
+			   char **error_r);
+
 /* '{"a","b"}' text for a text[] parameter (items are char *). */
 char *db_text_array(GPtrArray *items);
 

@@ -18,6 +18,8 @@
 static const struct {
 	const char *name, *sql;
 } statements[] = {
+	{ "intake_seen", "SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2" },
+	{ "intake_raw_id", "SELECT nextval(pg_get_serial_sequence('raw_messages', 'id'))" },
 	{ "intake_lock",
 	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
 	{ "intake_unlock",
@@ -117,6 +119,50 @@ const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
 	return q != NULL ? q : queues[0];
 }
 
+/* A large message goes to the database by COPY, streamed, so that libpq
+ * never holds a second copy of it (peak memory: the message once). */
+#define RAW_COPY_THRESHOLD (1024 * 1024)
+
+static enum db_status insert_raw_copy(struct intake *in, const char *const *values,
+				      size_t len, long long *raw_id_r, char **error_r)
+{
+	const char *const seen[2] = { values[0], values[1] };
+	char idtext[24], *sha = NULL;
+	const char *row[11];
+	size_t lengths[11] = { 0 };
+	enum db_status st;
+	PGresult *res;
+
+	*raw_id_r = 0;
+	res = db_run(in->db, "intake_seen", 2, seen, NULL, 0, &st, error_r);
+	if (res == NULL)
+		return st;
+	if (PQntuples(res) > 0) { /* stored before */
+		PQclear(res);
+		return DB_OK;
+	}
+	PQclear(res);
+	res = db_run(in->db, "intake_raw_id", 0, NULL, NULL, 0, &st, error_r);
+	if (res == NULL)
+		return st;
+	g_strlcpy(idtext, PQgetvalue(res, 0, 0), sizeof(idtext));
+	PQclear(res);
+	sha = g_strconcat("\\x", values[4], NULL);
+	row[0] = idtext;
+	for (int i = 0; i < 10; i++)
+		row[i + 1] = values[i];
+	row[5] = sha;
+	lengths[7] = len;
+	st = db_copy_row(in->db,
+			 "COPY raw_messages (id, source, source_uid, queue_id, received, sha256, "
+			 "size, raw, status, reason, header_message_id) FROM STDIN",
+			 11, row, lengths, 1u << 7, error_r);
+	if (st == DB_OK)
+		*raw_id_r = strtoll(idtext, NULL, 10);
+	g_free(sha);
+	return st;
+}
+
 static enum db_status insert_raw(struct intake *in, const char *source, const char *uid,
 				 const char *data, size_t len, int queue_id, const char *status,
 				 const char *reason, const char *msgid, long long *raw_id_r,
@@ -135,6 +181,11 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 	g_snprintf(queue, sizeof(queue), "%d", queue_id);
 	g_snprintf(size, sizeof(size), "%zu", len);
 	time_iso(in->now, now, sizeof(now));
+	if (len > RAW_COPY_THRESHOLD) {
+		st = insert_raw_copy(in, values, len, raw_id_r, error_r);
+		g_free(sha);
+		return st;
+	}
 	res = db_run(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, &st, error_r);
 	g_free(sha);
 	*raw_id_r = 0;

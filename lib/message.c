@@ -472,6 +472,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	struct parsed_message *msg = NULL;
 	GMimeParserOptions *options = NULL;
 	GMimeStream *stream = NULL;
+	GByteArray *borrowed = NULL;
 	GMimeParser *parser = NULL;
 	GMimeMessage *message = NULL;
 	size_t skipped = 0;
@@ -504,7 +505,14 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_fallback_charsets(options, fallback_charsets);
 	g_mime_parser_options_set_warning_callback(options, parser_warning, msg);
-	stream = g_mime_stream_mem_new_with_buffer(data + skipped, len - skipped);
+	/* g_mime_stream_mem_new_with_buffer() would copy the message; a
+	 * byte array that borrows the caller's buffer (the stream does not own
+	 * it) keeps a large message in memory once. */
+	borrowed = g_byte_array_new();
+	borrowed->data = (guint8 *)(data + skipped);
+	borrowed->len = (guint)(len - skipped);
+	stream = g_mime_stream_mem_new_with_byte_array(borrowed);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	message = g_mime_parser_construct_message(parser, options);
@@ -527,6 +535,12 @@ out:
 		g_object_unref(parser);
 	if (stream != NULL)
 		g_object_unref(stream);
+	if (borrowed != NULL) {
+		/* hand the borrowed buffer back untouched, free only the array */
+		borrowed->data = NULL;
+		borrowed->len = 0;
+		g_byte_array_free(borrowed, TRUE);
+	}
 	if (options != NULL)
 		g_mime_parser_options_free(options);
 	message_free(&msg);

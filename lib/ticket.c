@@ -179,6 +179,8 @@ enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char
 	return st;
 }
 
+#define ATTACHMENT_COPY_THRESHOLD (1024 * 1024)
+
 static enum db_status add_attachment(struct db *db, const char *msg_id,
 				     const struct mail_attachment *att, char **error_r)
 {
@@ -192,6 +194,14 @@ static enum db_status add_attachment(struct db *db, const char *msg_id,
 	PGresult *res;
 
 	g_snprintf(sizetext, sizeof(sizetext), "%zu", (size_t)size);
+	if (size > ATTACHMENT_COPY_THRESHOLD) {
+		/* streamed: libpq would otherwise copy it whole once more */
+		size_t copy_lengths[5] = { 0, 0, 0, 0, size };
+		return db_copy_row(db,
+				   "COPY attachments (message_id, filename, content_type, size, "
+				   "content) FROM STDIN",
+				   5, values, copy_lengths, 1u << 4, error_r);
+	}
 	res = db_run(db, "ticket_attachment_insert", 5, values, lengths, 1u << 4, &st, error_r);
 	PQclear(res);
 	return st;

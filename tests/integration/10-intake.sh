@@ -203,6 +203,27 @@ run_once --now=2026-11-23T12:00:01Z
 is "$(psql_q "SELECT count(*) FROM outbox WHERE recipient = 'greg@customer.example'")" 4 \
 	"an hour later the sender gets one again"
 
+# A message over a MiB goes to the database by COPY, streamed: stored whole.
+head -c 3000000 /dev/urandom >"$T/blob"
+{
+	printf 'From: big@customer.example\nTo: support@example.com\nSubject: big one\n'
+	printf 'Message-ID: <big@customer.example>\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/mixed; boundary=BB\n\n--BB\nContent-Type: text/plain\n\nattached\n'
+	printf -- '--BB\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename="blob.bin"\n'
+	printf 'Content-Transfer-Encoding: base64\n\n'
+	base64 -w 76 "$T/blob"
+	printf -- '--BB--\n'
+} | deliver support big
+run_once
+is "$(psql_q "SELECT size = length(raw) AND size = $(stat -c %s "$T/mail/support/cur/big:2,S") FROM raw_messages WHERE header_message_id = 'big@customer.example'")" t \
+	"a 4 MB message is stored whole"
+is "$(psql_q "SELECT filename || ' ' || size || ' ' || encode(sha256(content), 'hex') FROM attachments a JOIN messages m ON m.id = a.message_id WHERE m.message_id = 'big@customer.example'")" \
+	"blob.bin 3000000 $(sha256sum "$T/blob" | cut -d' ' -f1)" "its 3 MB attachment is stored whole"
+cp "$T/mail/support/cur/big:2,S" "$T/mail/support/new/big"
+run_once
+is "$(psql_q "SELECT count(*) FROM raw_messages WHERE header_message_id = 'big@customer.example'")" 1 \
+	"back in new/ after a crash, it is recognised and not stored again"
+
 # ticketctl list and show.
 "$TICKETCTL" -c "$T/ticketd.conf" list --format=json >"$T/list.json"
 ok $? "ticketctl list --format=json"
