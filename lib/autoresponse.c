@@ -94,7 +94,7 @@ enum db_status autoresponse_queue(struct db *db, const struct autoresponse_reque
 	*queued_r = false;
 	time_iso(req->now, nowtext, sizeof(nowtext));
 	time_iso(req->now - cfg->autoresponse_per, since, sizeof(since));
-	st = outbox_count_since(db, "auto-response", req->requestor_addr, since, &count, error_r);
+	st = outbox_autoresponses_since(db, req->requestor_addr, since, &count, error_r);
 	if (st != DB_OK || count >= cfg->autoresponse_count)
 		goto out;
 

@@ -13,8 +13,12 @@ static const struct {
 	{ "outbox_insert",
 	  "INSERT INTO outbox (ticket_id, message_id, kind, envelope_from, recipient, raw, created, "
 	  "next_attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)" },
-	{ "outbox_count_since",
-	  "SELECT count(*) FROM outbox WHERE kind = $1 AND recipient = $2 AND created >= $3" },
+	/* kind is written out, not a parameter: only then can the generic
+	 * plan use the partial index outbox_recipient (else: a scan of the
+	 * whole outbox per new ticket) */
+	{ "outbox_autoresponses_since",
+	  "SELECT count(*) FROM outbox WHERE kind = 'auto-response' AND recipient = $1 "
+	  "AND created >= $2" },
 	{ "outbox_claim",
 	  "SELECT id, ticket_id, envelope_from, recipient, raw, attempts FROM outbox "
 	  "WHERE status = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id "
@@ -73,12 +77,12 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 	return st;
 }
 
-enum db_status outbox_count_since(struct db *db, const char *kind, const char *recipient,
-				  const char *since, long long *count_r, char **error_r)
+enum db_status outbox_autoresponses_since(struct db *db, const char *recipient, const char *since,
+					  long long *count_r, char **error_r)
 {
 	enum db_status st;
-	PGresult *res = db_run(db, "outbox_count_since", 3,
-			       (const char *const[]){ kind, recipient, since }, NULL, 0, &st, error_r);
+	PGresult *res = db_run(db, "outbox_autoresponses_since", 2,
+			       (const char *const[]){ recipient, since }, NULL, 0, &st, error_r);
 
 	*count_r = 0;
 	if (res == NULL)

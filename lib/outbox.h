@@ -33,9 +33,9 @@ struct outbox_stats {
 
 enum db_status outbox_prepare(struct db *db, char **error_r);
 enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r);
-/* How many mails of this kind went to recipient at or after since. */
-enum db_status outbox_count_since(struct db *db, const char *kind, const char *recipient,
-				  const char *since, long long *count_r, char **error_r);
+/* How many auto-responses went to recipient at or after since. */
+enum db_status outbox_autoresponses_since(struct db *db, const char *recipient, const char *since,
+					  long long *count_r, char **error_r);
 /* Sends every row that is due at now, each in its own transaction (a
  * crash resends at most the one in flight); stops early when *stop
  * becomes true. */

@@ -10,9 +10,11 @@
 static const struct {
 	const char *name, *sql;
 } statements[] = {
+	/* OFFSET 0 keeps the planner on the message_id index (never a
+	 * backward walk of the whole table by id looking for a match) */
 	{ "ticket_by_msgids",
-	  "SELECT ticket_id FROM messages WHERE message_id = ANY($1::text[]) "
-	  "ORDER BY id DESC LIMIT 1" },
+	  "SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
+	  "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1" },
 	{ "ticket_incoming_copy",
 	  "SELECT ticket_id FROM messages WHERE message_id = $1 AND direction = 'in' "
 	  "AND from_addr = $2 AND body = $3 LIMIT 1" },
