@@ -1,0 +1,517 @@
+#!/usr/bin/perl
+# gen-corpus.pl - the deterministic mail corpus of `make bench` (contrib/bench.sh).
+#
+#   gen-corpus.pl --count N --out DIR [--seed S] [--ticket-base B] [--first F]
+#       N customer messages as files DIR/<name> (names sort in arrival order,
+#       Maildir style) and DIR/manifest.tsv, one line per message; with
+#       --first, only the first F of those N (a prefix of the same corpus:
+#       N sets the size of the customer pool).  Fields of the manifest:
+#         idx name message-id kind parent root from queue tag size
+#       kind: new | reply (In-Reply-To + References) | refs (References only)
+#             | tag (subject tag only, from the requestor) | tag-cc (subject
+#             tag only, from a Cc of the ticket) | auto (Auto-Submitted
+#             auto-reply from the requestor, subject tag)
+#       parent: idx of the message replied to (new: itself); root: idx of the
+#       thread's first message, whose ticket every message of the thread must
+#       end on.  tag: the ticket number in the subject (0 for none), counted
+#       from B (+1 for each new thread; B is the highest ticket id already in
+#       the database, 0 for an empty one).  --prefix P (default b) marks
+#       the generated addresses and Message-IDs.
+#   gen-corpus.pl --big BYTES --out FILE [--seed S]
+#       one message with a BYTES-long binary attachment (base64); prints the
+#       sha256 (hex) of the decoded attachment.
+#
+# The same options give the same bytes on every run and machine: one
+# seeded drand48 (perl's own, since 5.20) drives every choice, binary
+# content comes from SHA-256 in counter mode, and no hash order is used.
+# Only core modules.
+use strict;
+use warnings;
+use utf8;
+use Encode qw(encode);
+use MIME::Base64 qw(encode_base64);
+use MIME::QuotedPrint qw(encode_qp);
+use Digest::SHA qw(sha256 sha256_hex);
+use Getopt::Long;
+
+my ($count, $out, $seed, $ticket_base, $big, $prefix, $first) = (1000, undef, 20261123, 0, undef, 'b', undef);
+GetOptions('count=i' => \$count, 'out=s' => \$out, 'seed=i' => \$seed,
+	   'ticket-base=i' => \$ticket_base, 'big=s' => \$big, 'prefix=s' => \$prefix, 'first=i' => \$first)
+	or die "usage: gen-corpus.pl --count N --out DIR [--seed S] [--ticket-base B] [--first F]\n"
+	. "       gen-corpus.pl --big BYTES --out FILE [--seed S]\n";
+die "gen-corpus.pl: --out is required\n" unless defined $out;
+srand($seed);
+
+# ---- deterministic helpers ---------------------------------------------------
+
+sub pick { $_[int(rand(@_))] }
+sub chance { rand() < $_[0] }
+sub between { my ($lo, $hi) = @_; $lo + int(rand($hi - $lo + 1)) }
+
+my $stream_ctr = 0;
+my $stream_key = pack('N', $seed);
+sub random_bytes { # SHA-256 counter mode: fast, deterministic, incompressible
+	my ($n) = @_;
+	my $buf = '';
+	while (length($buf) < $n) {
+		$buf .= sha256($stream_key . pack('NN', $stream_ctr >> 32, $stream_ctr & 0xffffffff));
+		$stream_ctr++;
+	}
+	return substr($buf, 0, $n);
+}
+
+my @b64chars = ('A'..'Z', 'a'..'z', '0'..'9', '+', '/');
+
+# ---- the world: languages, charsets, people ------------------------------------
+
+my %lang = (
+	en => {
+		charsets => [qw(us-ascii utf-8 utf-8)],
+		first => [qw(James Mary Robert Linda Michael Sarah David Karen Thomas Emily)],
+		last => [qw(Smith Johnson Brown Taylor Wilson Clarke Walker Wright Hughes Evans)],
+		subjects => ['Website down since this morning', 'Cannot log in to the control panel',
+			'Invoice %d looks wrong', 'Backup failed again', 'Request for a second mailbox',
+			'SSL certificate expires soon', 'Slow database queries on server %d',
+			'DNS change for our domain', 'Please cancel contract %d', 'Password reset does not arrive',
+			'Question about the new pricing', 'Error 502 on checkout page'],
+		sentences => ['Since this morning our website shows an error.',
+			'We have not changed anything on our side.',
+			'Could you please have a look at it as soon as possible?',
+			'The problem started right after your maintenance window.',
+			'Our customers are complaining and we are losing orders.',
+			'I attached the log file and a screenshot of the message.',
+			'Please let me know if you need further information.',
+			'The same thing happened last month and was fixed quickly.',
+			'We are on the business plan with the extended support option.',
+			'It works from the office network but not from home.',
+			'I tried clearing the cache and restarting the browser.',
+			'Thank you for the quick answer last time.'],
+		greet => ['Hello,', 'Hi team,', 'Dear support,', 'Good morning,'],
+		bye => ['Best regards', 'Thanks', 'Kind regards', 'Cheers'],
+		ooo => "I am out of the office until Monday with limited access to email.\n"
+			. "For urgent matters please contact my colleague.",
+		ooo_subject => 'Automatic reply',
+	},
+	de => {
+		charsets => [qw(iso-8859-1 iso-8859-1 utf-8 windows-1252)],
+		first => ['Jürgen', 'Björn', 'Käthe', 'Günther', 'Sören', 'Jörg', 'Anna', 'Lukas', 'Müge', 'Hans'],
+		last => ['Müller', 'Schröder', 'Weiß', 'Größer', 'Köhler', 'Bäcker', 'Schmidt', 'Fuß', 'Krüger', 'Hoffmann'],
+		subjects => ['Störung im Rechenzentrum', 'Rechnung %d fehlerhaft', 'Zugang gesperrt – bitte prüfen',
+			'Größeres Postfach benötigt', 'Über die Kündigung zum 31.12.', 'Grüße und eine Frage zu Vertrag %d',
+			'Webseite lädt sehr langsam', 'Änderung der Bankverbindung'],
+		sentences => ['Seit heute früh ist unsere Webseite nicht mehr erreichbar.',
+			'Wir haben auf unserer Seite nichts geändert.',
+			'Könnten Sie sich das bitte möglichst bald ansehen?',
+			'Die Störung begann direkt nach Ihren Wartungsarbeiten.',
+			'Unsere Kunden beschweren sich schon über die langen Ladezeiten.',
+			'Im Anhang finden Sie die Protokolldatei und einen Screenshot.',
+			'Für Rückfragen stehe ich gern zur Verfügung.',
+			'Die Rechnung enthält eine Position doppelt, bitte um Prüfung.',
+			'Das Menü ist leer, obwohl die Einträge gepflegt sind.',
+			'Grüße aus Köln und vielen Dank für Ihre Mühe.'],
+		greet => ['Hallo,', 'Sehr geehrte Damen und Herren,', 'Guten Tag,', 'Liebes Support-Team,'],
+		bye => ['Mit freundlichen Grüßen', 'Viele Grüße', 'Beste Grüße'],
+		ooo => "Ich bin bis einschließlich Freitag nicht im Büro und habe keinen Zugriff auf E-Mails.\n"
+			. "In dringenden Fällen wenden Sie sich bitte an meine Kollegin.",
+		ooo_subject => 'Abwesenheitsnotiz',
+	},
+	fr => {
+		charsets => [qw(windows-1252 windows-1252 iso-8859-1 utf-8)],
+		first => ['François', 'Hélène', 'Jérôme', 'Cécile', 'Benoît', 'Amélie', 'Gaël', 'Zoé'],
+		last => ['Lefèvre', 'Dubois', 'Girard', 'Mercier', 'Bérenger', 'Fournier', 'Chevalier', 'Gauthier'],
+		subjects => ['Problème d’accès au serveur', 'Facture %d – montant erroné', 'Demande de résiliation',
+			'Sauvegarde échouée cette nuit', '« Erreur 500 » sur la boutique', 'Coût de l’option à 9,90 €'],
+		sentences => ['Depuis ce matin, notre site affiche une erreur.',
+			'Nous n’avons rien modifié de notre côté.',
+			'Pourriez-vous regarder cela rapidement ?',
+			'Le problème a commencé juste après votre maintenance.',
+			'La facture indique 129,00 € au lieu de 99,00 €.',
+			'Vous trouverez en pièce jointe le journal et une capture d’écran.',
+			'Je reste à votre disposition pour toute question.',
+			'« Ça marche depuis le bureau », mais pas depuis l’extérieur…'],
+		greet => ['Bonjour,', 'Madame, Monsieur,', 'Bonjour à toute l’équipe,'],
+		bye => ['Cordialement', 'Bien à vous', 'Merci d’avance'],
+		ooo => "Je suis absent du bureau jusqu’au lundi et je répondrai à votre message dès mon retour.",
+		ooo_subject => 'Réponse automatique',
+	},
+	ru => {
+		charsets => [qw(koi8-r koi8-r utf-8)],
+		first => ['Иван', 'Ольга', 'Дмитрий', 'Наталья', 'Сергей', 'Екатерина', 'Алексей', 'Мария'],
+		last => ['Иванов', 'Смирнова', 'Кузнецов', 'Попова', 'Соколов', 'Лебедева', 'Новиков', 'Морозова'],
+		subjects => ['Не работает сайт', 'Ошибка в счёте %d', 'Не могу войти в панель управления',
+			'Медленная работа сервера %d', 'Вопрос по тарифу', 'Продление сертификата'],
+		sentences => ['С утра наш сайт недоступен.', 'Мы ничего не меняли на своей стороне.',
+			'Посмотрите, пожалуйста, как можно скорее.', 'Проблема началась сразу после ваших работ.',
+			'Клиенты жалуются, мы теряем заказы.', 'Во вложении журнал и снимок экрана.',
+			'Если нужна дополнительная информация, напишите.', 'Спасибо за быстрый ответ в прошлый раз.'],
+		greet => ['Здравствуйте!', 'Добрый день,', 'Уважаемая поддержка,'],
+		bye => ['С уважением', 'Спасибо', 'Всего доброго'],
+		ooo => "Я в отпуске до понедельника и отвечу на ваше письмо после возвращения.",
+		ooo_subject => 'Автоответ',
+	},
+);
+my @langs = (('en') x 5, ('de') x 2, 'fr', 'ru'); # weights
+my @domains = map { sprintf('%s%d.example', pick(qw(shop mail corp net web cloud)), $_) } 1 .. 60;
+my @mailers = ('Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.6.0',
+	'Microsoft Outlook 16.0', 'Apple Mail (2.3731.700.6)', 'Roundcube Webmail/1.6.5',
+	'Mutt/2.2.9 (2022-11-12)', 'K-9 Mail for Android');
+
+my $n_customers = $count < 40 ? 10 : int($count / 4);
+my @customers;
+for my $k (1 .. $n_customers) {
+	my $l = $langs[int(rand(@langs))];
+	my $L = $lang{$l};
+	my ($f, $s) = (pick(@{$L->{first}}), pick(@{$L->{last}}));
+	my $dom = pick(@domains);
+	(my $local = lc("$f.$s")) =~ tr/a-z.//cd;
+	$local = "user" if $local eq '.' || $local eq '';
+	push @customers, { name => "$f $s", addr => "$local.$prefix$k\@$dom", lang => $l,
+		charset => pick(@{$L->{charsets}}), mailer => pick(@mailers), domain => $dom };
+}
+
+# ---- encoding ------------------------------------------------------------------
+
+sub is_ascii { $_[0] !~ /[^\x00-\x7f]/ }
+
+# RFC 2047 encoded words for $text, in $charset, B or Q, each <= 75 chars
+sub encode_words {
+	my ($charset, $text, $how) = @_;
+	$charset = 'utf-8' if $charset eq 'us-ascii';
+	my $cs = uc($charset) eq 'UTF-8' ? 'UTF-8' : uc($charset);
+	my (@words, $chunk);
+	my @chars = split //, $text;
+	while (@chars) {
+		$chunk = '';
+		while (@chars) {
+			my $try = $chunk . $chars[0];
+			my $bytes = encode($charset, $try);
+			my $len = $how eq 'B' ? 4 * int((length($bytes) + 2) / 3) : length(q_encode($bytes));
+			last if length($cs) + $len + 7 > 75 && $chunk ne '';
+			$chunk = $try;
+			shift @chars;
+		}
+		my $bytes = encode($charset, $chunk);
+		push @words, $how eq 'B'
+			? "=?$cs?B?" . encode_base64($bytes, '') . '?='
+			: "=?$cs?Q?" . q_encode($bytes) . '?=';
+	}
+	return join("\n ", @words);
+}
+sub q_encode {
+	my ($b) = @_;
+	$b =~ s/([^A-Za-z0-9!*+\-\/ ])/sprintf('=%02X', ord($1))/ge;
+	$b =~ tr/ /_/;
+	return $b;
+}
+sub fit_charset {
+	my ($cs, $text) = @_;
+	my $copy = $text;
+	return $cs if eval { encode($cs eq 'us-ascii' ? 'ascii' : $cs, $copy, Encode::FB_CROAK); 1 };
+	return 'utf-8';
+}
+sub header_text { # an unstructured header value: plain when ASCII
+	my ($charset, $text) = @_;
+	return $text if is_ascii($text);
+	return encode_words($charset, $text, chance(0.5) ? 'B' : 'Q');
+}
+sub mailbox { # display name + address
+	my ($c) = @_;
+	my $n = $c->{name};
+	return "$n <$c->{addr}>" if is_ascii($n) && chance(0.5);
+	return "\"$n\" <$c->{addr}>" if is_ascii($n);
+	return encode_words(fit_charset($c->{charset}, $n), $n, chance(0.6) ? 'Q' : 'B') . " <$c->{addr}>";
+}
+
+my @wday = qw(Sun Mon Tue Wed Thu Fri Sat);
+my @mon = qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec);
+my $t0 = 1764000000; # 2025-11-24
+sub rfc_date {
+	my ($t) = @_;
+	my @g = gmtime($t);
+	return sprintf('%s, %02d %s %04d %02d:%02d:%02d +0000', $wday[$g[6]], $g[3], $mon[$g[4]],
+		$g[5] + 1900, $g[2], $g[1], $g[0]);
+}
+
+# A text part: charset, transfer encoding, the body lines
+sub text_part {
+	my ($ctype, $charset, $text) = @_;
+	my $bytes = encode($charset eq 'us-ascii' ? 'ascii' : $charset, $text);
+	my ($cte, $body);
+	if ($charset eq 'us-ascii') {
+		($cte, $body) = ('7bit', $bytes);
+	} else {
+		my $r = rand();
+		if ($charset eq 'utf-8') {
+			$cte = $r < 0.45 ? 'quoted-printable' : $r < 0.8 ? 'base64' : '8bit';
+		} elsif ($charset eq 'koi8-r') {
+			$cte = $r < 0.5 ? '8bit' : 'base64';
+		} else {
+			$cte = $r < 0.6 ? 'quoted-printable' : '8bit';
+		}
+		$body = $cte eq 'quoted-printable' ? encode_qp($bytes)
+			: $cte eq 'base64' ? encode_base64($bytes) : $bytes;
+	}
+	$body .= "\n" unless $body =~ /\n\z/;
+	my $cs = $charset eq 'windows-1252' ? 'windows-1252' : $charset;
+	return "Content-Type: $ctype; charset=\"$cs\"\nContent-Transfer-Encoding: $cte\n\n$body";
+}
+
+sub html_of {
+	my ($text) = @_;
+	my $h = $text;
+	$h =~ s/&/&amp;/g; $h =~ s/</&lt;/g; $h =~ s/>/&gt;/g;
+	my @paras = split /\n\n/, $h;
+	return "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html\"></head><body>\n"
+		. join("\n", map { (my $p = $_) =~ s/\n/<br>\n/g; "<p>$p</p>" } @paras)
+		. "\n</body></html>\n";
+}
+
+sub pgp_block {
+	my $bytes = random_bytes(between(300, 2500));
+	my $b64 = encode_base64($bytes, '');
+	$b64 =~ s/(.{64})/$1\n/g;
+	return "-----BEGIN PGP MESSAGE-----\n\n$b64\n=" . substr(encode_base64(random_bytes(3), ''), 0, 4)
+		. "\n-----END PGP MESSAGE-----\n";
+}
+
+sub log_text {
+	my ($size) = @_;
+	my @lvl = qw(INFO INFO INFO WARN ERROR DEBUG);
+	my @what = ('connection reset by peer', 'upstream timed out (110: Connection timed out)',
+		'GET /checkout HTTP/1.1 502', 'worker process exited on signal 9',
+		'could not obtain lock on relation "orders"', 'certificate verify failed',
+		'disk usage at 93%', 'request took 4211 ms', 'session expired for user');
+	my ($s, $t) = ('', $t0 - 86400);
+	while (length($s) < $size) {
+		$t += between(0, 5);
+		$s .= sprintf("%s [%s] pid=%d %s\n", rfc_date($t), pick(@lvl), between(1000, 65000), pick(@what));
+	}
+	return $s;
+}
+
+sub attachment {
+	my ($lang) = @_;
+	my $size = between(20 * 1024, 200 * 1024);
+	my $r = rand();
+	my ($type, $name, $data);
+	if ($r < 0.35) {
+		($type, $name) = ('application/pdf', sprintf('invoice-%d.pdf', between(1000, 9999)));
+		$data = "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" . random_bytes($size);
+	} elsif ($r < 0.6) {
+		($type, $name) = ('image/png', 'screenshot.png');
+		$data = "\x89PNG\r\n\x1a\n" . random_bytes($size);
+	} elsif ($r < 0.8) {
+		($type, $name) = ('text/plain', 'server.log');
+		$data = log_text($size);
+	} else {
+		($type, $name) = ('application/zip', 'logs.zip');
+		$data = "PK\x03\x04" . random_bytes($size);
+	}
+	my $disp;
+	if ($lang ne 'en' && chance(0.5)) {
+		my $uname = $lang eq 'de' ? 'Übersicht_März' : $lang eq 'fr' ? 'Récapitulatif_été' : 'Отчёт';
+		$name =~ s/^[^.]+/$uname/;
+		my $enc = encode('utf-8', $name);
+		$enc =~ s/([^A-Za-z0-9._-])/sprintf('%%%02X', ord($1))/ge;
+		$disp = chance(0.5)
+			? "attachment; filename*=UTF-8''$enc"
+			: 'attachment; filename="' . encode_words('utf-8', $name, 'B') . '"';
+	} else {
+		$disp = "attachment; filename=\"$name\"";
+	}
+	my $tname = $disp =~ /filename\*=/ ? '' : "; name=\"$name\"";
+	$tname = '' if $tname =~ /[^\x00-\x7f]/;
+	return "Content-Type: $type$tname\nContent-Disposition: $disp\n"
+		. "Content-Transfer-Encoding: base64\n\n" . encode_base64($data);
+}
+
+my $boundary_n = 0;
+sub boundary { sprintf('----=_Part_%d_%08x.%d', ++$boundary_n, int(rand(2**32)), 1764000000 + $boundary_n) }
+
+# The body (text) of a message in its language
+sub compose_text {
+	my ($L, $sender, $quote) = @_;
+	my @p = (pick(@{$L->{greet}}));
+	my $np = between(1, 4);
+	for (1 .. $np) {
+		push @p, join(' ', map { pick(@{$L->{sentences}}) } 1 .. between(1, 4));
+	}
+	my $text = join("\n\n", @p) . "\n\n" . pick(@{$L->{bye}}) . "\n" . $sender->{name} . "\n";
+	if (defined $quote) {
+		my @q = split /\n/, $quote;
+		splice(@q, 12) if @q > 12;
+		$text .= "\n" . join("\n", map { "> $_" } @q) . "\n";
+	}
+	if (chance(0.3)) {
+		$text .= "\n-- \n$sender->{name}\n" . ucfirst((split /\./, $sender->{domain})[0])
+			. " GmbH & Co. KG\nTel. +49 221 " . between(1000000, 9999999) . "\n";
+	}
+	return $text;
+}
+
+# ---- big mode ------------------------------------------------------------------
+
+if (defined $big) {
+	my $bytes = $big =~ /^(\d+)([kKmM]?)$/ ? $1 * ({ '' => 1, k => 1024, K => 1024, m => 1048576, M => 1048576 }->{$2})
+		: die "gen-corpus.pl: --big: not a size: $big\n";
+	open(my $fh, '>:raw', $out) or die "gen-corpus.pl: $out: $!\n";
+	my $b = boundary();
+	print $fh "From: Big Sender <big.sender\@shop1.example>\nTo: support\@example.com\n"
+		. "Subject: Full database dump attached\nDate: " . rfc_date($t0) . "\n"
+		. "Message-ID: <big.$seed.$bytes\@shop1.example>\nMIME-Version: 1.0\n"
+		. "Content-Type: multipart/mixed; boundary=\"$b\"\n\n--$b\n"
+		. "Content-Type: text/plain; charset=utf-8\n\nHello, the dump you asked for is attached.\n\n--$b\n"
+		. "Content-Type: application/octet-stream; name=\"dump.bin\"\n"
+		. "Content-Disposition: attachment; filename=\"dump.bin\"\nContent-Transfer-Encoding: base64\n\n";
+	my $sha = Digest::SHA->new(256);
+	my $left = $bytes;
+	while ($left > 0) {
+		my $n = $left > 57 * 8192 ? 57 * 8192 : $left;
+		my $chunk = random_bytes($n);
+		$sha->add($chunk);
+		print $fh encode_base64($chunk);
+		$left -= $n;
+	}
+	print $fh "\n--$b--\n";
+	close($fh) or die "gen-corpus.pl: $out: $!\n";
+	print $sha->hexdigest, "\n";
+	exit 0;
+}
+
+# ---- the corpus --------------------------------------------------------------------
+
+mkdir $out unless -d $out;
+open(my $man, '>:raw', "$out/manifest.tsv") or die "gen-corpus.pl: $out/manifest.tsv: $!\n";
+my @threads;   # { root, ticket, requestor, cc[], subject, lang, msgs[] }
+my @msgs;      # { id, text }
+my $tickets = 0;
+my %kinds;
+
+for my $i (1 .. ($first // $count)) {
+	my $t = $t0 + $i * 7;
+	my $r = rand();
+	my $kind = @threads < 5 || $r < 0.55 ? 'new'
+		: $r < 0.77 ? 'reply' : $r < 0.80 ? 'refs' : $r < 0.92 ? 'tag' : $r < 0.95 ? 'tag-cc' : 'auto';
+	my ($th, $sender, $parent);
+	if ($kind eq 'new') {
+		my $c = $customers[int(rand(@customers))];
+		my $L = $lang{$c->{lang}};
+		(my $subj = pick(@{$L->{subjects}})) =~ s{%d}{between(100, 99999)}e;
+		my @cc;
+		if (chance(0.15)) {
+			for (1 .. between(1, 2)) {
+				my $k = $customers[int(rand(@customers))];
+				push @cc, { %$k, domain => $c->{domain}, addr => "colleague" . between(1, 9999) . ".$prefix$i\@$c->{domain}" };
+			}
+		}
+		$th = { root => $i, ticket => $ticket_base + ++$tickets, requestor => $c, cc => \@cc,
+			subject => $subj, lang => $c->{lang}, msgs => [],
+			queue => chance(0.8) ? 'support' : 'billing' };
+		push @threads, $th;
+		$sender = $c;
+		$parent = $i;
+	} else {
+		# mostly recent threads, some old ones
+		my $span = @threads < 300 ? scalar(@threads) : 300;
+		$th = chance(0.85) ? $threads[@threads - 1 - int(rand($span))] : $threads[int(rand(@threads))];
+		$kind = 'tag' if $kind eq 'tag-cc' && !@{$th->{cc}};
+		$sender = $kind eq 'tag-cc' ? $th->{cc}[0] : $th->{requestor};
+		$parent = $th->{msgs}[-1];
+	}
+	my $L = $lang{$th->{lang}};
+	my $cs = $sender->{charset};
+	$cs = pick(@{$L->{charsets}}) if $cs eq 'us-ascii' && $th->{lang} ne 'en';
+	$cs = pick(@{$L->{charsets}}) if $sender->{lang} ne $th->{lang};
+	my $msgid = sprintf('%d.%s%d.%s@%s', $t, $prefix, $i, sprintf('%08x', int(rand(2**32))),
+		(split /@/, $sender->{addr})[1]);
+	my $qaddr = $th->{queue} eq 'support' ? 'support@example.com' : 'billing@example.com';
+
+	my ($subject, @extra);
+	my $text;
+	if ($kind eq 'new') {
+		$subject = $th->{subject};
+		$text = compose_text($L, $sender);
+	} elsif ($kind eq 'auto') {
+		$subject = "$L->{ooo_subject}: [Ticket#$th->{ticket}] $th->{subject}";
+		push @extra, 'Auto-Submitted: auto-replied';
+		push @extra, 'X-Autoreply: yes' if chance(0.3);
+		push @extra, 'X-Auto-Response-Suppress: All' if chance(0.5);
+		$text = "$L->{ooo}\n\n$sender->{name}\n";
+	} else {
+		my $re = $th->{lang} eq 'de' && chance(0.5) ? 'AW' : 'Re';
+		$subject = $kind =~ /^tag/ ? "$re: [Ticket#$th->{ticket}] $th->{subject}" : "$re: $th->{subject}";
+		$text = compose_text($L, $sender, $msgs[$parent]{text});
+	}
+	if ($kind eq 'reply' || $kind eq 'refs') {
+		my @refs = map { "<$msgs[$_]{id}>" } @{$th->{msgs}};
+		splice(@refs, 0, @refs - 10) if @refs > 10;
+		push @extra, "In-Reply-To: <$msgs[$parent]{id}>" if $kind eq 'reply';
+		push @extra, 'References: ' . join("\n ", @refs);
+	} elsif (($kind eq 'tag' || $kind eq 'auto') && chance(0.5)) {
+		# a reply to our auto-response: its Message-ID is ours, unknown here
+		my $ours = sprintf('<ticket.%d.%s@example.com>', $th->{ticket}, unpack('H16', random_bytes(8)));
+		push @extra, "In-Reply-To: $ours", "References: $ours";
+	}
+
+	# a charset that can hold it all, as a mail program would choose
+	$cs = fit_charset($cs, $text . $subject . $sender->{name});
+
+	# the MIME structure
+	my $pgp = chance(0.01);
+	$text .= "\n" . pgp_block() if $pgp;
+	my $with_att = $kind ne 'auto' && chance(0.10);
+	my $alt = !$pgp && chance($kind eq 'auto' ? 0.2 : 0.35);
+	my $body_part = $alt
+		? do {
+			my $b = boundary();
+			"Content-Type: multipart/alternative; boundary=\"$b\"\n\n--$b\n"
+				. text_part('text/plain', $cs, $text) . "\n--$b\n"
+				. text_part('text/html', $cs, html_of($text)) . "\n--$b--\n";
+		}
+		: text_part('text/plain', $cs, $text);
+	my $mime;
+	if ($with_att) {
+		my $b = boundary();
+		$mime = "Content-Type: multipart/mixed; boundary=\"$b\"\n\nThis is a multi-part message in MIME format.\n\n--$b\n"
+			. $body_part . "\n--$b\n" . attachment($th->{lang}) . "\n--$b--\n";
+	} else {
+		$mime = $body_part;
+	}
+
+	my @cc = $kind eq 'new' ? @{$th->{cc}} : ();
+	my $host = (split /@/, $sender->{addr})[1];
+	my $hdr = "Return-Path: <$sender->{addr}>\n"
+		. "Received: from mx.$host (mx.$host [192.0.2." . between(1, 254) . "])\n"
+		. "\tby mx.example.com (Postfix) with ESMTPS id " . uc(unpack('H10', random_bytes(5))) . "\n"
+		. "\tfor <$qaddr>; " . rfc_date($t) . "\n"
+		. "Received: from [10.0." . between(0, 255) . '.' . between(1, 254) . "] by mx.$host\n"
+		. "\twith ESMTPSA; " . rfc_date($t - 2) . "\n"
+		. 'Date: ' . rfc_date($t - 3) . "\n"
+		. 'From: ' . mailbox($sender) . "\n"
+		. 'To: ' . ($th->{queue} eq 'support' && chance(0.3) ? "Support Team <$qaddr>" : $qaddr) . "\n"
+		. (@cc ? 'Cc: ' . join(",\n ", map { mailbox($_) } @cc) . "\n" : '')
+		. 'Subject: ' . header_text($cs, $subject) . "\n"
+		. "Message-ID: <$msgid>\n"
+		. join('', map { "$_\n" } @extra)
+		. "MIME-Version: 1.0\n"
+		. ($kind eq 'auto' ? '' : "User-Agent: $sender->{mailer}\n")
+		. "Content-Language: " . { en => 'en-US', de => 'de-DE', fr => 'fr-FR', ru => 'ru-RU' }->{$th->{lang}} . "\n";
+	my $raw = $hdr . $mime;
+
+	my $name = sprintf('%d.M%06dP4242.bench', 1700000000 + $i, $i);
+	open(my $fh, '>:raw', "$out/$name") or die "gen-corpus.pl: $out/$name: $!\n";
+	print $fh $raw;
+	close($fh) or die "gen-corpus.pl: $out/$name: $!\n";
+
+	$msgs[$i] = { id => $msgid, text => $text };
+	push @{$th->{msgs}}, $i;
+	$kinds{$kind}++;
+	$kinds{attachment}++ if $with_att;
+	$kinds{alternative}++ if $alt;
+	$kinds{pgp}++ if $pgp;
+	$kinds{"charset $cs"}++;
+	print $man join("\t", $i, $name, $msgid, $kind, $parent, $th->{root}, $sender->{addr},
+		$th->{queue}, $kind =~ /^(tag|tag-cc|auto)$/ ? $th->{ticket} : 0, length($raw)), "\n";
+}
+close($man) or die "gen-corpus.pl: manifest: $!\n";
+print STDERR "gen-corpus.pl: " . ($first // $count) . " messages in $out (" . join(', ', map { "$_ $kinds{$_}" } sort keys %kinds) . ")\n";
