@@ -86,7 +86,7 @@ static void append_cp1252(GString *out, unsigned char c)
 }
 
 /* g_utf8_validate() stops at NUL; here a NUL is just another character. */
-static bool utf8_valid(const char *data, size_t len)
+bool charset_utf8_valid(const char *data, size_t len)
 {
 	const char *end = data + len, *bad;
 
@@ -183,7 +183,7 @@ static bool is_multibyte_utf8(const char *data, size_t len)
 
 	for (size_t i = 0; i < len && !high; i++)
 		high = (unsigned char)data[i] >= 0x80;
-	return high && utf8_valid(data, len);
+	return high && charset_utf8_valid(data, len);
 }
 
 /* Converts with iconv.  Invalid input bytes become U+FFFD and are
@@ -245,7 +245,7 @@ static char *decode_unlabelled(const char *data, size_t len)
 {
 	GString *out;
 
-	if (utf8_valid(data, len)) {
+	if (charset_utf8_valid(data, len)) {
 		out = g_string_sized_new(len + 1);
 		append_without_nul(out, data, len);
 		return g_string_free(out, FALSE);
@@ -291,7 +291,7 @@ char *charset_to_utf8(const char *data, size_t len, const char *charset)
 	if (text == NULL) {
 		/* unknown label */
 		text = decode_unlabelled(data, len);
-	} else if (bad > 0 && (utf8_valid(data, len) || bad > len / 8)) {
+	} else if (bad > 0 && (charset_utf8_valid(data, len) || bad > len / 8)) {
 		/* wrong label: UTF-8 that fits, or too much damage to keep */
 		g_free(text);
 		text = decode_unlabelled(data, len);

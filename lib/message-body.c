@@ -99,24 +99,11 @@ static void add_attachment(struct parsed_message *msg, const char *filename, cha
 	g_ptr_array_add(msg->attachments, a);
 }
 
-/* Valid UTF-8, taking NUL bytes (which we drop) as valid. */
-static bool text_is_utf8(const char *data, size_t len)
-{
-	const char *end = data + len, *bad;
-
-	while (!g_utf8_validate(data, end - data, &bad)) {
-		if (*bad != '\0')
-			return false;
-		data = bad + 1;
-	}
-	return true;
-}
-
 /* Warns when charset_to_utf8 will have to repair a label. */
 static void check_charset(struct parsed_message *msg, const char *charset, const char *data,
 			  size_t len)
 {
-	bool eight_bit = false, utf8 = text_is_utf8(data, len);
+	bool eight_bit = false, utf8 = charset_utf8_valid(data, len);
 	char *label, *clean;
 	const char *name;
 	GIConv cd;

@@ -79,6 +79,9 @@ const char *message_header(const struct parsed_message *msg, const char *name);
  * then ISO-8859-1 (which never fails).  Returns a new NUL-free string. */
 char *charset_to_utf8(const char *data, size_t len, const char *charset);
 
+/* Valid UTF-8, taking NUL bytes (which the parser drops) as valid too. */
+bool charset_utf8_valid(const char *data, size_t len);
+
 /* Renders HTML as readable plain text (block elements → line breaks, lists →
  * "- ", links → "text <url>", entities decoded, script/style dropped). */
 char *html_to_text(const char *html, size_t len);
