@@ -10,11 +10,6 @@
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	/* OFFSET 0 keeps the planner on the message_id index (never a
-	 * backward walk of the whole table by id looking for a match) */
-	{ "ticket_by_msgids",
-	  "SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
-	  "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1" },
 	{ "ticket_incoming_copy",
 	  "SELECT ticket_id FROM messages WHERE message_id = $1 AND direction = 'in' "
 	  "AND from_addr = $2 AND body = $3 LIMIT 1" },
@@ -73,15 +68,29 @@ enum db_status ticket_find_by_message_ids(struct db *db, GPtrArray *msgids, long
 					  char **error_r)
 {
 	enum db_status st;
+	PGresult *res;
 	char *array;
 
 	*id_r = 0;
 	if (msgids == NULL || msgids->len == 0)
 		return DB_OK;
+	/* Not a prepared statement: a generic plan made while the table was
+	 * small (a scan and a sort) stayed in use as it grew, and made intake
+	 * quadratic (2.3 ms a lookup after 10,000 messages).  Planned each
+	 * time with the real values, it uses the message_id index; OFFSET 0
+	 * keeps it from walking the whole table backwards by id instead. */
 	array = db_text_array(msgids);
-	st = run_id(db, "ticket_by_msgids", 1, (const char *const[]){ array }, id_r, error_r);
+	res = db_exec(db,
+		      "SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
+		      "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1",
+		      1, (const char *const[]){ array }, &st, error_r);
 	g_free(array);
-	return st;
+	if (res == NULL)
+		return st;
+	if (PQntuples(res) > 0)
+		*id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return DB_OK;
 }
 
 enum db_status ticket_find_incoming_copy(struct db *db, const char *message_id,
