@@ -55,11 +55,11 @@ wait $pid
 is $? 0 "SIGTERM stops it cleanly (exit 0)"
 
 # make install honours DESTDIR.
-make -s -C "$TOP" install DESTDIR="$T/root" prefix=/usr sysconfdir=/etc >/dev/null 2>&1
+make -s -C "$TOP" install DESTDIR="$T/destdir" prefix=/usr sysconfdir=/etc >/dev/null 2>&1
 ok $? "make install DESTDIR=..."
 for f in usr/sbin/ticketd usr/bin/ticketctl etc/ticketd/ticketd.conf.example \
 	usr/share/man/man8/ticketd.8 usr/share/man/man1/ticketctl.1 usr/share/man/man5/ticketd.conf.5; do
-	[ -f "$T/root/$f" ]
+	[ -f "$T/destdir/$f" ]
 	ok $? "installed $f"
 done
 done_testing
