@@ -42,6 +42,7 @@
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 static volatile int stop_flag; /* mirrors stop_requested for the library */
+static bool config_refused;    /* the last cycle found the config at odds with the database */
 
 static void on_signal(int sig)
 {
@@ -272,9 +273,13 @@ static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t no
 	char *error = NULL;
 	bool db_ok = true;
 
+	config_refused = false;
 	if (intake_init(&in, db, cfg, now, &error) < 0) {
 		log_error("%s", error);
 		db_ok = PQstatus(db_conn(db)) == CONNECTION_OK;
+		/* the database is there but refuses this config (a queue with
+		 * tickets gone from it): nothing is taken until it is fixed */
+		config_refused = db_ok;
 		goto out;
 	}
 	in.stop = &stop_flag;
@@ -536,6 +541,8 @@ int main(int argc, char **argv)
 			if (opt.once)
 				code = EX_TEMPFAIL;
 		}
+		if (opt.once && config_refused)
+			code = EX_CONFIG;
 		if (opt.once || stop_requested)
 			break;
 		sleep_interruptible(cfg->poll_interval);

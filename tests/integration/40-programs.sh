@@ -54,6 +54,21 @@ kill -TERM $pid
 wait $pid
 is $? 0 "SIGTERM stops it cleanly (exit 0)"
 
+# A queue that still has tickets cannot silently leave the config.
+cat >"$T/noqueue.conf" <<CONF
+database = { conninfo = "$CONNINFO"; };
+daemon = { secret_file = "$T/secret"; };
+transport = { url = "maildir:$T/outgoing"; };
+staff = ( { login = "alice"; name = "Alice"; email = "alice@example.com"; role = "admin";
+            queues = [ "billing" ]; } );
+queues = ( { name = "billing"; address = "billing@example.com";
+             mailbox = { url = "maildir:$T/mail/billing"; }; } );
+CONF
+"$TICKETD" -c "$T/noqueue.conf" --once 2>"$T/noqueue.log"
+is $? 78 "ticketd --once exits with EX_CONFIG"
+grep -q "queue 'support' is no longer in the config but still has 1 tickets" "$T/noqueue.log"
+ok $? "a queue removed from the config while it has tickets is an error naming it"
+
 # make install honours DESTDIR.
 make -s -C "$TOP" install DESTDIR="$T/destdir" prefix=/usr sysconfdir=/etc >/dev/null 2>&1
 ok $? "make install DESTDIR=..."
