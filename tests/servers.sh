@@ -514,16 +514,20 @@ EOF
 	return 0
 }
 
+# servers_stop_master PID: TERM to a server's master (both pass it on to
+# their children), then KILL whatever of it and its children is left.
+servers_stop_master() {
+	[ -n "$1" ] || return 0
+	_pids=$(servers_descendants "$1")
+	servers_kill_ours TERM "$1"
+	servers_wait_gone 100 "$1" || servers_kill_ours KILL "$1"
+	servers_wait_gone 30 $_pids || servers_kill_ours KILL $_pids
+	servers_wait_gone 30 $_pids
+}
+
 stop_dovecot() {
 	[ -n "$DOVECOT_STARTED" ] || return 0
-	_master=$(dovecot_master_pid)
-	if [ -n "$_master" ]; then
-		_pids=$(servers_descendants "$_master")
-		servers_kill_ours TERM "$_master"
-		servers_wait_gone 100 "$_master" || servers_kill_ours KILL "$_master"
-		servers_wait_gone 30 $_pids || servers_kill_ours KILL $_pids
-		servers_wait_gone 30 $_pids
-	fi
+	servers_stop_master "$(dovecot_master_pid)"
 	DOVECOT_STARTED=
 	return 0
 }
@@ -678,15 +682,7 @@ EOF
 
 stop_postfix() {
 	[ -n "$POSTFIX_STARTED" ] || return 0
-	_master=$(postfix_master_pid)
-	if [ -n "$_master" ]; then
-		_pids=$(servers_descendants "$_master")
-		# the master passes SIGTERM on to its process group
-		servers_kill_ours TERM "$_master"
-		servers_wait_gone 100 "$_master" || servers_kill_ours KILL "$_master"
-		servers_wait_gone 30 $_pids || servers_kill_ours KILL $_pids
-		servers_wait_gone 30 $_pids
-	fi
+	servers_stop_master "$(postfix_master_pid)"
 	POSTFIX_STARTED=
 	return 0
 }
