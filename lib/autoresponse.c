@@ -76,6 +76,15 @@ static const char *override(const struct template_output *out, const char *name)
 	return NULL;
 }
 
+enum db_status autoresponse_ask_limit(struct db *db, const struct ticketd_config *cfg,
+				      const char *addr, time_t now, int *handle_r, char **error_r)
+{
+	char since[32];
+
+	time_iso(now - cfg->autoresponse_per, since, sizeof(since));
+	return outbox_queue_autoresponses_since(db, addr, since, handle_r, error_r);
+}
+
 enum db_status autoresponse_queue(struct db *db, const struct autoresponse_request *req,
 				  bool *queued_r, char **error_r)
 {
@@ -86,16 +95,13 @@ enum db_status autoresponse_queue(struct db *db, const struct autoresponse_reque
 	GPtrArray *refs = g_ptr_array_new();
 	struct outgoing_mail mail = { 0 };
 	GByteArray *raw = NULL;
-	char nowtext[32], since[32];
+	char nowtext[32];
 	char *msgid = NULL, *subject = NULL, *domain;
-	long long count, message_row = 0;
-	enum db_status st;
+	enum db_status st = DB_OK;
 
 	*queued_r = false;
 	time_iso(req->now, nowtext, sizeof(nowtext));
-	time_iso(req->now - cfg->autoresponse_per, since, sizeof(since));
-	st = outbox_autoresponses_since(db, req->requestor_addr, since, &count, error_r);
-	if (st != DB_OK || count >= cfg->autoresponse_count)
+	if (req->recent >= cfg->autoresponse_count)
 		goto out;
 
 	g_snprintf(v.id, sizeof(v.id), "%lld", req->ticket_id);
@@ -153,12 +159,12 @@ enum db_status autoresponse_queue(struct db *db, const struct autoresponse_reque
 		.body = out->body,
 		.now = nowtext,
 	};
-	st = ticket_add_message(db, &row, &message_row, error_r);
+	st = ticket_add_message(db, &row, error_r);
 	if (st != DB_OK)
 		goto out;
 	struct outbox_item item = {
 		.ticket_id = req->ticket_id,
-		.message_id = message_row,
+		.message_is_last = true,
 		.kind = "auto-response",
 		.envelope_from = "", /* RFC 3834 §3.3: the null sender */
 		.recipient = req->requestor_addr,

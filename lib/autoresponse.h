@@ -27,9 +27,17 @@ struct autoresponse_request {
 	const char *requestor_addr, *requestor_name;
 	const struct parsed_message *msg; /* the customer's message */
 	time_t now;
+	long long recent; /* auto-responses to this address within the limit's period */
 };
 
-/* *sent_r false when the rate limit held it back. */
+/* Queues the question of the rate limit (how many auto-responses went to
+ * this address in the last autoresponse_per), to be asked with the other
+ * lookups of a message in one round trip; the answer, read with
+ * outbox_count_result(), goes to the request's recent. */
+enum db_status autoresponse_ask_limit(struct db *db, const struct ticketd_config *cfg,
+				      const char *addr, time_t now, int *handle_r, char **error_r);
+/* Stores and enqueues the auto-response (queued statements) unless the
+ * limit holds it back: then *queued_r is false. */
 enum db_status autoresponse_queue(struct db *db, const struct autoresponse_request *req,
 				  bool *queued_r, char **error_r);
 

@@ -9,9 +9,20 @@
 #include <string.h>
 
 
+/* A statement sent in pipeline mode whose result is not read yet. */
+struct db_pending {
+	unsigned mark; /* db->mark when it was sent */
+	int handle;    /* slot in db->results, or -1: the result is not wanted */
+};
+
 struct db {
 	PGconn *conn;
 	GHashTable *prepared; /* statement name → (void *)1 */
+	bool pipeline;
+	bool synced;          /* db->results hold the last sync's results */
+	unsigned mark;
+	GArray *pending;      /* struct db_pending, in the order sent */
+	GPtrArray *results;   /* PGresult * by handle (NULL: taken or failed) */
 };
 
 static void db_notice(void *arg, const char *message)
@@ -37,6 +48,8 @@ enum db_status db_connect(const char *conninfo, struct db **db_r, char **error_r
 	db = g_new0(struct db, 1);
 	db->conn = conn;
 	db->prepared = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	db->pending = g_array_new(FALSE, FALSE, sizeof(struct db_pending));
+	db->results = g_ptr_array_new_with_free_func((GDestroyNotify)PQclear);
 	*db_r = db;
 	if (db_command(db, "SET TIME ZONE 'UTC'", error_r) != DB_OK) {
 		db_close(db_r);
@@ -53,6 +66,8 @@ void db_close(struct db **dbp)
 		return;
 	PQfinish(db->conn);
 	g_hash_table_destroy(db->prepared);
+	g_array_free(db->pending, TRUE);
+	g_ptr_array_free(db->results, TRUE);
 	g_free(db);
 	*dbp = NULL;
 }
@@ -87,6 +102,207 @@ enum db_status db_result_status(struct db *db, const PGresult *res, char **error
 	return DB_ERR_FAILED;
 }
 
+/* Sends one statement without waiting: prepared (name) or SQL text. */
+static bool send_statement(struct db *db, bool prepared, const char *name_or_sql, int nparams,
+			   const char *const *values, const int *lengths, unsigned binary_mask)
+{
+	int formats[32];
+
+	g_assert(nparams <= (int)G_N_ELEMENTS(formats));
+	for (int i = 0; i < nparams; i++)
+		formats[i] = (binary_mask >> i) & 1;
+	if (prepared)
+		return PQsendQueryPrepared(db->conn, name_or_sql, nparams, values, lengths, formats,
+					   0) == 1;
+	return PQsendQueryParams(db->conn, name_or_sql, nparams, NULL, values, lengths, formats,
+				 0) == 1;
+}
+
+/* Results of the last sync that nobody took are dropped when the next
+ * statement that wants its result is queued: handles are valid until then. */
+static void start_round(struct db *db)
+{
+	if (db->synced) {
+		g_ptr_array_set_size(db->results, 0);
+		db->synced = false;
+	}
+}
+
+/* The connection broke in pipeline mode: nothing pending can be trusted. */
+static enum db_status pipeline_broken(struct db *db, char **error_r)
+{
+	error_set(error_r, "database: %s", g_strchomp(PQerrorMessage(db->conn)));
+	g_array_set_size(db->pending, 0);
+	return DB_ERR_CONNECTION;
+}
+
+/* Queues a statement (runs it at once outside pipeline mode).  handle_r,
+ * when not NULL, receives the slot of its result for db_take(). */
+static enum db_status queue(struct db *db, bool prepared, const char *name_or_sql, int nparams,
+			    const char *const *values, const int *lengths, unsigned binary_mask,
+			    int *handle_r, char **error_r)
+{
+	struct db_pending p = { .mark = db->mark, .handle = -1 };
+
+	if (handle_r != NULL)
+		start_round(db);
+	if (!send_statement(db, prepared, name_or_sql, nparams, values, lengths, binary_mask)) {
+		if (db->pipeline)
+			return pipeline_broken(db, error_r);
+		error_set(error_r, "database: %s", g_strchomp(PQerrorMessage(db->conn)));
+		return PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_FAILED : DB_ERR_CONNECTION;
+	}
+	if (handle_r != NULL) {
+		p.handle = (int)db->results->len;
+		g_ptr_array_add(db->results, NULL);
+		*handle_r = p.handle;
+	}
+	if (db->pipeline) {
+		g_array_append_val(db->pending, p);
+		return DB_OK;
+	}
+	/* not in pipeline mode: the statement's result now */
+	PGresult *res = PQgetResult(db->conn), *extra;
+	enum db_status st = db_result_status(db, res, error_r);
+
+	while ((extra = PQgetResult(db->conn)) != NULL)
+		PQclear(extra);
+	if (st == DB_OK && p.handle >= 0)
+		db->results->pdata[p.handle] = res;
+	else
+		PQclear(res);
+	return st;
+}
+
+enum db_status db_queue(struct db *db, const char *name, int nparams, const char *const *values,
+			const int *lengths, unsigned binary_mask, int *handle_r, char **error_r)
+{
+	return queue(db, true, name, nparams, values, lengths, binary_mask, handle_r, error_r);
+}
+
+enum db_status db_queue_sql(struct db *db, const char *sql, int nparams,
+			    const char *const *values, int *handle_r, char **error_r)
+{
+	return queue(db, false, sql, nparams, values, NULL, 0, handle_r, error_r);
+}
+
+PGresult *db_take(struct db *db, int handle)
+{
+	PGresult *res;
+
+	if (handle < 0 || (guint)handle >= db->results->len)
+		return NULL;
+	res = db->results->pdata[handle];
+	db->results->pdata[handle] = NULL;
+	return res;
+}
+
+unsigned db_mark(struct db *db)
+{
+	return ++db->mark;
+}
+
+/* Reads the results of one pending statement (a result, then NULL). */
+static PGresult *read_one(struct db *db)
+{
+	PGresult *res = PQgetResult(db->conn), *extra;
+
+	if (res != NULL)
+		while ((extra = PQgetResult(db->conn)) != NULL)
+			PQclear(extra);
+	return res;
+}
+
+enum db_status db_sync(struct db *db, char **error_r)
+{
+	enum db_status st = DB_OK;
+	PGresult *res;
+
+	if (!db->pipeline || db->pending->len == 0) {
+		db->synced = true;
+		return DB_OK;
+	}
+	if (PQpipelineSync(db->conn) != 1)
+		return pipeline_broken(db, error_r);
+	for (guint i = 0; i < db->pending->len; i++) {
+		const struct db_pending *p = &g_array_index(db->pending, struct db_pending, i);
+		enum db_status one;
+
+		res = read_one(db);
+		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res); /* after the error reported below */
+			continue;
+		}
+		one = db_result_status(db, res, st == DB_OK ? error_r : NULL);
+		if (one == DB_ERR_CONNECTION) {
+			PQclear(res);
+			return pipeline_broken(db, error_r);
+		}
+		if (one != DB_OK) {
+			/* the first error is the one that counts; the rest of
+			 * this pipeline was not run */
+			if (st == DB_OK)
+				st = one == DB_ERR_FAILED && p->mark != db->mark ? DB_ERR_EARLIER : one;
+			PQclear(res);
+		} else if (p->handle >= 0 && st == DB_OK) {
+			db->results->pdata[p->handle] = res;
+		} else {
+			PQclear(res);
+		}
+	}
+	g_array_set_size(db->pending, 0);
+	res = PQgetResult(db->conn);
+	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		PQclear(res);
+		return pipeline_broken(db, error_r);
+	}
+	PQclear(res);
+	db->synced = true;
+	return st;
+}
+
+void db_flush(struct db *db)
+{
+	if (db->pipeline)
+		(void)PQflush(db->conn);
+}
+
+enum db_status db_pipeline_begin(struct db *db, char **error_r)
+{
+	if (db->pipeline)
+		return DB_OK;
+	if (PQenterPipelineMode(db->conn) != 1) {
+		error_set(error_r, "database: cannot enter pipeline mode: %s",
+			  g_strchomp(PQerrorMessage(db->conn)));
+		return DB_ERR_CONNECTION;
+	}
+	db->pipeline = true;
+	return DB_OK;
+}
+
+enum db_status db_pipeline_end(struct db *db, char **error_r)
+{
+	enum db_status st;
+
+	if (!db->pipeline)
+		return DB_OK;
+	st = db_sync(db, error_r);
+	if (st == DB_ERR_CONNECTION)
+		return st;
+	if (PQexitPipelineMode(db->conn) != 1) {
+		error_set(error_r, "database: cannot leave pipeline mode: %s",
+			  g_strchomp(PQerrorMessage(db->conn)));
+		return DB_ERR_CONNECTION;
+	}
+	db->pipeline = false;
+	return st;
+}
+
+bool db_in_pipeline(const struct db *db)
+{
+	return db->pipeline;
+}
+
 enum db_status db_prepare(struct db *db, const char *name, const char *sql, char **error_r)
 {
 	PGresult *res;
@@ -94,6 +310,7 @@ enum db_status db_prepare(struct db *db, const char *name, const char *sql, char
 
 	if (g_hash_table_contains(db->prepared, name))
 		return DB_OK;
+	g_assert(!db->pipeline); /* statements are prepared before pipelines begin */
 	res = PQprepare(db->conn, name, sql, 0, NULL);
 	st = db_result_status(db, res, error_r);
 	PQclear(res);
@@ -102,42 +319,45 @@ enum db_status db_prepare(struct db *db, const char *name, const char *sql, char
 	return st;
 }
 
+/* One statement and its result: in pipeline mode, everything queued
+ * before it is sent with it and settled first. */
+static PGresult *run_now(struct db *db, bool prepared, const char *name_or_sql, int nparams,
+			 const char *const *values, const int *lengths, unsigned binary_mask,
+			 enum db_status *status_r, char **error_r)
+{
+	int handle;
+
+	*status_r = queue(db, prepared, name_or_sql, nparams, values, lengths, binary_mask, &handle,
+			  error_r);
+	if (*status_r == DB_OK)
+		*status_r = db_sync(db, error_r);
+	return *status_r == DB_OK ? db_take(db, handle) : NULL;
+}
+
 PGresult *db_run(struct db *db, const char *name, int nparams, const char *const *values,
 		 const int *lengths, unsigned binary_mask, enum db_status *status_r, char **error_r)
 {
-	int formats[32];
-	PGresult *res;
-
-	g_assert(nparams <= (int)G_N_ELEMENTS(formats));
-	for (int i = 0; i < nparams; i++)
-		formats[i] = (binary_mask >> i) & 1;
-	res = PQexecPrepared(db->conn, name, nparams, values, lengths, formats, 0);
-	*status_r = db_result_status(db, res, error_r);
-	if (*status_r != DB_OK) {
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return run_now(db, true, name, nparams, values, lengths, binary_mask, status_r, error_r);
 }
 
 PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *values,
 		  enum db_status *status_r, char **error_r)
 {
-	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
-
-	*status_r = db_result_status(db, res, error_r);
-	if (*status_r != DB_OK) {
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return run_now(db, false, sql, nparams, values, NULL, 0, status_r, error_r);
 }
 
 enum db_status db_command(struct db *db, const char *sql, char **error_r)
 {
-	PGresult *res = PQexec(db->conn, sql);
-	enum db_status st = db_result_status(db, res, error_r);
+	PGresult *res;
+	enum db_status st;
 
+	if (db->pipeline) {
+		/* one statement only: the extended protocol takes no lists */
+		PQclear(db_exec(db, sql, 0, NULL, &st, error_r));
+		return st;
+	}
+	res = PQexec(db->conn, sql);
+	st = db_result_status(db, res, error_r);
 	PQclear(res);
 	return st;
 }
@@ -154,21 +374,47 @@ enum db_status db_commit(struct db *db, char **error_r)
 
 void db_rollback(struct db *db)
 {
+	enum db_status st;
+
+	if (db->pipeline) {
+		/* whatever was pending is void with the transaction */
+		(void)db_sync(db, NULL);
+		PQclear(db_exec(db, "ROLLBACK", 0, NULL, &st, NULL));
+		return;
+	}
 	PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+/* Statements whose result nobody waits for: queued in pipeline mode. */
+static enum db_status queue_commands(struct db *db, const char *const *sql, char **error_r)
+{
+	enum db_status st = DB_OK;
+
+	for (size_t i = 0; sql[i] != NULL && st == DB_OK; i++)
+		st = db->pipeline ? db_queue_sql(db, sql[i], 0, NULL, NULL, error_r)
+				  : db_command(db, sql[i], error_r);
+	return st;
 }
 
 enum db_status db_begin_savepoint(struct db *db, char **error_r)
 {
-	return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
+	if (!db->pipeline)
+		return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
+	return queue_commands(db, (const char *const[]){ "BEGIN", "SAVEPOINT msg", NULL }, error_r);
 }
 
 enum db_status db_next_savepoint(struct db *db, char **error_r)
 {
-	return db_command(db, "RELEASE SAVEPOINT msg; SAVEPOINT msg", error_r);
+	if (!db->pipeline)
+		return db_command(db, "RELEASE SAVEPOINT msg; SAVEPOINT msg", error_r);
+	return queue_commands(db, (const char *const[]){ "RELEASE SAVEPOINT msg", "SAVEPOINT msg", NULL },
+			      error_r);
 }
 
 enum db_status db_rollback_to_savepoint(struct db *db, char **error_r)
 {
+	if (db->pipeline)
+		(void)db_sync(db, NULL); /* what was queued after the failure */
 	return db_command(db, "ROLLBACK TO SAVEPOINT msg", error_r);
 }
 
@@ -311,10 +557,14 @@ enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
 {
 	static const char hex[] = "0123456789abcdef";
 	GString *buf = g_string_sized_new(DB_COPY_CHUNK * 2 + 64);
+	bool was_pipeline = db->pipeline;
 	enum db_status st;
 	PGresult *res;
 	int failed = 0;
 
+	/* COPY is not allowed in pipeline mode: settle, leave, come back */
+	if (was_pipeline && (st = db_pipeline_end(db, error_r)) != DB_OK)
+		goto out;
 	res = PQexec(db->conn, copy_sql);
 	st = db_result_status(db, res, error_r);
 	PQclear(res);
@@ -355,6 +605,8 @@ enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
 		st = DB_ERR_CONNECTION;
 	}
 out:
+	if (was_pipeline && !db->pipeline && db_pipeline_begin(db, st == DB_OK ? error_r : NULL) != DB_OK)
+		st = DB_ERR_CONNECTION;
 	g_string_free(buf, TRUE);
 	return st;
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void pending_clear(struct intake *in);
+
 static const struct {
 	const char *name, *sql;
 } statements[] = {
@@ -24,10 +26,12 @@ static const struct {
 	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
 	{ "intake_unlock",
 	  "SELECT pg_advisory_unlock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
+	/* No ON CONFLICT: intake_seen asked first, under the mailbox's lock;
+	 * the message row that follows takes this row's id by currval. */
 	{ "intake_raw_insert",
 	  "INSERT INTO raw_messages (source, source_uid, queue_id, received, sha256, size, raw, "
 	  "status, reason, header_message_id) VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, $7, "
-	  "$8, $9, $10) ON CONFLICT (source, source_uid) DO NOTHING RETURNING id" },
+	  "$8, $9, $10)" },
 };
 
 int intake_init(struct intake *in, struct db *db, const struct ticketd_config *cfg, time_t now,
@@ -40,6 +44,7 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 	in->cfg = cfg;
 	in->now = now;
 	in->queue_ids = g_new0(int, cfg->queue_count);
+	in->acks = g_ptr_array_new();
 	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
 		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
 	if (st == DB_OK)
@@ -59,6 +64,10 @@ void intake_deinit(struct intake *in)
 {
 	g_free(in->queue_ids);
 	in->queue_ids = NULL;
+	pending_clear(in);
+	if (in->acks != NULL)
+		g_ptr_array_free(in->acks, TRUE);
+	in->acks = NULL;
 }
 
 static int queue_id_of(const struct intake *in, const struct config_queue *q)
@@ -124,24 +133,15 @@ const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
 #define RAW_COPY_THRESHOLD (1024 * 1024)
 
 static enum db_status insert_raw_copy(struct intake *in, const char *const *values,
-				      size_t len, long long *raw_id_r, char **error_r)
+				      size_t len, char **error_r)
 {
-	const char *const seen[2] = { values[0], values[1] };
 	char idtext[24], *sha = NULL;
 	const char *row[11];
 	size_t lengths[11] = { 0 };
 	enum db_status st;
 	PGresult *res;
 
-	*raw_id_r = 0;
-	res = db_run(in->db, "intake_seen", 2, seen, NULL, 0, &st, error_r);
-	if (res == NULL)
-		return st;
-	if (PQntuples(res) > 0) { /* stored before */
-		PQclear(res);
-		return DB_OK;
-	}
-	PQclear(res);
+	/* nextval also makes it this session's currval for the message row */
 	res = db_run(in->db, "intake_raw_id", 0, NULL, NULL, 0, &st, error_r);
 	if (res == NULL)
 		return st;
@@ -157,16 +157,14 @@ static enum db_status insert_raw_copy(struct intake *in, const char *const *valu
 			 "COPY raw_messages (id, source, source_uid, queue_id, received, sha256, "
 			 "size, raw, status, reason, header_message_id) FROM STDIN",
 			 11, row, lengths, 1u << 7, error_r);
-	if (st == DB_OK)
-		*raw_id_r = strtoll(idtext, NULL, 10);
 	g_free(sha);
 	return st;
 }
 
+/* Queues the raw copy of a message (the caller asked intake_seen first). */
 static enum db_status insert_raw(struct intake *in, const char *source, const char *uid,
 				 const char *data, size_t len, int queue_id, const char *status,
-				 const char *reason, const char *msgid, long long *raw_id_r,
-				 char **error_r)
+				 const char *reason, const char *msgid, char **error_r)
 {
 	char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
 	char queue[16], size[24], now[32];
@@ -176,25 +174,15 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 				   msgid };
 	int lengths[10] = { 0, 0, 0, 0, 0, 0, (int)len, 0, 0, 0 };
 	enum db_status st;
-	PGresult *res;
 
 	g_snprintf(queue, sizeof(queue), "%d", queue_id);
 	g_snprintf(size, sizeof(size), "%zu", len);
 	time_iso(in->now, now, sizeof(now));
-	if (len > RAW_COPY_THRESHOLD) {
-		st = insert_raw_copy(in, values, len, raw_id_r, error_r);
-		g_free(sha);
-		return st;
-	}
-	res = db_run(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, &st, error_r);
+	if (len > RAW_COPY_THRESHOLD)
+		st = insert_raw_copy(in, values, len, error_r);
+	else
+		st = db_queue(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL, error_r);
 	g_free(sha);
-	*raw_id_r = 0;
-	if (res != NULL) {
-		/* no row: ON CONFLICT, this copy was stored before */
-		if (PQntuples(res) > 0)
-			*raw_id_r = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-	}
 	return st;
 }
 
@@ -202,10 +190,7 @@ enum db_status intake_keep_failed(struct intake *in, const char *source, const c
 				  const char *data, size_t len, int queue_id, const char *reason,
 				  char **error_r)
 {
-	long long raw_id;
-
-	return insert_raw(in, source, uid, data, len, queue_id, "failed", reason, NULL, &raw_id,
-			  error_r);
+	return insert_raw(in, source, uid, data, len, queue_id, "failed", reason, NULL, error_r);
 }
 
 static char *join_addrs(GPtrArray *list)
@@ -220,52 +205,92 @@ static char *join_addrs(GPtrArray *list)
 	return g_string_free(s, FALSE);
 }
 
-/* Gathers the facts of DESIGN §3 and decides the ticket. */
-static enum db_status find_thread(struct intake *in, const struct parsed_message *msg,
-				  struct thread_facts *facts, char **error_r)
-{
-	const struct ticketd_config *cfg = in->cfg;
-	GPtrArray *ids = g_ptr_array_new();
-	struct ticket_info info = { 0 };
-	enum db_status st = DB_OK;
-	bool found;
-	long long tag;
+/* Our own signed Message-IDs looked up per id: at most this many. */
+#define SIGNED_REFS_MAX 16
 
-	memset(facts, 0, sizeof(*facts));
-	/* Every reference, newest first: our own signed Message-IDs thread
-	 * even when the stored copy is gone. */
+/* What intake asks the database about a message, in one round trip:
+ * handles of queued lookups, -1 when not asked. */
+struct lookups {
+	int seen, copy, by_ids, tag, tag_cc, limit;
+	int signed_refs[SIGNED_REFS_MAX];
+	unsigned nsigned;
+};
+
+/* Every reference, newest first: In-Reply-To, then References backwards. */
+static GPtrArray *reference_ids(const struct parsed_message *msg)
+{
+	GPtrArray *ids = g_ptr_array_new();
+
 	if (msg->in_reply_to != NULL)
 		g_ptr_array_add(ids, msg->in_reply_to);
 	for (guint i = msg->references != NULL ? msg->references->len : 0; i > 0; i--)
 		g_ptr_array_add(ids, g_ptr_array_index(msg->references, i - 1));
-	for (guint i = 0; i < ids->len && facts->ref_ticket == 0 && st == DB_OK; i++) {
-		long long id = msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
-		if (id > 0 && (st = ticket_get(in->db, id, &info, &found, error_r)) == DB_OK && found)
-			facts->ref_ticket = id;
-		ticket_info_clear(&info);
-	}
-	if (facts->ref_ticket == 0 && st == DB_OK)
-		st = ticket_find_by_message_ids(in->db, ids, &facts->ref_ticket, error_r);
-	g_ptr_array_free(ids, TRUE);
-	if (st != DB_OK || facts->ref_ticket > 0)
-		return st;
+	return ids;
+}
 
+/* Queues every question of DESIGN §3 about this message, and whether it
+ * was stored before (a crash between COMMIT and its removal). */
+static enum db_status ask(struct intake *in, const char *source, const char *uid,
+			  const struct parsed_message *msg, const struct config_queue *queue,
+			  bool automatic, struct lookups *q, char **error_r)
+{
+	const struct ticketd_config *cfg = in->cfg;
+	enum db_status st;
+	GPtrArray *ids;
+	long long tag;
+
+	memset(q, 0xff, sizeof(*q)); /* every handle -1 */
+	q->nsigned = 0;
+	st = db_queue(in->db, "intake_seen", 2, (const char *const[]){ source, uid }, NULL, 0,
+		      &q->seen, error_r);
+	if (msg == NULL || st != DB_OK)
+		return st;
+	if (msg->message_id != NULL)
+		st = ticket_queue_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
+						&q->copy, error_r);
+	/* our own signed Message-IDs thread even when the stored copy is gone */
+	ids = reference_ids(msg);
+	for (guint i = 0; i < ids->len && q->nsigned < SIGNED_REFS_MAX && st == DB_OK; i++) {
+		long long id = msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
+		if (id > 0)
+			st = ticket_queue_get(in->db, id, &q->signed_refs[q->nsigned++], error_r);
+	}
+	if (ids->len > 0 && st == DB_OK)
+		st = ticket_queue_by_message_ids(in->db, ids, &q->by_ids, error_r);
+	g_ptr_array_free(ids, TRUE);
 	tag = thread_subject_tag(msg->subject, cfg->tag);
-	if (tag == 0)
-		return DB_OK;
-	st = ticket_get(in->db, tag, &info, &found, error_r);
-	if (st != DB_OK || !found)
-		goto out;
-	facts->tag_ticket = tag;
-	if (strcmp(info.requestor, msg->from->addr) == 0 ||
-	    config_staff_by_email(cfg, msg->from->addr) != NULL)
-		facts->sender_is_participant = true;
-	else
-		st = ticket_has_cc(in->db, tag, msg->from->addr, &facts->sender_is_participant,
-				   error_r);
-out:
-	ticket_info_clear(&info);
+	if (tag > 0 && st == DB_OK)
+		st = ticket_queue_get(in->db, tag, &q->tag, error_r);
+	if (tag > 0 && st == DB_OK)
+		st = ticket_queue_has_cc(in->db, tag, msg->from->addr, &q->tag_cc, error_r);
+	if (!automatic && queue->autoresponse && st == DB_OK)
+		st = autoresponse_ask_limit(in->db, cfg, msg->from->addr, in->now, &q->limit,
+					    error_r);
 	return st;
+}
+
+/* The facts of DESIGN §3 from the answers; *info gets the ticket a
+ * reference names (for its status). */
+static void gather_facts(struct intake *in, const struct parsed_message *msg,
+			 struct lookups *q, struct thread_facts *facts, struct ticket_info *info)
+{
+	struct ticket_info tag_info = { 0 };
+
+	memset(facts, 0, sizeof(*facts));
+	for (unsigned i = 0; i < q->nsigned; i++) {
+		if (facts->ref_ticket == 0 && ticket_get_result(in->db, q->signed_refs[i], info))
+			facts->ref_ticket = info->id;
+	}
+	if (facts->ref_ticket == 0 && ticket_get_result(in->db, q->by_ids, info))
+		facts->ref_ticket = info->id;
+	if (facts->ref_ticket > 0 || !ticket_get_result(in->db, q->tag, &tag_info))
+		return;
+	facts->tag_ticket = tag_info.id;
+	facts->sender_is_participant = strcmp(tag_info.requestor, msg->from->addr) == 0 ||
+				       config_staff_by_email(in->cfg, msg->from->addr) != NULL ||
+				       ticket_id_result(in->db, q->tag_cc) == 1;
+	ticket_info_clear(info);
+	*info = tag_info;
 }
 
 static enum db_status new_ticket(struct intake *in, const struct parsed_message *msg,
@@ -300,6 +325,12 @@ static enum db_status new_ticket(struct intake *in, const struct parsed_message 
 	return st;
 }
 
+/*
+ * Round trips: one for the lookups (which also settles what the previous
+ * message queued), and for a new ticket one more for its number; every
+ * write is queued.  In pipeline mode the database works on them while we
+ * parse the next message.
+ */
 enum db_status intake_message(struct intake *in, const char *source, const char *uid,
 			      const char *data, size_t len,
 			      const struct config_queue *const *queues, size_t nqueues,
@@ -308,25 +339,37 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	const struct ticketd_config *cfg = in->cfg;
 	struct message_limits limits = { .max_size = cfg->max_message_size };
 	struct parsed_message *msg = NULL;
-	const struct config_queue *queue;
-	struct classification cls;
+	const struct config_queue *queue = queues[0];
+	struct classification cls = { 0 };
 	struct thread_facts facts;
 	struct ticket_info info = { 0 };
-	long long raw_id, ticket = 0, copy_of = 0, msg_row;
-	enum thread_rule rule = THREAD_NEW;
+	struct lookups q;
+	long long ticket = 0, copy_of, recent;
+	enum thread_rule rule;
 	char now[32], *reason = NULL, *to = NULL, *cc = NULL;
 	enum db_status st;
-	bool found;
+	PGresult *seen;
 
-	/* The raw copy is the first row written, with ON CONFLICT on the
-	 * mailbox identity: a message stored before (a crash between COMMIT
-	 * and its removal) writes nothing and is only acknowledged. */
 	time_iso(in->now, now, sizeof(now));
 	*result_r = INTAKE_ALREADY;
-	if (message_parse(data, len, &limits, &msg, &reason) < 0) {
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queues[0]), "failed",
-				reason, NULL, &raw_id, error_r);
-		if (st == DB_OK && raw_id > 0) {
+	if (message_parse(data, len, &limits, &msg, &reason) == 0) {
+		queue = intake_choose_queue(msg, queues, nqueues);
+		classify_message(msg, cfg, &cls);
+	}
+	if ((st = ask(in, source, uid, msg, queue, cls.automatic, &q, error_r)) != DB_OK ||
+	    (st = db_sync(in->db, error_r)) != DB_OK)
+		goto out;
+	/* Stored before: only acknowledged. */
+	seen = db_take(in->db, q.seen);
+	if (seen == NULL || PQntuples(seen) > 0) {
+		PQclear(seen);
+		goto out;
+	}
+	PQclear(seen);
+	if (msg == NULL) {
+		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "failed", reason,
+				NULL, error_r);
+		if (st == DB_OK) {
 			char *safe = log_sanitize(reason, 0);
 			log_warning("source=%s uid=%s kept as failed: %s", source, uid, safe);
 			g_free(safe);
@@ -334,31 +377,22 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 		}
 		goto out;
 	}
-	queue = intake_choose_queue(msg, queues, nqueues);
-
-	st = ticket_find_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text, &copy_of,
-				       error_r);
-	if (st != DB_OK)
-		goto out;
+	copy_of = ticket_id_result(in->db, q.copy);
 	if (copy_of > 0) {
 		char *why = g_strdup_printf("another copy is stored on ticket %lld", copy_of);
 		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "duplicate", why,
-				msg->message_id, &raw_id, error_r);
+				msg->message_id, error_r);
 		g_free(why);
-		if (raw_id > 0)
+		if (st == DB_OK)
 			*result_r = INTAKE_DUPLICATE;
 		goto out;
 	}
-	st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
-			msg->message_id, &raw_id, error_r);
-	if (st != DB_OK || raw_id == 0)
-		goto out;
-
-	classify_message(msg, cfg, &cls);
-	if ((st = find_thread(in, msg, &facts, error_r)) != DB_OK)
-		goto out;
+	gather_facts(in, msg, &q, &facts, &info);
+	recent = outbox_count_result(in->db, q.limit);
 	rule = thread_decide(&facts, &ticket);
-	if (rule == THREAD_NEW) {
+	st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
+			msg->message_id, error_r);
+	if (st == DB_OK && rule == THREAD_NEW) {
 		st = new_ticket(in, msg, queue, cls.automatic, now, &ticket, error_r);
 		*result_r = INTAKE_NEW_TICKET;
 	} else {
@@ -371,7 +405,7 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	cc = join_addrs(msg->cc);
 	struct ticket_message row = {
 		.ticket_id = ticket,
-		.raw_id = raw_id,
+		.raw_is_last = true,
 		.direction = "in",
 		.kind = cls.automatic ? "automatic" : "customer",
 		.message_id = msg->message_id,
@@ -386,12 +420,10 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 		.attachments = msg->attachments,
 		.now = now,
 	};
-	if ((st = ticket_add_message(in->db, &row, &msg_row, error_r)) != DB_OK)
+	if ((st = ticket_add_message(in->db, &row, error_r)) != DB_OK)
 		goto out;
 
 	if (rule != THREAD_NEW && !cls.automatic) {
-		if ((st = ticket_get(in->db, ticket, &info, &found, error_r)) != DB_OK)
-			goto out;
 		st = ticket_customer_followup(in->db, &info, now, msg->from->addr, error_r);
 	} else if (rule == THREAD_NEW && !cls.automatic && queue->autoresponse) {
 		struct autoresponse_request req = {
@@ -406,6 +438,7 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 			.requestor_name = msg->from->name,
 			.msg = msg,
 			.now = in->now,
+			.recent = recent,
 		};
 		bool queued;
 		st = autoresponse_queue(in->db, &req, &queued, error_r);
@@ -452,63 +485,146 @@ static void count_result(struct intake *in, enum intake_result r)
 	}
 }
 
+/* A message broke a statement (reason): undo its part and keep it raw with
+ * the reason, so that it can be looked at and retried.  *stored_r false:
+ * not even that worked, it stays in its mailbox for the next cycle. */
+static enum db_status keep_as_failed(struct intake *in, const char *source, const char *uid,
+				     const char *data, size_t len, int queue_id,
+				     const char *reason, bool *stored_r, char **error_r)
+{
+	enum db_status st;
+	char *safe;
+
+	*stored_r = false;
+	if ((st = db_rollback_to_savepoint(in->db, error_r)) != DB_OK)
+		return st;
+	safe = log_sanitize(reason, 0);
+	log_error("source=%s uid=%s cannot be stored, kept as failed: %s", source, uid, safe);
+	g_free(safe);
+	st = intake_keep_failed(in, source, uid, data, len, queue_id, reason, error_r);
+	if (st == DB_OK)
+		st = db_sync(in->db, error_r);
+	if (st == DB_OK) {
+		count_result(in, INTAKE_FAILED);
+		*stored_r = true;
+		return db_next_savepoint(in->db, error_r);
+	}
+	if (st == DB_ERR_CONNECTION)
+		return st;
+	log_error("source=%s uid=%s not stored: %s", source, uid, *error_r);
+	in->stats.left++;
+	return db_rollback_to_savepoint(in->db, error_r);
+}
+
+static void pending_clear(struct intake *in)
+{
+	g_free(in->pending.source);
+	g_free(in->pending.uid);
+	g_free(in->pending.data);
+	memset(&in->pending, 0, sizeof(in->pending));
+}
+
+/* The message queued before failed at its turn (reason): its stats are
+ * undone and it is kept as failed, or left in its mailbox. */
+static enum db_status pending_failed(struct intake *in, const char *reason, char **error_r)
+{
+	struct intake_pending *p = &in->pending;
+	enum db_status st;
+	bool stored;
+
+	in->stats = p->stats_before;
+	st = keep_as_failed(in, p->source, p->uid, p->data, p->len, p->queue_id, reason, &stored,
+			    error_r);
+	if (st == DB_OK && !stored && in->acks->len > 0 &&
+	    g_ptr_array_index(in->acks, in->acks->len - 1) == p->ack)
+		g_ptr_array_set_size(in->acks, in->acks->len - 1);
+	pending_clear(in);
+	return st;
+}
+
+enum db_status intake_settle(struct intake *in, char **error_r)
+{
+	enum db_status st;
+	char *reason = NULL;
+
+	db_mark(in->db);
+	st = db_sync(in->db, &reason);
+	if (st == DB_ERR_EARLIER && in->pending.uid != NULL)
+		st = pending_failed(in, reason, error_r);
+	else if (st != DB_OK)
+		error_set(error_r, "%s", reason);
+	pending_clear(in);
+	g_free(reason);
+	return st;
+}
+
 enum db_status intake_store(struct intake *in, const char *source, const char *uid,
 			    const char *data, size_t len, const struct config_queue *const *queues,
 			    size_t nqueues, bool *stored_r, char **error_r)
 {
 	enum intake_result result = INTAKE_FAILED;
+	struct intake_stats before;
 	char *reason = NULL;
 	enum db_status st;
 
 	*stored_r = false;
+	db_mark(in->db);
+	before = in->stats;
 	st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
+	if (st == DB_ERR_EARLIER) {
+		/* the message before this one failed: deal with it, then
+		 * this one again from the start */
+		st = pending_failed(in, reason, error_r);
+		g_clear_pointer(&reason, g_free);
+		if (st != DB_OK)
+			goto out;
+		db_mark(in->db);
+		before = in->stats;
+		st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
+	}
+	if (st != DB_ERR_CONNECTION)
+		pending_clear(in); /* its statements went through */
 	if (st == DB_OK) {
 		st = db_next_savepoint(in->db, error_r);
 		*stored_r = st == DB_OK;
 		count_result(in, result);
+		if (st == DB_OK && db_in_pipeline(in->db) && result != INTAKE_ALREADY) {
+			/* not confirmed until the next sync: keep what it
+			 * takes to keep it as failed */
+			in->pending.source = g_strdup(source);
+			in->pending.uid = g_strdup(uid);
+			in->pending.data = g_memdup2(data, len);
+			in->pending.len = len;
+			in->pending.queue_id = queue_id_of(in, queues[0]);
+			in->pending.stats_before = before;
+			db_flush(in->db);
+		}
 		goto out;
 	}
 	if (st == DB_ERR_CONNECTION) {
 		error_set(error_r, "%s", reason);
 		goto out;
 	}
-	/* This message broke a statement: undo its part and keep it raw with
-	 * the reason, so that it can be looked at and retried. */
-	if ((st = db_rollback_to_savepoint(in->db, error_r)) != DB_OK)
-		goto out;
-	char *safe = log_sanitize(reason, 0);
-	log_error("source=%s uid=%s cannot be stored, kept as failed: %s", source, uid, safe);
-	g_free(safe);
-	st = intake_keep_failed(in, source, uid, data, len, queue_id_of(in, queues[0]), reason,
-				error_r);
-	if (st == DB_OK) {
-		st = db_next_savepoint(in->db, error_r);
-		*stored_r = st == DB_OK;
-		count_result(in, INTAKE_FAILED);
-	} else if (st != DB_ERR_CONNECTION) {
-		/* Not even the raw copy could be stored: the caller leaves it
-		 * where it is, for the next try. */
-		log_error("source=%s uid=%s not stored: %s", source, uid, *error_r);
-		st = db_rollback_to_savepoint(in->db, error_r);
-		in->stats.left++;
-	}
+	in->stats = before;
+	st = keep_as_failed(in, source, uid, data, len, queue_id_of(in, queues[0]), reason,
+			    stored_r, error_r);
 out:
 	g_free(reason);
 	return st;
 }
 
 /* Fetches one message and stores it in the batch transaction.  Returns
- * DB_OK when the rest of the batch may go on; *ack_r says whether the
- * message may leave its mailbox after the commit. */
+ * DB_OK when the rest of the batch may go on; the uid goes to in->acks
+ * when the message may leave its mailbox after the commit. */
 static enum db_status take_one(struct intake *in, struct mailbox *box, const char *uid,
 			       const struct config_queue *const *queues, size_t nqueues,
-			       bool *ack_r, char **error_r)
+			       char **error_r)
 {
 	char *data = NULL, *reason = NULL;
 	enum db_status st;
+	bool stored;
 	size_t len;
 
-	*ack_r = false;
 	if (box->driver->fetch(box, uid, &data, &len, &reason) < 0) {
 		log_warning("source=%s uid=%s cannot be read, left in the mailbox: %s", box->source,
 			    uid, reason);
@@ -516,7 +632,12 @@ static enum db_status take_one(struct intake *in, struct mailbox *box, const cha
 		in->stats.left++;
 		return DB_OK;
 	}
-	st = intake_store(in, box->source, uid, data, len, queues, nqueues, ack_r, error_r);
+	st = intake_store(in, box->source, uid, data, len, queues, nqueues, &stored, error_r);
+	if (st == DB_OK && stored) {
+		g_ptr_array_add(in->acks, (gpointer)uid);
+		if (in->pending.uid != NULL)
+			in->pending.ack = uid;
+	}
 	g_free(data);
 	return st;
 }
@@ -524,45 +645,47 @@ static enum db_status take_one(struct intake *in, struct mailbox *box, const cha
 int intake_mailbox(struct intake *in, struct mailbox *box,
 		   const struct config_queue *const *queues, size_t nqueues, char **error_r)
 {
-	GPtrArray *uids = NULL, *acks = g_ptr_array_new();
+	GPtrArray *uids = NULL;
 	size_t batch = in->cfg->batch_size > 0 ? (size_t)in->cfg->batch_size : 200;
 	enum db_status st = DB_OK;
 	int ret = -1;
 
 	if (box->driver->list(box, &uids, error_r) < 0)
 		goto out;
+	if (uids->len > 0 && db_pipeline_begin(in->db, error_r) != DB_OK)
+		goto out;
 	for (guint start = 0; start < uids->len; start += batch) {
 		if (in->stop != NULL && *in->stop)
 			break;
-		g_ptr_array_set_size(acks, 0);
+		g_ptr_array_set_size(in->acks, 0);
 		if ((st = db_begin_savepoint(in->db, error_r)) != DB_OK)
 			goto out;
 		for (guint i = start; i < uids->len && i < start + batch; i++) {
-			const char *uid = g_ptr_array_index(uids, i);
-			bool ack;
-
 			if (in->stop != NULL && *in->stop)
 				break;
-			st = take_one(in, box, uid, queues, nqueues, &ack, error_r);
-			if (st != DB_OK) {
-				db_rollback(in->db);
-				goto out;
-			}
-			if (ack)
-				g_ptr_array_add(acks, (gpointer)uid);
+			st = take_one(in, box, g_ptr_array_index(uids, i), queues, nqueues, error_r);
+			if (st != DB_OK)
+				break;
+		}
+		if (st == DB_OK)
+			st = intake_settle(in, error_r);
+		if (st != DB_OK) {
+			pending_clear(in);
+			db_rollback(in->db);
+			goto out;
 		}
 		if ((st = db_commit(in->db, error_r)) != DB_OK)
 			goto out;
 		/* Committed: now, and only now, the messages may leave. */
-		for (guint i = 0; i < acks->len; i++) {
+		for (guint i = 0; i < in->acks->len; i++) {
 			char *reason = NULL;
-			if (box->driver->ack(box, g_ptr_array_index(acks, i), &reason) < 0) {
+			if (box->driver->ack(box, g_ptr_array_index(in->acks, i), &reason) < 0) {
 				log_error("source=%s uid=%s stored but not removed: %s", box->source,
-					  (const char *)g_ptr_array_index(acks, i), reason);
+					  (const char *)g_ptr_array_index(in->acks, i), reason);
 				g_free(reason);
 			}
 		}
-		if (acks->len > 0 && box->driver->flush != NULL) {
+		if (in->acks->len > 0 && box->driver->flush != NULL) {
 			char *reason = NULL;
 			if (box->driver->flush(box, &reason) < 0) {
 				/* Stored, but still in the mailbox: the next
@@ -575,9 +698,11 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 	}
 	ret = 0;
 out:
+	if (db_in_pipeline(in->db))
+		(void)db_pipeline_end(in->db, NULL);
+	g_ptr_array_set_size(in->acks, 0);
 	if (uids != NULL)
 		g_ptr_array_free(uids, TRUE);
-	g_ptr_array_free(acks, TRUE);
 	return ret;
 }
 

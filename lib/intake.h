@@ -38,6 +38,16 @@ struct intake_stats {
 	unsigned left; /* left in the mailbox for the next cycle */
 };
 
+/* The message whose statements are queued but not yet confirmed (pipeline
+ * mode): what it takes to keep it as failed if they fail at the next sync. */
+struct intake_pending {
+	char *source, *uid, *data;
+	size_t len;
+	int queue_id;
+	const void *ack;                 /* its entry in acks */
+	struct intake_stats stats_before; /* undone if it fails */
+};
+
 struct intake {
 	struct db *db;
 	const struct ticketd_config *cfg;
@@ -45,6 +55,8 @@ struct intake {
 	time_t now;
 	volatile const int *stop; /* set by SIGTERM: finish the message in hand */
 	struct intake_stats stats;
+	GPtrArray *acks; /* uids of the batch that may leave after the commit */
+	struct intake_pending pending;
 };
 
 /* Prepares statements and mirrors the queues; intake_deinit() frees. */
@@ -73,10 +85,16 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
  * with db_begin_savepoint(); a fresh one is open again on return): stored,
  * or, when that fails for this message alone, kept as failed with the
  * reason.  *stored_r is false when not even the raw copy could be stored
- * (leave the message where it is); a connection failure is returned. */
+ * (leave the message where it is); a connection failure is returned.
+ * In pipeline mode (intake_mailbox) its writes are only queued: the next
+ * call, or intake_settle(), confirms them, and if they failed keeps the
+ * message as failed then (or takes its uid out of acks). */
 enum db_status intake_store(struct intake *in, const char *source, const char *uid,
 			    const char *data, size_t len, const struct config_queue *const *queues,
 			    size_t nqueues, bool *stored_r, char **error_r);
+
+/* Settles what the last intake_store() queued (pipeline mode). */
+enum db_status intake_settle(struct intake *in, char **error_r);
 
 /* Stores data as a failed raw message with reason (in the caller's
  * transaction). */

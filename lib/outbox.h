@@ -12,6 +12,7 @@
 #define TICKETD_OUTBOX_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "db.h"
@@ -20,6 +21,7 @@
 struct outbox_item {
 	long long ticket_id;
 	long long message_id; /* the messages row of this mail */
+	bool message_is_last; /* or the one this connection inserted last */
 	const char *kind;     /* "auto-response", ... */
 	const char *envelope_from; /* "" for the null sender */
 	const char *recipient;
@@ -32,10 +34,13 @@ struct outbox_stats {
 };
 
 enum db_status outbox_prepare(struct db *db, char **error_r);
+/* Queued (db_queue): in pipeline mode an error comes with the next sync. */
 enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r);
-/* How many auto-responses went to recipient at or after since. */
-enum db_status outbox_autoresponses_since(struct db *db, const char *recipient, const char *since,
-					  long long *count_r, char **error_r);
+/* How many auto-responses went to recipient at or after since: queued,
+ * read with outbox_count_result() after db_sync(). */
+enum db_status outbox_queue_autoresponses_since(struct db *db, const char *recipient,
+						const char *since, int *handle_r, char **error_r);
+long long outbox_count_result(struct db *db, int handle);
 /* Sends every row that is due at now, each in its own transaction (a
  * crash resends at most the one in flight); stops early when *stop
  * becomes true. */

@@ -36,7 +36,8 @@ struct ticket_new {
 
 struct ticket_message {
 	long long ticket_id;
-	long long raw_id;      /* 0: none */
+	long long raw_id;      /* 0: none (or raw_is_last) */
+	bool raw_is_last;      /* the raw message this connection inserted last */
 	const char *direction; /* "in" | "out" */
 	const char *kind;      /* customer, automatic, auto-response, ... */
 	const char *message_id;
@@ -52,27 +53,38 @@ struct ticket_message {
 
 enum db_status ticket_prepare(struct db *db, char **error_r);
 
-/* The newest ticket holding a message with one of these Message-IDs; 0 if none. */
-enum db_status ticket_find_by_message_ids(struct db *db, GPtrArray *msgids, long long *id_r,
-					  char **error_r);
+/*
+ * Lookups are queued (db_queue) so that intake asks everything it needs to
+ * place a message in one round trip; after db_sync() the answers are read
+ * with the *_result functions from the handle.
+ */
+/* The newest ticket holding a message with one of these Message-IDs. */
+enum db_status ticket_queue_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
+					   char **error_r);
 /* The ticket that already holds an incoming message with this Message-ID
  * from this sender and with this text (a second copy of one delivery,
- * e.g. To support@ and Cc billing@); 0 if none. */
-enum db_status ticket_find_incoming_copy(struct db *db, const char *message_id,
-					 const char *from_addr, const char *body, long long *id_r,
-					 char **error_r);
-/* *found_r false when the ticket does not exist. */
-enum db_status ticket_get(struct db *db, long long id, struct ticket_info *info, bool *found_r,
-			  char **error_r);
+ * e.g. To support@ and Cc billing@). */
+enum db_status ticket_queue_incoming_copy(struct db *db, const char *message_id,
+					  const char *from_addr, const char *body, int *handle_r,
+					  char **error_r);
+enum db_status ticket_queue_get(struct db *db, long long id, int *handle_r, char **error_r);
+enum db_status ticket_queue_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
+				   char **error_r);
+/* For by_message_ids and get: false when there is no such ticket. */
+bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
+/* For incoming_copy: the ticket id, 0 if none.  For has_cc: 1 or 0. */
+long long ticket_id_result(struct db *db, int handle);
 void ticket_info_clear(struct ticket_info *info);
-enum db_status ticket_has_cc(struct db *db, long long id, const char *addr, bool *has_r,
-			     char **error_r);
 
+/* Waits for the new ticket's number (the auto-response needs it). */
 enum db_status ticket_create(struct db *db, const struct ticket_new *t, long long *id_r,
 			     char **error_r);
+/* The changes below are queued: in pipeline mode their errors come with
+ * the next synchronous call. */
 enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r);
-enum db_status ticket_add_message(struct db *db, const struct ticket_message *m,
-				  long long *msg_id_r, char **error_r);
+/* raw_id 0 and raw_is_last: the raw message inserted last on this
+ * connection.  Its attachments follow it. */
+enum db_status ticket_add_message(struct db *db, const struct ticket_message *m, char **error_r);
 /* A customer wrote on the ticket: timestamps, and a resolved or closed
  * ticket is reopened (with its event). */
 enum db_status ticket_customer_followup(struct db *db, const struct ticket_info *info,
@@ -80,6 +92,5 @@ enum db_status ticket_customer_followup(struct db *db, const struct ticket_info 
 enum db_status ticket_event(struct db *db, long long id, const char *now, const char *actor,
 			    const char *type, const char *old_value, const char *new_value,
 			    char **error_r);
-
 
 #endif

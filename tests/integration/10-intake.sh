@@ -224,6 +224,52 @@ run_once
 is "$(psql_q "SELECT count(*) FROM raw_messages WHERE header_message_id = 'big@customer.example'")" 1 \
 	"back in new/ after a crash, it is recognised and not stored again"
 
+# A message that breaks a statement of its own (here a trigger refuses
+# it) is kept as failed, whether it is in the middle of a batch or last,
+# and the messages around it are stored; intake queues its writes in
+# pipeline mode, so the failure shows only at the next round trip.
+psql_q "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF NEW.subject LIKE '%POISON%' THEN RAISE EXCEPTION 'poisoned for the test'; END IF;
+	RETURN NEW;
+END \$\$;
+CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison();" >/dev/null
+poison_mail() { # poison_mail UID SUBJECT
+	printf 'From: Pat <pat@customer.example>\nTo: support@example.com\nSubject: %s\nMessage-ID: <%s@customer.example>\n\nText of %s.\n' \
+		"$2" "$1" "$1" | deliver support "$1"
+}
+tickets_before=$(psql_q "SELECT count(*) FROM tickets")
+poison_mail p1 "Fine one"
+poison_mail p2 "POISON in the middle"
+poison_mail p3 "Fine two"
+poison_mail p4 "POISON at the end"
+run_once
+is "$(psql_q "SELECT count(*) FROM tickets")" "$((tickets_before + 2))" \
+	"the messages around two that break a statement make their tickets"
+is "$(psql_q "SELECT string_agg(source_uid || ' ' || status || ' ' || split_part(reason, E'\\n', 1), ', ' ORDER BY source_uid) FROM raw_messages WHERE source_uid IN ('p2', 'p4')")" \
+	"p2 failed database: ERROR:  poisoned for the test, p4 failed database: ERROR:  poisoned for the test" \
+	"in the middle of a batch or last, each is kept as failed with the reason"
+is "$(psql_q "SELECT count(*) FROM messages WHERE subject LIKE '%POISON%' OR subject LIKE 'Fine%'") $(psql_q "SELECT count(*) FROM raw_messages WHERE source_uid IN ('p1', 'p3') AND status = 'stored'")" \
+	"2 2" "nothing of them is stored but the raw copy; the others are stored"
+is "$(ls "$T/mail/support/new" | wc -l)" 0 "all four left the mailbox"
+# When not even the raw copy can be kept, the message stays for the next cycle.
+psql_q "CREATE FUNCTION poison_raw() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF NEW.status = 'failed' AND NEW.reason LIKE '%poisoned%' THEN RAISE EXCEPTION 'no room'; END IF;
+	RETURN NEW;
+END \$\$;
+CREATE TRIGGER poison_raw BEFORE INSERT ON raw_messages FOR EACH ROW EXECUTE FUNCTION poison_raw();" >/dev/null
+poison_mail p5 "POISON kept nowhere"
+poison_mail p6 "Fine three"
+run_once
+is "$(ls "$T/mail/support/new")" p5 "a message that cannot be kept at all stays in new/"
+is "$(psql_q "SELECT count(*) FROM raw_messages WHERE source_uid = 'p5'") $(psql_q "SELECT count(*) FROM messages WHERE subject = 'Fine three'")" \
+	"0 1" "and the one after it is stored"
+psql_q "DROP TRIGGER poison_raw ON raw_messages; DROP TRIGGER poison ON messages" >/dev/null
+run_once
+is "$(ls "$T/mail/support/new" | wc -l) $(psql_q "SELECT count(*) FROM messages WHERE subject = 'POISON kept nowhere'")" \
+	"0 1" "once the cause is gone, the next cycle stores it"
+
 # ticketctl list and show.
 "$TICKETCTL" -c "$T/ticketd.conf" list --format=json >"$T/list.json"
 ok $? "ticketctl list --format=json"
