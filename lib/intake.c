@@ -390,14 +390,18 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	gather_facts(in, msg, &q, &facts, &info);
 	recent = outbox_count_result(in->db, q.limit);
 	rule = thread_decide(&facts, &ticket);
-	st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
-			msg->message_id, error_r);
-	if (st == DB_OK && rule == THREAD_NEW) {
+	/* The new ticket's number first: that round trip then waits for
+	 * nothing else, and the raw copy (the costliest insert) is queued
+	 * after it, to run while we compose the auto-response. */
+	if (rule == THREAD_NEW) {
 		st = new_ticket(in, msg, queue, cls.automatic, now, &ticket, error_r);
 		*result_r = INTAKE_NEW_TICKET;
 	} else {
 		*result_r = INTAKE_FOLLOWUP;
 	}
+	if (st == DB_OK)
+		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
+				msg->message_id, error_r);
 	if (st != DB_OK)
 		goto out;
 
@@ -422,6 +426,7 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	};
 	if ((st = ticket_add_message(in->db, &row, error_r)) != DB_OK)
 		goto out;
+	db_flush(in->db);
 
 	if (rule != THREAD_NEW && !cls.automatic) {
 		st = ticket_customer_followup(in->db, &info, now, msg->from->addr, error_r);

@@ -34,11 +34,21 @@
 
 static bool gmime_ready;
 
+/* glibc unloads a charset's gconv module when its last descriptor closes
+ * and loads it again (open, mmap, relocations) at the next iconv_open: for
+ * every message in such a charset, by GMime and by charset.c.  One
+ * descriptor each kept open keeps the common ones loaded. */
+static const char *const pinned_charsets[] = { "ISO-8859-1", "CP1252", "ISO-8859-15",
+					       "ISO-8859-2", "KOI8-R" };
+static GIConv pinned[G_N_ELEMENTS(pinned_charsets)];
+
 void message_init(void)
 {
 	if (gmime_ready)
 		return;
 	g_mime_init();
+	for (size_t i = 0; i < G_N_ELEMENTS(pinned_charsets); i++)
+		pinned[i] = g_iconv_open("UTF-8", pinned_charsets[i]);
 	gmime_ready = true;
 }
 
@@ -46,6 +56,9 @@ void message_deinit(void)
 {
 	if (!gmime_ready)
 		return;
+	for (size_t i = 0; i < G_N_ELEMENTS(pinned_charsets); i++)
+		if (pinned[i] != (GIConv)-1)
+			g_iconv_close(pinned[i]);
 	g_mime_shutdown();
 	gmime_ready = false;
 }

@@ -93,13 +93,11 @@ long long outbox_count_result(struct db *db, int handle)
 	return count;
 }
 
+/* Queued: its outcome comes with the next claim's round trip. */
 static enum db_status update_row(struct db *db, const char *name, int n,
 				 const char *const *values, char **error_r)
 {
-	enum db_status st;
-
-	PQclear(db_run(db, name, n, values, NULL, 0, &st, error_r));
-	return st;
+	return db_queue(db, name, n, values, NULL, 0, NULL, error_r);
 }
 
 /* Delivers one claimed row and records the outcome. */
@@ -152,11 +150,22 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	return st;
 }
 
+/* Queues the end of one row's transaction and the start of the next. */
+static enum db_status queue_commands(struct db *db, const char *const *sql, char **error_r)
+{
+	enum db_status st = DB_OK;
+
+	for (size_t i = 0; sql[i] != NULL && st == DB_OK; i++)
+		st = db_queue_sql(db, sql[i], 0, NULL, NULL, error_r);
+	return st;
+}
+
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r)
 {
-	static const char begin[] = "BEGIN; SET LOCAL synchronous_commit TO off";
-	static const char next[] = "COMMIT; BEGIN; SET LOCAL synchronous_commit TO off";
+	static const char *const begin[] = { "BEGIN", "SET LOCAL synchronous_commit TO off", NULL };
+	static const char *const next[] = { "COMMIT", "BEGIN", "SET LOCAL synchronous_commit TO off",
+					    NULL };
 	char nowtext[32];
 	enum db_status st;
 	int rows;
@@ -166,10 +175,13 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 	 * most the one mail in flight.  The outcome is committed without
 	 * waiting for the disk: losing it takes a crash of the database
 	 * server itself, and then means a mail sent twice, never one lost.
-	 * One round trip ends a row's transaction and opens the next. */
+	 * In pipeline mode the outcome, the COMMIT, the next BEGIN and the
+	 * next claim travel in one round trip. */
 	time_iso(now, nowtext, sizeof(nowtext));
-	if ((st = db_command(db, begin, error_r)) != DB_OK)
+	if ((st = db_pipeline_begin(db, error_r)) != DB_OK)
 		return st;
+	if ((st = queue_commands(db, begin, error_r)) != DB_OK)
+		goto out;
 	for (;;) {
 		PGresult *res = db_run(db, "outbox_claim", 1, (const char *const[]){ nowtext }, NULL,
 				       0, &st, error_r);
@@ -182,11 +194,16 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 		PQclear(res);
 		if (st != DB_OK)
 			break;
-		if (rows == 0 || (stop != NULL && *stop))
-			return db_commit(db, error_r);
-		if ((st = db_command(db, next, error_r)) != DB_OK)
-			return st;
+		if (rows == 0 || (stop != NULL && *stop)) {
+			st = db_commit(db, error_r);
+			goto out;
+		}
+		if ((st = queue_commands(db, next, error_r)) != DB_OK)
+			goto out;
 	}
 	db_rollback(db);
+out:
+	if (db_pipeline_end(db, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
+		st = DB_ERR_CONNECTION;
 	return st;
 }
