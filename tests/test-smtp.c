@@ -1,8 +1,10 @@
 /*
  * test-smtp.c - the SMTP transport without root or real servers: URL
  * parsing, and whole sessions against a scripted fake server on 127.0.0.1
- * (a thread) that records every byte the client sends.  TLS, certificates
- * and real AUTH against Dovecot are in tests/integration/70-smtp.sh.
+ * (a thread) that records every byte the client sends, with and without
+ * PIPELINING.  TLS, certificates and real AUTH against Dovecot are in
+ * tests/integration/70-smtp.sh, which also runs this program's send mode
+ * (send_main()) against Postfix.
  */
 #include "config.h"
 #include "smtp.h"
@@ -31,6 +33,9 @@ struct fake {
 	const char *ehlo;       /* whole reply to EHLO; NULL: "250 fake.test" */
 	const char *end_reply;  /* reply to the final dot; NULL: 250 */
 	const char *mail_reply; /* reply to MAIL FROM; NULL: 250 */
+	const char *rcpt_reply; /* reply to RCPT TO but perm... and temp...; NULL: 250 */
+	bool data_anyway;       /* 354 to DATA even without recipients (RFC 2920 3.1) */
+	bool hold_replies;      /* replies to MAIL and RCPT wait for DATA: pipelining only */
 	int close_after;        /* drop the connection after this many messages */
 	int refuse_after;       /* after this many messages: 421 to the next command */
 	int end_delay;          /* seconds before the reply to the final dot */
@@ -83,18 +88,25 @@ static void fake_session(struct fake *f, int fd)
 	FILE *in = fdopen(dup(fd), "r");
 	char *line = NULL;
 	size_t cap = 0;
-	int messages = 0;
-	bool in_data = false;
+	int messages = 0, rcpts = 0; /* recipients accepted in this transaction */
+	bool in_data = false, mail = false;
+	GString *held = g_string_new(NULL);
 
 	fake_say(fd, "220 fake.test ESMTP\r\n");
 	while (in != NULL && getline(&line, &cap, in) > 0) {
 		char verb[16] = "";
+		const char *reply;
 
 		fake_log(f, line);
 		if (in_data) {
 			if (strcmp(line, ".\r\n") != 0)
 				continue;
-			in_data = false;
+			in_data = mail = false;
+			if (rcpts == 0) { /* DATA was accepted anyway: nothing to deliver */
+				fake_say(fd, "554 5.5.1 Error: no valid recipients\r\n");
+				continue;
+			}
+			rcpts = 0;
 			g_mutex_lock(&f->lock);
 			f->messages++;
 			g_mutex_unlock(&f->lock);
@@ -117,20 +129,34 @@ static void fake_session(struct fake *f, int fd)
 		} else if (g_ascii_strcasecmp(verb, "HELO") == 0) {
 			fake_say(fd, "250 fake.test\r\n");
 		} else if (g_ascii_strcasecmp(verb, "MAIL") == 0) {
-			fake_say(fd, f->mail_reply != NULL ? f->mail_reply : "250 2.1.0 ok\r\n");
+			reply = f->mail_reply != NULL ? f->mail_reply : "250 2.1.0 ok\r\n";
+			mail = strncmp(reply, "250", 3) == 0;
+			rcpts = 0;
+			g_string_append(held, reply);
 		} else if (g_ascii_strcasecmp(verb, "RCPT") == 0) {
-			if (strncmp(line, "RCPT TO:<perm", 13) == 0)
-				fake_say(fd, "550 5.1.1 <perm>: Recipient address rejected: "
-					     "User unknown\r\n");
+			if (!mail)
+				reply = "503 5.5.1 Error: need MAIL command\r\n";
+			else if (strncmp(line, "RCPT TO:<perm", 13) == 0)
+				reply = "550 5.1.1 <perm>: Recipient address rejected: "
+					"User unknown\r\n";
 			else if (strncmp(line, "RCPT TO:<temp", 13) == 0)
-				fake_say(fd, "450 4.2.0 <temp>: greylisted, try again\r\n");
+				reply = "450 4.2.0 <temp>: greylisted, try again\r\n";
 			else
-				fake_say(fd, "250 2.1.5 ok\r\n");
+				reply = f->rcpt_reply != NULL ? f->rcpt_reply : "250 2.1.5 ok\r\n";
+			if (strncmp(reply, "25", 2) == 0)
+				rcpts++;
+			g_string_append(held, reply);
 		} else if (g_ascii_strcasecmp(verb, "DATA") == 0) {
-			in_data = true;
-			fake_say(fd, "354 go ahead\r\n");
+			in_data = rcpts > 0 || f->data_anyway;
+			g_string_append(held, in_data ? "354 go ahead\r\n"
+					      : !mail ? "503 5.5.1 Error: need RCPT command\r\n"
+						      : "554 5.5.1 Error: no valid recipients\r\n");
+			fake_say(fd, held->str);
+			g_string_truncate(held, 0);
 		} else if (g_ascii_strcasecmp(verb, "RSET") == 0 ||
 			   g_ascii_strcasecmp(verb, "NOOP") == 0) {
+			mail = false;
+			rcpts = 0;
 			fake_say(fd, "250 2.0.0 ok\r\n");
 		} else if (g_ascii_strcasecmp(verb, "AUTH") == 0) {
 			char *b64 = NULL;
@@ -154,7 +180,12 @@ static void fake_session(struct fake *f, int fd)
 		} else {
 			fake_say(fd, "502 5.5.2 command not recognized\r\n");
 		}
+		if (!f->hold_replies && held->len > 0) {
+			fake_say(fd, held->str);
+			g_string_truncate(held, 0);
+		}
 	}
+	g_string_free(held, TRUE);
 	free(line);
 	if (in != NULL)
 		fclose(in);
@@ -385,18 +416,29 @@ static void test_open(const char *top)
 	g_free(pw);
 }
 
-static void test_session(void)
+/* EHLO replies with and without PIPELINING */
+static const char ehlo_pipelining[] = "250-fake.test\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n"
+				      "250 8BITMIME\r\n";
+static const char ehlo_plain[] = "250-fake.test\r\n250-SIZE 10000000\r\n250 8BITMIME\r\n";
+
+static void test_session(bool pipelining)
 {
-	struct fake f = {.ehlo = "250-fake.test\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n"
-				 "250 8BITMIME\r\n"};
+	/* held replies: a client that waits for the reply to MAIL FROM before
+	 * sending RCPT TO gets nothing and times out */
+	struct fake f = {.ehlo = pipelining ? ehlo_pipelining : ehlo_plain,
+			 .hold_replies = pipelining};
 	struct transport *tr;
 	char *error = NULL, *log;
 	const char *data;
 
+	printf("# session, %s\n", pipelining ? "pipelining" : "one command at a time");
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(fake_connections(&f), 0, "open does not connect");
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "null sender: sent");
+	if (error != NULL)
+		printf("# %s\n", error);
+	g_clear_pointer(&error, g_free);
 	is_int(send1(tr, "<>", "customer@example.net", &error), TRANSPORT_OK, "\"<>\": sent");
 	is_int(send1(tr, "support@example.com", "customer@example.net", &error), TRANSPORT_OK,
 	       "third message sent");
@@ -416,9 +458,9 @@ static void test_session(void)
 	fake_stop(&f);
 }
 
-static void test_refusals(void)
+static void test_refusals(bool pipelining)
 {
-	struct fake f = {0};
+	struct fake f = {.ehlo = pipelining ? ehlo_pipelining : NULL};
 	struct transport *tr;
 	const char *two[] = {"customer@example.net", "perm@example.net", NULL};
 	const char *mixed[] = {"customer@example.net", "temp@example.net", "perm@example.net",
@@ -426,6 +468,7 @@ static void test_refusals(void)
 	const char *both[] = {"perm@example.net", "perm2@example.net", NULL};
 	char *error = NULL, *log;
 
+	printf("# refusals, %s\n", pipelining ? "pipelining" : "one command at a time");
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "perm@example.net", &error), TRANSPORT_PERMFAIL,
@@ -439,8 +482,14 @@ static void test_refusals(void)
 	like(error, "RCPT TO <temp@example.net>: 450 4.2.0", "  ... the reply");
 	g_clear_pointer(&error, g_free);
 	log = fake_log_copy(&f);
-	like(log, "RCPT TO:<perm@example.net>\r\nRSET\r\n", "RSET after the refused recipient");
-	ok(strstr(log, "DATA") == NULL, "no DATA for refused recipients");
+	if (pipelining)
+		like(log, "RCPT TO:<perm@example.net>\r\nDATA\r\nRSET\r\n",
+		     "DATA in the group, refused; then RSET");
+	else
+		like(log, "RCPT TO:<perm@example.net>\r\nRSET\r\n",
+		     "RSET after the refused recipient");
+	ok(pipelining || strstr(log, "DATA") == NULL, "no DATA for refused recipients");
+	ok(strstr(log, "Subject:") == NULL, "no content for refused recipients");
 	g_free(log);
 
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
@@ -457,12 +506,28 @@ static void test_refusals(void)
 	is_int(transport_send(tr, "", mixed, message, strlen(message), &error), TRANSPORT_TEMPFAIL,
 	       "one refused for now: TEMPFAIL");
 	is_int(fake_messages(&f), 2, "  ... and nobody got it");
+	like(error, "RCPT TO <temp@example.net>: 450 4.2.0", "  ... says why");
 	g_clear_pointer(&error, g_free);
+	if (pipelining) {
+		/* DATA had its 354: any end of the data would deliver */
+		usleep(100 * 1000);
+		is_int(fake_messages(&f), 2, "  ... not even an empty message");
+		log = fake_log_copy(&f);
+		ok(g_str_has_suffix(log, "RCPT TO:<perm@example.net>\r\nDATA\r\n"),
+		   "  ... the connection was dropped in DATA");
+		g_free(log);
+	}
 
 	is_int(transport_send(tr, "", both, message, strlen(message), &error), TRANSPORT_PERMFAIL,
 	       "all refused: PERMFAIL");
 	is_int(fake_messages(&f), 2, "  ... nothing sent");
+	like(error,
+	     "RCPT TO <perm@example.net>: 550 5.1.1 <perm>: Recipient address rejected: "
+	     "User unknown; RCPT TO <perm2@example.net>: 550",
+	     "  ... both refusals in the reason");
 	g_clear_pointer(&error, g_free);
+	is_int(fake_connections(&f), pipelining ? 2 : 1,
+	       pipelining ? "  ... on a new connection" : "  ... on the same connection");
 
 	is_int(send1(tr, "", "bad\r\nRSET@example.net", &error), TRANSPORT_PERMFAIL,
 	       "CRLF in a recipient: PERMFAIL");
@@ -476,7 +541,7 @@ static void test_refusals(void)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.end_reply = "554 5.7.1 spam\r\n"};
+	f = (struct fake){.ehlo = f.ehlo, .end_reply = "554 5.7.1 spam\r\n"};
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_PERMFAIL,
@@ -486,26 +551,39 @@ static void test_refusals(void)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.mail_reply = "530 5.7.0 Authentication required\r\n"};
+	f = (struct fake){.ehlo = f.ehlo, .mail_reply = "530 5.7.0 Authentication required\r\n"};
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
 	       "530 to MAIL FROM: TEMPFAIL (our configuration, not the message)");
 	like(error, "MAIL FROM <>: 530 5.7.0 Authentication required", "  ... the reply");
+	ok(error != NULL && strstr(error, "503") == NULL, "  ... and no other");
 	g_clear_pointer(&error, g_free);
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.mail_reply = "553 5.1.8 sender rejected\r\n"};
+	f = (struct fake){.ehlo = f.ehlo, .mail_reply = "553 5.1.8 sender rejected\r\n"};
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "support@example.com", "customer@example.net", &error), TRANSPORT_PERMFAIL,
 	       "553 to MAIL FROM: PERMFAIL");
 	g_clear_pointer(&error, g_free);
+	is_int(send1(tr, "support@example.com", "customer@example.net", &error), TRANSPORT_PERMFAIL,
+	       "  ... again, on the same session");
+	g_clear_pointer(&error, g_free);
+	is_int(fake_connections(&f), 1, "  ... which stays usable");
+	log = fake_log_copy(&f);
+	like(log, "\r\nRSET\r\n", "  ... RSET after the failed MAIL FROM");
+	if (pipelining)
+		like(log, "RCPT TO:<customer@example.net>\r\nDATA\r\nRSET\r\n",
+		     "  ... after the rest of the group");
+	else
+		ok(strstr(log, "RCPT") == NULL, "  ... and no RCPT TO");
+	g_free(log);
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.end_reply = "452 4.3.1 disk full\r\n"};
+	f = (struct fake){.ehlo = f.ehlo, .end_reply = "452 4.3.1 disk full\r\n"};
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
@@ -513,6 +591,131 @@ static void test_refusals(void)
 	g_clear_pointer(&error, g_free);
 	transport_close(&tr);
 	fake_stop(&f);
+}
+
+/* RFC 2920 3.1: a server may accept DATA although no recipient was; the
+ * client then sends "." alone, and the session carries on. */
+static void test_pipelined_data_anyway(void)
+{
+	struct fake f = {.ehlo = ehlo_pipelining, .data_anyway = true};
+	const char *both[] = {"perm@example.net", "perm2@example.net", NULL};
+	struct transport *tr;
+	char *error = NULL, *log;
+
+	fake_start(&f);
+	tr = open_fake(&f, "off", NULL, NULL);
+	is_int(transport_send(tr, "", both, message, strlen(message), &error), TRANSPORT_PERMFAIL,
+	       "pipelining, all refused, DATA accepted anyway: PERMFAIL");
+	like(error, "RCPT TO <perm2@example.net>: 550", "  ... for the refusals");
+	g_clear_pointer(&error, g_free);
+	log = fake_log_copy(&f);
+	like(log, "RCPT TO:<perm2@example.net>\r\nDATA\r\n.\r\nRSET\r\n",
+	     "  ... \".\" alone after the 354, then RSET");
+	ok(strstr(log, "Subject:") == NULL, "  ... without the content");
+	g_free(log);
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
+	       "  ... and the next message goes out");
+	is_int(fake_connections(&f), 1, "  ... on the same connection");
+	transport_close(&tr);
+	fake_stop(&f);
+}
+
+/* Replies the pipelined path reads itself: several lines, and junk. */
+static void test_pipelined_replies(void)
+{
+	static const struct {
+		const char *reply, *name, *error;
+		enum transport_result result;
+	} cases[] = {
+	    {"250-2.1.5 first\r\n250-2.1.5 second\r\n250 2.1.5 ok\r\n", "reply of three lines",
+	     NULL, TRANSPORT_OK},
+	    {"551-5.1.6 gone\r\n551 5.1.6 try elsewhere\r\n", "refusal of two lines",
+	     "RCPT TO <customer@example.net>: 551 5.1.6 gone 5.1.6 try elsewhere",
+	     TRANSPORT_PERMFAIL},
+	    {"hello\r\n", "not a reply",
+	     "RCPT TO <customer@example.net>: unreadable reply (not an SMTP reply)",
+	     TRANSPORT_TEMPFAIL},
+	    {"250-more\r\n", "lines of different codes (250-, then DATA's 354)",
+	     "unreadable reply (lines of different codes)", TRANSPORT_TEMPFAIL},
+	};
+	char *long_reply = g_strdup_printf("250 %0*d\r\n", 5000, 0);
+	char *error = NULL;
+
+	for (size_t i = 0; i <= G_N_ELEMENTS(cases); i++) {
+		bool last = i == G_N_ELEMENTS(cases);
+		struct fake f = {.ehlo = ehlo_pipelining,
+				 .rcpt_reply = last ? long_reply : cases[i].reply};
+		struct transport *tr;
+		char *name =
+		    g_strdup_printf("pipelining, %s", last ? "line of 5000 bytes" : cases[i].name);
+
+		fake_start(&f);
+		tr = open_fake(&f, "off", NULL, NULL);
+		is_int(send1(tr, "", "customer@example.net", &error),
+		       last ? TRANSPORT_TEMPFAIL : cases[i].result, name);
+		if (last || cases[i].error != NULL)
+			like(error, last ? "unreadable reply (line too long)" : cases[i].error,
+			     "  ... the reason");
+		g_clear_pointer(&error, g_free);
+		transport_close(&tr);
+		fake_stop(&f);
+		g_free(name);
+	}
+	g_free(long_reply);
+}
+
+/* Sessions that end under us, with and without pipelining; *dead_port_r:
+ * the port of its last fake, stopped. */
+static void test_stale(bool pipelining, unsigned *dead_port_r)
+{
+	const char *ehlo = pipelining ? ehlo_pipelining : NULL;
+	struct transport *tr;
+	struct fake f;
+	char *error = NULL;
+
+	printf("# sessions that end, %s\n", pipelining ? "pipelining" : "one command at a time");
+	/* a session the server closed while idle is replaced */
+	f = (struct fake){.ehlo = ehlo, .close_after = 1};
+	fake_start(&f);
+	tr = open_fake(&f, "off", NULL, NULL);
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
+	usleep(100 * 1000);
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
+	       "the server closed the session: the next message connects again");
+	if (error != NULL)
+		printf("# %s\n", error);
+	g_clear_pointer(&error, g_free);
+	is_int(fake_connections(&f), 2, "  ... on a second connection");
+	is_int(fake_messages(&f), 2, "  ... both arrived");
+	transport_close(&tr);
+	fake_stop(&f);
+
+	/* ... also when it says 421 first */
+	f = (struct fake){.ehlo = ehlo, .refuse_after = 1};
+	fake_start(&f);
+	tr = open_fake(&f, "off", NULL, NULL);
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
+	       "421 to MAIL FROM on a used session: the message goes out on a new one");
+	if (error != NULL)
+		printf("# %s\n", error);
+	g_clear_pointer(&error, g_free);
+	is_int(fake_connections(&f), 2, "  ... on a second connection");
+	is_int(fake_messages(&f), 2, "  ... both arrived");
+	transport_close(&tr);
+	fake_stop(&f);
+
+	/* no reply within the timeout */
+	f = (struct fake){.ehlo = ehlo, .end_delay = 2};
+	fake_start(&f);
+	tr = open_fake(&f, "off", NULL, NULL);
+	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
+	       "no reply after the data: TEMPFAIL");
+	like(error, "end of DATA: no reply", "  ... says so");
+	g_clear_pointer(&error, g_free);
+	transport_close(&tr);
+	fake_stop(&f);
+	*dead_port_r = f.port;
 }
 
 static void test_connections(void)
@@ -548,48 +751,8 @@ static void test_connections(void)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	/* a session the server closed while idle is replaced */
-	f = (struct fake){.close_after = 1};
-	fake_start(&f);
-	tr = open_fake(&f, "off", NULL, NULL);
-	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
-	usleep(100 * 1000);
-	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
-	       "the server closed the session: the next message connects again");
-	if (error != NULL)
-		printf("# %s\n", error);
-	g_clear_pointer(&error, g_free);
-	is_int(fake_connections(&f), 2, "  ... on a second connection");
-	is_int(fake_messages(&f), 2, "  ... both arrived");
-	transport_close(&tr);
-	fake_stop(&f);
-
-	/* ... also when it says 421 first */
-	f = (struct fake){.refuse_after = 1};
-	fake_start(&f);
-	tr = open_fake(&f, "off", NULL, NULL);
-	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
-	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK,
-	       "421 to MAIL FROM on a used session: the message goes out on a new one");
-	if (error != NULL)
-		printf("# %s\n", error);
-	g_clear_pointer(&error, g_free);
-	is_int(fake_connections(&f), 2, "  ... on a second connection");
-	is_int(fake_messages(&f), 2, "  ... both arrived");
-	transport_close(&tr);
-	fake_stop(&f);
-
-	/* no reply within the timeout */
-	f = (struct fake){.end_delay = 2};
-	fake_start(&f);
-	tr = open_fake(&f, "off", NULL, NULL);
-	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
-	       "no reply after the data: TEMPFAIL");
-	like(error, "end of DATA: no reply", "  ... says so");
-	g_clear_pointer(&error, g_free);
-	transport_close(&tr);
-	fake_stop(&f);
-	dead_port = f.port;
+	test_stale(true, &dead_port);
+	test_stale(false, &dead_port); /* its last fake's port: nobody listens now */
 
 	/* nobody listening */
 	f = (struct fake){.port = dead_port};
@@ -644,9 +807,54 @@ static void test_auth(const char *top)
 	g_free(pw);
 }
 
-int main(void)
+/* For tests/integration/70-smtp.sh, which has no other way to send one
+ * message to several recipients: "test-smtp send URL CA-FILE FROM RCPT...",
+ * the message (CRLF line ends) on stdin, STARTTLS required.  Prints the
+ * result and the reason on one line; exits 0 once it has tried. */
+static int send_main(int argc, char **argv)
 {
-	char *top = g_dir_make_tmp("ticketd-smtp-XXXXXX", NULL);
+	struct config_transport cfg = {.starttls = "required", .tls_verify = true, .timeout = 20};
+	GString *data = g_string_new(NULL);
+	struct transport *tr = NULL;
+	enum transport_result r;
+	char buf[4096], *error = NULL;
+	size_t n;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: test-smtp send URL CA-FILE FROM RCPT... <MESSAGE\n");
+		return 64;
+	}
+	cfg.url = argv[0];
+	cfg.ca_file = argv[1];
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+		g_string_append_len(data, buf, n);
+	if (transport_open(&cfg, &tr, &error) < 0) {
+		fprintf(stderr, "test-smtp: %s\n", error);
+		return 1;
+	}
+	/* argv[argc] is NULL: the recipients are NULL-terminated */
+	r = transport_send(tr, argv[2], (const char *const *)argv + 3, data->str, data->len,
+			   &error);
+	printf("%s%s%s\n",
+	       r == TRANSPORT_OK         ? "OK"
+	       : r == TRANSPORT_TEMPFAIL ? "TEMPFAIL"
+					 : "PERMFAIL",
+	       error != NULL ? " " : "", error != NULL ? error : "");
+	transport_close(&tr);
+	g_free(error);
+	g_string_free(data, TRUE);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char *top;
+
+	if (argc > 1 && strcmp(argv[1], "send") == 0) {
+		log_open("test-smtp", true, false);
+		return send_main(argc - 2, argv + 2);
+	}
+	top = g_dir_make_tmp("ticketd-smtp-XXXXXX", NULL);
 
 	if (top == NULL) {
 		printf("Bail out! cannot make a temporary directory\n");
@@ -655,8 +863,12 @@ int main(void)
 	log_open("test-smtp", true, false);
 	test_parse_url();
 	test_open(top);
-	test_session();
-	test_refusals();
+	test_session(true);
+	test_session(false);
+	test_refusals(true);
+	test_refusals(false);
+	test_pipelined_data_anyway();
+	test_pipelined_replies();
 	test_connections();
 	test_auth(top);
 	g_rmdir(top);

@@ -2,8 +2,10 @@
 # The SMTP transport against the private Postfix of tests/servers.sh (which
 # delivers into Dovecot): STARTTLS on the SMTP port, AUTH PLAIN on the
 # submission port, smtps, certificate and password failures that keep the
-# mail for later, 5xx refusals that fail it with an event, and 200
-# auto-responses through one session.
+# mail for later, 5xx refusals that fail it with an event, PIPELINING
+# (Postfix's command counts show DATA sent in the group; several recipients
+# through tests/test-smtp's send mode), and 200 auto-responses through one
+# session.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../servers.sh"
 servers_require dovecot postfix
@@ -55,6 +57,22 @@ row() { # row SUBJECT COLUMNS: the outbox row of the ticket with that subject
 }
 smtpd_connects() { # Postfix's "connect from" lines of the plain SMTP port so far
 	grep -c "postfix-ticketd-test/smtpd\[[0-9]*\]: connect from" "$POSTFIX_DIR/maillog"
+}
+smtpd_disconnects() { # ... and its "disconnect from" lines
+	grep -c "postfix-ticketd-test/smtpd\[[0-9]*\]: disconnect from" "$POSTFIX_DIR/maillog"
+}
+# session_counts N: the command counts Postfix logs when a session of the
+# plain SMTP port ends ("ehlo=2 starttls=1 mail=1 rcpt=1/2 data=1 quit=1
+# commands=7/8": accepted/sent), of the first session to end after N
+# disconnects, once it has ended
+session_counts() {
+	_sc=50
+	while [ "$(smtpd_disconnects)" -le "$1" ] && [ $_sc -gt 0 ]; do
+		sleep 0.1
+		_sc=$((_sc - 1))
+	done
+	grep "postfix-ticketd-test/smtpd\[[0-9]*\]: disconnect from" "$POSTFIX_DIR/maillog" |
+		sed -n "$(($1 + 1))p" | sed 's/.*: disconnect from [^ ]* //'
 }
 
 smtp_config "$STARTTLS"
@@ -152,6 +170,7 @@ ok $? "  ... with a warning in the log"
 smtp_config "$STARTTLS"
 customer_mail m8 "Unknown user" nobody@example.net
 customer_mail m9 "Elsewhere" someone@elsewhere.invalid
+disconnects=$(smtpd_disconnects)
 run_once
 is "$(row "Unknown user" status)" failed "user unknown in a local domain: failed"
 err=$(row "Unknown user" last_error)
@@ -169,6 +188,55 @@ case $err in
 esac
 is "$(psql_q "SELECT count(*) FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.subject = 'Elsewhere' AND e.type = 'delivery-failed'")" \
 	1 "  ... with its event"
+# Only a pipelining client sends DATA when every recipient was refused
+# (RFC 2920 3.1: in the same group as MAIL and RCPT); Postfix refuses it.
+case " $(session_counts "$disconnects") " in
+*" mail=2 rcpt=0/2 data=0/2 "*) ok 0 "PIPELINING: DATA went out with MAIL and RCPT, and was refused" ;;
+*) ok 1 "PIPELINING: DATA went out with MAIL and RCPT: '$(session_counts "$disconnects")'" ;;
+esac
+
+# --- PIPELINING with several recipients, through tests/test-smtp's send
+# mode (an outbox row has one recipient): a refused recipient leaves the
+# others their copy; all refused, nothing goes out.
+send_mail() { # send_mail RCPT...: $T/pipelined.eml by STARTTLS; prints the result
+	[ -x "$TOP/tests/test-smtp" ] || echo "# tests/test-smtp is not built (make check builds it)" >&2
+	"$TOP/tests/test-smtp" send "smtp://127.0.0.1:$POSTFIX_SMTP_PORT" "$TLS_CA" \
+		support@example.com "$@" <"$T/pipelined.eml"
+}
+printf 'From: support@example.com\r\nTo: %s\r\nSubject: Pipelined\r\nMessage-ID: <pipelined@example.com>\r\n\r\n.One group.\r\n' \
+	"$CUSTOMER" >"$T/pipelined.eml"
+count=$(mail_count $CUSTOMER)
+disconnects=$(smtpd_disconnects)
+out=$(send_mail $CUSTOMER nobody@example.net)
+case $out in
+"PERMFAIL 127.0.0.1:$POSTFIX_SMTP_PORT: sent to 1 of 2 recipients; refused: RCPT TO <nobody@example.net>: 550 5.1.1 "*)
+	ok 0 "one of two recipients refused: PERMFAIL, naming the refused one" ;;
+*) ok 1 "one of two recipients refused: '$out'" ;;
+esac
+wait_for_mail $CUSTOMER $((count + 1))
+ok $? "  ... and the other recipient got it"
+is "$(header Subject "$(newest_mail $CUSTOMER)")" Pipelined "  ... this message"
+tail -n 1 "$(newest_mail $CUSTOMER)" | tr -d '\r' | grep -qx '\.One group\.'
+ok $? "  ... with its leading dot (dot-stuffed)"
+case " $(session_counts "$disconnects") " in
+*" mail=1 rcpt=1/2 data=1 quit=1 "*) ok 0 "  ... one transaction, DATA accepted" ;;
+*) ok 1 "  ... one transaction, DATA accepted: '$(session_counts "$disconnects")'" ;;
+esac
+
+count=$(mail_count $CUSTOMER)
+disconnects=$(smtpd_disconnects)
+out=$(send_mail nobody@example.net nobody2@example.net)
+case $out in
+"PERMFAIL "*"RCPT TO <nobody@example.net>: 550 5.1.1 "*"; RCPT TO <nobody2@example.net>: 550 5.1.1 "*)
+	ok 0 "all recipients refused: PERMFAIL, naming both" ;;
+*) ok 1 "all recipients refused: '$out'" ;;
+esac
+case " $(session_counts "$disconnects") " in
+*" mail=1 rcpt=0/2 data=0/1 rset=1 quit=1 "*) ok 0 "  ... DATA in the group, refused, then RSET" ;;
+*) ok 1 "  ... DATA in the group, refused, then RSET: '$(session_counts "$disconnects")'" ;;
+esac
+sleep 0.5
+is "$(mail_count $CUSTOMER)" "$count" "  ... nothing delivered"
 
 # --- 200 auto-responses in one cycle, through one session
 # First the tickets and their rows, with the transport pointing at a closed
