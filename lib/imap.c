@@ -11,7 +11,13 @@
  *
  * A message's uid is "UIDVALIDITY:UID": intake never depends on \Seen
  * (DESIGN §3).  list is UID SEARCH ALL, ascending; fetch is UID FETCH
- * BODY.PEEK[], which leaves the flags alone.
+ * BODY.PEEK[], which leaves the flags alone.  fetch reads ahead: asked for
+ * a message it does not hold, it takes that one and those listed after it
+ * in one UID FETCH, at most IMAP_AHEAD_MAX messages and IMAP_AHEAD_BYTES by
+ * RFC822.SIZE (asked for first; a larger message comes alone), and hands
+ * them out in order, so one window is held beside the message in hand.  A
+ * message that vanished, or that the server sent no body for, fails as it
+ * would alone; after a window the server refused, fetch goes one by one.
  *
  * After the commit: ack only notes the UID; flush applies the notes of a
  * batch at once.  "delete" stores \Deleted and expunges those UIDs (UID
@@ -40,6 +46,18 @@
 #define IMAPS_DEFAULT_PORT 993
 /* UIDs per command: keeps a command line well below servers' limits. */
 #define IMAP_MAX_UIDS_PER_SET 500
+/* The read-ahead window of fetch: messages, and bytes by RFC822.SIZE. */
+#define IMAP_AHEAD_MAX   64
+#define IMAP_AHEAD_BYTES (16u << 20)
+
+/* A message of the read-ahead window. */
+struct imap_ahead {
+	uint32_t uid;  /* first: imap_ahead_find() */
+	uint32_t size; /* RFC822.SIZE */
+	bool gone;     /* the server did not answer for it: expunged */
+	char *data;    /* NUL-terminated; NULL: no body (yet), or handed out */
+	size_t len;
+};
 
 struct imap_box {
 	struct mailbox box; /* must be first */
@@ -51,7 +69,11 @@ struct imap_box {
 	char *after_folder; /* modified UTF-7 */
 	char *after_folder_utf8;
 	uint32_t uidvalidity;
-	GArray *acked; /* uint32_t UIDs acknowledged since the last flush */
+	GArray *acked;      /* uint32_t UIDs acknowledged since the last flush */
+	GArray *listed;     /* uint32_t UIDs of the last list, ascending */
+	GArray *ahead;      /* struct imap_ahead, ascending UIDs */
+	guint ahead_next;   /* the first entry of ahead not handed out */
+	bool ahead_refused; /* the server refused a window: one at a time */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -267,6 +289,8 @@ static int imap_open_common(const struct config_mailbox *cfg, bool implicit_tls,
 
 	ib->after = cfg->after;
 	ib->acked = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	ib->listed = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	ib->ahead = g_array_new(FALSE, FALSE, sizeof(struct imap_ahead));
 	if (net_conn_init(&ib->conn, cfg, implicit_tls ? "imaps://" : "imap://", "IMAP",
 			  implicit_tls ? IMAPS_DEFAULT_PORT : IMAP_DEFAULT_PORT, &path,
 			  error_r) < 0 ||
@@ -361,17 +385,44 @@ static gint imap_compare_uid(gconstpointer a, gconstpointer b)
 	return x < y ? -1 : x > y;
 }
 
+/* The sorted UIDs as a set with runs folded into ranges. */
+static struct mailimap_set *imap_set_of(const uint32_t *uids, guint n)
+{
+	struct mailimap_set *set = imap_check_alloc(mailimap_set_new_empty());
+
+	for (guint i = 0; i < n;) {
+		guint j = i;
+		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
+			j++;
+		if (mailimap_set_add_interval(set, uids[i], uids[j]) != MAILIMAP_NO_ERROR)
+			log_panic("out of memory in libetpan");
+		i = j + 1;
+	}
+	return set;
+}
+
+/* Frees what was read ahead and not handed out. */
+static void imap_ahead_clear(struct imap_box *ib)
+{
+	for (guint i = 0; i < ib->ahead->len; i++)
+		g_free(g_array_index(ib->ahead, struct imap_ahead, i).data);
+	g_array_set_size(ib->ahead, 0);
+	ib->ahead_next = 0;
+}
+
 static int imap_list(struct mailbox *box, GPtrArray **uids_r, char **error_r)
 {
 	struct imap_box *ib = (struct imap_box *)box;
 	struct mailimap_search_key *key;
-	GArray *found;
+	GArray *listed = ib->listed;
 	clist *result = NULL;
 	GPtrArray *uids;
+	guint n = 0;
 	int r;
 
 	if (net_usable(&ib->conn, error_r) < 0)
 		return -1;
+	imap_ahead_clear(ib);
 	key = imap_check_alloc(mailimap_search_key_new_all());
 	r = mailimap_uid_search(ib->imap, NULL, key, &result);
 	mailimap_search_key_free(key);
@@ -381,20 +432,22 @@ static int imap_list(struct mailbox *box, GPtrArray **uids_r, char **error_r)
 		g_free(name);
 		return -1;
 	}
-	found = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	/* Kept, sorted and without duplicates: fetch reads ahead in this order. */
+	g_array_set_size(listed, 0);
 	for (clistiter *it = clist_begin(result); it != NULL; it = clist_next(it))
-		g_array_append_val(found, *(uint32_t *)clist_content(it));
+		g_array_append_val(listed, *(uint32_t *)clist_content(it));
 	mailimap_search_result_free(result);
-	g_array_sort(found, imap_compare_uid);
+	g_array_sort(listed, imap_compare_uid);
 
 	uids = g_ptr_array_new_with_free_func(g_free);
-	for (guint i = 0; i < found->len; i++) {
-		uint32_t uid = g_array_index(found, uint32_t, i);
-		if (i > 0 && uid == g_array_index(found, uint32_t, i - 1))
+	for (guint i = 0; i < listed->len; i++) {
+		uint32_t uid = g_array_index(listed, uint32_t, i);
+		if (n > 0 && uid == g_array_index(listed, uint32_t, n - 1))
 			continue;
+		g_array_index(listed, uint32_t, n++) = uid;
 		g_ptr_array_add(uids, g_strdup_printf("%u:%u", ib->uidvalidity, uid));
 	}
-	g_array_free(found, TRUE);
+	g_array_set_size(listed, n);
 	*uids_r = uids;
 	return 0;
 }
@@ -421,63 +474,217 @@ static int imap_parse_uid(struct imap_box *ib, const char *uid, uint32_t *uid_r,
 	return -1;
 }
 
+/* The entry of the window for uid, or NULL (an entry starts with its UID). */
+static struct imap_ahead *imap_ahead_find(struct imap_box *ib, uint32_t uid)
+{
+	return bsearch(&uid, ib->ahead->data, ib->ahead->len, sizeof(struct imap_ahead),
+		       imap_compare_uid);
+}
+
+/* UID FETCH of the sorted UIDs: UID with RFC822.SIZE, or with BODY.PEEK[]
+ * (the whole message, and \Seen stays as it was). */
+static int imap_uid_fetch(struct imap_box *ib, const uint32_t *uids, guint n, bool bodies,
+			  clist **result_r, char **error_r)
+{
+	struct mailimap_set *set = imap_set_of(uids, n);
+	struct mailimap_fetch_type *type;
+	struct mailimap_fetch_att *att;
+	int r;
+
+	type = imap_check_alloc(mailimap_fetch_type_new_fetch_att_list_empty());
+	mailimap_fetch_type_new_fetch_att_list_add(type,
+						   imap_check_alloc(mailimap_fetch_att_new_uid()));
+	if (bodies)
+		att = mailimap_fetch_att_new_body_peek_section(
+		    imap_check_alloc(mailimap_section_new(NULL)));
+	else
+		att = mailimap_fetch_att_new_rfc822_size();
+	mailimap_fetch_type_new_fetch_att_list_add(type, imap_check_alloc(att));
+	r = mailimap_uid_fetch(ib->imap, set, type, result_r);
+	mailimap_fetch_type_free(type);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR) {
+		/* libetpan has freed what it had. */
+		*result_r = NULL;
+		imap_fail(ib, r, error_r, "UID FETCH %s of %u message(s) from UID %u failed",
+			  bodies ? "BODY.PEEK[]" : "RFC822.SIZE", n, uids[0]);
+		return -1;
+	}
+	return 0;
+}
+
+/* One FETCH response.  Unsolicited ones (flag changes) may come along,
+ * without our items: uid or body stay 0/NULL, and callers skip them. */
+struct imap_att {
+	uint32_t uid;
+	bool has_size;
+	uint32_t size;
+	const char *body; /* NULL when absent or NIL */
+	size_t len;
+};
+
+static void imap_att_read(const struct mailimap_msg_att *att, struct imap_att *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (clistiter *it = clist_begin(att->att_list); it != NULL; it = clist_next(it)) {
+		struct mailimap_msg_att_item *item = clist_content(it);
+		struct mailimap_msg_att_static *st;
+
+		if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+			continue;
+		st = item->att_data.att_static;
+		if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+			a->uid = st->att_data.att_uid;
+		} else if (st->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE) {
+			a->has_size = true;
+			a->size = st->att_data.att_rfc822_size;
+		} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION &&
+			   st->att_data.att_body_section->sec_body_part != NULL) {
+			a->body = st->att_data.att_body_section->sec_body_part;
+			a->len = st->att_data.att_body_section->sec_length;
+		}
+	}
+}
+
+/* The bodies of the sorted UIDs, into their entries.  Each is copied, then
+ * libetpan's copy freed: the peak is the window and one message more. */
+static int imap_ahead_bodies(struct imap_box *ib, const uint32_t *uids, guint n, char **error_r)
+{
+	clist *result = NULL;
+
+	if (imap_uid_fetch(ib, uids, n, true, &result, error_r) < 0)
+		return -1;
+	for (clistiter *it = clist_begin(result); it != NULL; it = clist_delete(result, it)) {
+		struct mailimap_msg_att *att = clist_content(it);
+		struct imap_ahead *e;
+		struct imap_att a;
+
+		imap_att_read(att, &a);
+		if (a.body != NULL && (e = imap_ahead_find(ib, a.uid)) != NULL && e->data == NULL) {
+			e->data = g_malloc(a.len + 1);
+			memcpy(e->data, a.body, a.len);
+			e->data[a.len] = '\0';
+			e->len = a.len;
+		}
+		mailimap_msg_att_free(att);
+	}
+	mailimap_fetch_list_free(result);
+	return 0;
+}
+
+/* Fills the window with want and the messages listed after it, at most max,
+ * and fetches their bodies within IMAP_AHEAD_BYTES (want's at least). */
+static int imap_read_ahead(struct imap_box *ib, uint32_t want, guint max, char **error_r)
+{
+	const uint32_t *from = NULL;
+	uint32_t uids[IMAP_AHEAD_MAX];
+	guint n = 1, nbodies = 0;
+	uint64_t bytes = 0;
+	clist *sizes = NULL;
+
+	imap_ahead_clear(ib);
+	if (ib->listed->len > 0)
+		from = bsearch(&want, ib->listed->data, ib->listed->len, sizeof(uint32_t),
+			       imap_compare_uid);
+	if (from != NULL)
+		n = MIN(max, ib->listed->len - (guint)(from - (const uint32_t *)ib->listed->data));
+	else
+		from = &want;
+	for (guint i = 0; i < n; i++) {
+		/* A message alone needs no size: it comes whatever its size. */
+		struct imap_ahead e = {.uid = from[i], .gone = n > 1};
+		g_array_append_val(ib->ahead, e);
+	}
+	if (n > 1) {
+		if (imap_uid_fetch(ib, from, n, false, &sizes, error_r) < 0)
+			return -1;
+		/* A message the server does not answer for is gone. */
+		for (clistiter *it = clist_begin(sizes); it != NULL; it = clist_next(it)) {
+			struct imap_ahead *e;
+			struct imap_att a;
+
+			imap_att_read(clist_content(it), &a);
+			if (a.has_size && (e = imap_ahead_find(ib, a.uid)) != NULL) {
+				e->gone = false;
+				e->size = a.size;
+			}
+		}
+		mailimap_fetch_list_free(sizes);
+	}
+	for (guint i = 0; i < ib->ahead->len; i++) {
+		const struct imap_ahead *e = &g_array_index(ib->ahead, struct imap_ahead, i);
+		if (e->gone)
+			continue;
+		if (nbodies > 0 && bytes + e->size > IMAP_AHEAD_BYTES) {
+			g_array_set_size(ib->ahead, i);
+			break;
+		}
+		bytes += e->size;
+		uids[nbodies++] = e->uid;
+	}
+	if (nbodies == 0)
+		return 0;
+	log_debug("%s: reading ahead %u message(s) from UID %u, %" G_GUINT64_FORMAT " bytes",
+		  ib->conn.where, nbodies, uids[0], bytes);
+	return imap_ahead_bodies(ib, uids, nbodies, error_r);
+}
+
+/* The entry for want if it was read ahead, or NULL; entries before it,
+ * not asked for, are freed. */
+static struct imap_ahead *imap_ahead_take(struct imap_box *ib, uint32_t want)
+{
+	struct imap_ahead *a = (struct imap_ahead *)ib->ahead->data;
+
+	for (guint i = ib->ahead_next; i < ib->ahead->len; i++) {
+		if (a[i].uid != want)
+			continue;
+		for (guint k = ib->ahead_next; k < i; k++)
+			g_clear_pointer(&a[k].data, g_free);
+		ib->ahead_next = i + 1;
+		return &a[i];
+	}
+	return NULL;
+}
+
 static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
 		      char **error_r)
 {
 	struct imap_box *ib = (struct imap_box *)box;
-	struct mailimap_fetch_type *type;
-	struct mailimap_set *set;
-	clist *result = NULL;
+	struct imap_ahead *e;
 	uint32_t want;
-	int r, ret = -1;
 
 	if (net_usable(&ib->conn, error_r) < 0 || imap_parse_uid(ib, uid, &want, error_r) < 0)
 		return -1;
-	set = imap_check_alloc(mailimap_set_new_single(want));
-	type = imap_check_alloc(mailimap_fetch_type_new_fetch_att_list_empty());
-	mailimap_fetch_type_new_fetch_att_list_add(type,
-						   imap_check_alloc(mailimap_fetch_att_new_uid()));
-	/* BODY.PEEK[]: the whole message, and \Seen stays as it was. */
-	mailimap_fetch_type_new_fetch_att_list_add(
-	    type, imap_check_alloc(mailimap_fetch_att_new_body_peek_section(
-		      imap_check_alloc(mailimap_section_new(NULL)))));
-	r = mailimap_uid_fetch(ib->imap, set, type, &result);
-	mailimap_fetch_type_free(type);
-	mailimap_set_free(set);
-	if (r != MAILIMAP_NO_ERROR) {
-		imap_fail(ib, r, error_r, "UID FETCH %u failed", want);
-		return -1;
-	}
-	/* The answer may hold unsolicited FETCH responses for other messages
-	 * (flag changes): only the one with our UID and a body counts. */
-	for (clistiter *it = clist_begin(result); it != NULL && ret < 0; it = clist_next(it)) {
-		struct mailimap_msg_att *att = clist_content(it);
-		struct mailimap_msg_att_body_section *body = NULL;
-		uint32_t got = 0;
+	e = imap_ahead_take(ib, want);
+	if (e == NULL) {
+		char *why = NULL;
+		int r = imap_read_ahead(ib, want, ib->ahead_refused ? 1 : IMAP_AHEAD_MAX, &why);
 
-		for (clistiter *a = clist_begin(att->att_list); a != NULL; a = clist_next(a)) {
-			struct mailimap_msg_att_item *item = clist_content(a);
-			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
-				continue;
-			if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
-				got = item->att_data.att_static->att_data.att_uid;
-			else if (item->att_data.att_static->att_type ==
-				 MAILIMAP_MSG_ATT_BODY_SECTION)
-				body = item->att_data.att_static->att_data.att_body_section;
+		/* A window the server refused: one message at a time from now
+		 * on, as without read-ahead, so that a bad one fails alone. */
+		if (r < 0 && !ib->conn.broken && ib->ahead->len > 1) {
+			log_debug("%s; no more read-ahead", why);
+			g_clear_pointer(&why, g_free);
+			ib->ahead_refused = true;
+			r = imap_read_ahead(ib, want, 1, &why);
 		}
-		if (got != want || body == NULL || body->sec_body_part == NULL)
-			continue;
-		*data_r = g_malloc(body->sec_length + 1);
-		memcpy(*data_r, body->sec_body_part, body->sec_length);
-		(*data_r)[body->sec_length] = '\0';
-		*len_r = body->sec_length;
-		ret = 0;
+		if (r < 0) {
+			imap_ahead_clear(ib);
+			error_set(error_r, "%s", why);
+			g_free(why);
+			return -1;
+		}
+		e = imap_ahead_take(ib, want);
 	}
-	mailimap_fetch_list_free(result);
-	if (ret < 0)
+	if (e == NULL || e->data == NULL) {
 		error_set(error_r, "%s: message UID %u is no longer in %s", ib->conn.where, want,
 			  ib->folder_utf8);
-	return ret;
+		return -1;
+	}
+	*data_r = e->data;
+	*len_r = e->len;
+	e->data = NULL;
+	return 0;
 }
 
 /* --- ack, flush ---------------------------------------------------------------- */
@@ -491,22 +698,6 @@ static int imap_ack(struct mailbox *box, const char *uid, char **error_r)
 		return -1;
 	g_array_append_val(ib->acked, n);
 	return 0;
-}
-
-/* The sorted UIDs as a set with runs folded into ranges. */
-static struct mailimap_set *imap_set_of(const uint32_t *uids, guint n)
-{
-	struct mailimap_set *set = imap_check_alloc(mailimap_set_new_empty());
-
-	for (guint i = 0; i < n;) {
-		guint j = i;
-		while (j + 1 < n && uids[j + 1] <= uids[j] + 1)
-			j++;
-		if (mailimap_set_add_interval(set, uids[i], uids[j]) != MAILIMAP_NO_ERROR)
-			log_panic("out of memory in libetpan");
-		i = j + 1;
-	}
-	return set;
 }
 
 static int imap_store_deleted(struct imap_box *ib, struct mailimap_set *set, char **error_r)
@@ -632,6 +823,9 @@ static void imap_close(struct mailbox **box)
 		mailimap_free(ib->imap);
 	}
 	g_array_free(ib->acked, TRUE);
+	imap_ahead_clear(ib);
+	g_array_free(ib->ahead, TRUE);
+	g_array_free(ib->listed, TRUE);
 	net_conn_clear(&ib->conn);
 	g_free(ib->folder);
 	g_free(ib->folder_utf8);

@@ -1,5 +1,6 @@
 /*
- * intake.c - the hot path: one connection, prepared statements, a batch of
+ * intake.c - the hot path: one connection, prepared statements in libpq's
+ * pipeline mode (one round trip per message, two for a new ticket), a batch of
  * messages per transaction with a savepoint each.
  */
 #include "intake.h"

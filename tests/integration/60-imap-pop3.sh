@@ -2,7 +2,9 @@
 # Intake from IMAP and POP3 on a private Dovecot: STARTTLS/STLS and implicit
 # TLS, certificate checks that stop before any password is sent, move to a
 # folder, a wrong password beside a working Maildir queue, messages that
-# were stored but not removed.
+# were stored but not removed, fetching in read-ahead windows (150 messages,
+# some large; two deleted by another client between list and fetch; a run
+# stopped with messages read ahead).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../servers.sh"
 
@@ -29,7 +31,8 @@ IMAP_URL="imap://localhost:$DOVECOT_IMAP_PORT/INBOX"
 net_config() {
 	cat >"$T/net.conf" <<CONF
 database = { conninfo = "$CONNINFO"; };
-daemon = { poll_interval = "1s"; tag = "Ticket"; secret_file = "$T/secret"; };
+daemon = { poll_interval = "1s"; tag = "Ticket"; secret_file = "$T/secret";
+           batch_size = ${NET_BATCH:-200}; };
 transport = { url = "maildir:$T/outgoing"; };
 staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
             role = "admin"; queues = [ "support", "billing" ]; } );
@@ -216,6 +219,135 @@ net_config "$IMAP_URL"
 net_once
 is "$(mail_count $USER)" 0 "with a working 'after' it leaves the mailbox"
 is "$(psql_q "SELECT count(*) FROM raw_messages")" $((raw_before + 1)) "still stored once"
+
+# --- read-ahead: 150 messages in windows of at most 64 messages / 16 MiB ------------
+# put_many PREFIX FIRST LAST: small messages PREFIX<n>, written at once
+put_many() {
+	mkdir -p "$INBOX/new" "$INBOX/cur" "$INBOX/tmp"
+	for _i in $(seq "$2" "$3"); do
+		printf 'From: bulk@customer.example\nTo: support@example.com\nSubject: %s %s\nMessage-ID: <%s%s@customer.example>\n\nText %s.\n' \
+			"$1" "$_i" "$1" "$_i" "$_i" >"$INBOX/tmp/$1$_i"
+		mv "$INBOX/tmp/$1$_i" "$INBOX/new/$1$_i"
+	done
+	chown -R "$MAIL_OWNER:" "$INBOX"
+}
+# put_large NAME KB: a message with KB kilobytes of base64 text
+put_large() {
+	mkdir -p "$INBOX/new" "$INBOX/cur" "$INBOX/tmp"
+	{ printf 'From: bulk@customer.example\nTo: support@example.com\nSubject: large %s\nMessage-ID: <%s@customer.example>\n\n' "$1" "$1"
+	  head -c $(($2 * 768)) /dev/urandom | base64 -w 76; } >"$INBOX/tmp/$1"
+	mv "$INBOX/tmp/$1" "$INBOX/new/$1"
+	chown -R "$MAIL_OWNER:" "$INBOX"
+}
+# dove_sync: Dovecot gives the new messages their UIDs now (so that UIDs
+# follow the order of the put_* calls between syncs)
+dove_sync() { doveadm -c "$DOVECOT_DIR/dovecot.conf" mailbox status -u $USER messages INBOX >/dev/null; }
+dove_uids() { doveadm -c "$DOVECOT_DIR/dovecot.conf" search -u $USER mailbox INBOX "$@" | awk '{print $2}'; }
+stored() { psql_q "SELECT count(*) || ' ' || count(DISTINCT header_message_id) FROM raw_messages WHERE header_message_id LIKE '$1%'"; }
+# windows: "N BYTES" per read-ahead of the last run
+windows() { sed -n 's/.*reading ahead \([0-9]*\) message(s) from UID [0-9]*, \([0-9]*\) bytes/\1 \2/p' "$T/net.log"; }
+
+# UIDs in this order: 10 small, three of 6 MB, one of 18 MB, 136 small.
+NET_BATCH=50 net_config "$IMAP_URL"
+put_many bulk 1 10; dove_sync
+put_large bulk-big1 6000; put_large bulk-big2 6000; put_large bulk-big3 6000; dove_sync
+put_large bulk-huge 18000; dove_sync
+put_many bulk 11 146; dove_sync
+net_once -v
+ok $? "read-ahead: ticketd --once on 150 messages, 4 of them large"
+is "$(stored bulk)" "150 150" "read-ahead: all 150 stored, each once"
+is "$(mail_count $USER)" 0 "read-ahead: the mailbox is empty"
+windows >"$T/windows"
+# 10 small + two of 6 MB (a third would pass 16 MiB), the third alone (it
+# and the 18 MB one would), the 18 MB one alone, then 64, 64 and 8 small
+is "$(cut -d' ' -f1 "$T/windows" | tr '\n' ' ')" "12 1 1 64 64 8 " \
+	"read-ahead: windows of at most 64 messages, split at 16 MiB"
+is "$(awk '$2 > 16777216 && $1 > 1' "$T/windows" | wc -l)" 0 \
+	"read-ahead: no window over 16 MiB but a message alone"
+log_has "warning"
+ok $((! $?)) "read-ahead: no warning"
+
+# hold_uid UID: another transaction inserts the raw row of the message with
+# that UID and waits: ticketd's INSERT of it (UNIQUE (source, source_uid))
+# waits for that transaction until release_uid rolls it back.
+hold_uid() {
+	_v=$(doveadm -c "$DOVECOT_DIR/dovecot.conf" mailbox status -u $USER uidvalidity INBOX | sed 's/.*=//')
+	PGAPPNAME=holder "$PG_BINDIR/psql" -X -q -h "$PGDIR" -U ticketd -d tickets -c "BEGIN;
+		INSERT INTO raw_messages (source, source_uid, received, sha256, size, raw, status)
+		VALUES ('imap://$USER@localhost:$DOVECOT_IMAP_PORT/INBOX', '$_v:$1', now(), '', 0, '', 'stored');
+		SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
+	HOLDER=$!
+	_n=100
+	until [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'")" = 1 ] ||
+		[ $_n -le 0 ]; do sleep 0.1; _n=$((_n - 1)); done
+}
+wait_blocked() {
+	_n=300
+	until [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" -ge 1 ] ||
+		[ $_n -le 0 ]; do sleep 0.1; _n=$((_n - 1)); done
+}
+release_uid() {
+	psql_q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
+	wait "$HOLDER"
+}
+# net_bg: ticketd --once -v on net.conf in the background ($TD), log in net.log
+net_bg() {
+	_disc=$(grep -c "Disconnected" "$DLOG")
+	"$TICKETD" -c "$T/net.conf" --once -v 2>"$T/net.log" &
+	TD=$!
+}
+net_bg_wait() {
+	wait "$TD"
+	_rc=$?
+	sed 's/^/#   /' "$T/net.log" >>"$T/all-net.log"
+	_n=50
+	while [ "$(grep -c "Disconnected" "$DLOG")" -le "$_disc" ] && [ $_n -gt 0 ]; do
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return $_rc
+}
+
+# Deleted by another client after the list, before its window was read.
+put_many gone 1 150; dove_sync
+uids=$(dove_uids all)
+u100=$(echo "$uids" | sed -n 100p)
+u150=$(echo "$uids" | sed -n 150p)
+hold_uid "$(echo "$uids" | head -n 1)"
+net_bg
+wait_blocked
+is "$(windows | cut -d" " -f1)" 64 "vanished: ticketd waits, one window of 64 messages read"
+doveadm -c "$DOVECOT_DIR/dovecot.conf" expunge -u $USER mailbox INBOX uid "$u100,$u150"
+release_uid
+net_bg_wait
+ok $? "vanished: ticketd --once"
+is "$(stored gone)" "148 148" "vanished: the 148 others stored, each once"
+for u in "$u100" "$u150"; do
+	log_has "uid=[0-9]*:$u cannot be read, left in the mailbox: .*message UID $u is no longer in INBOX"
+	ok $? "vanished: UID $u is logged as no longer in the mailbox"
+done
+is "$(mail_count $USER)" 0 "vanished: the mailbox is empty"
+
+# A run stopped (SIGTERM) with a window read ahead: what it did not store
+# stays, \Seen as before; the next run takes it.
+put_many stop 1 150; dove_sync
+hold_uid "$(dove_uids all | head -n 1)"
+net_bg
+wait_blocked
+kill -TERM "$TD"
+release_uid
+net_bg_wait
+taken=$(stored stop | cut -d' ' -f1)
+left=$(mail_count $USER)
+is "$((taken + left))" 150 "stopped: stored + left = 150 ($taken + $left)"
+is "$(windows)" "64 $(windows | cut -d' ' -f2)" "stopped: one window of 64 messages was read"
+[ "$taken" -lt 64 ]
+ok $? "stopped: $((64 - taken)) messages read ahead but not stored are left"
+is "$(dove_uids seen | wc -l | tr -d ' ')" 0 "stopped: none of them is \\Seen"
+is "$(dove_uids unseen | wc -l | tr -d ' ')" "$left" "stopped: all $left unseen"
+net_once
+is "$(stored stop)" "150 150" "stopped: the next run stores the rest, each message once"
+is "$(mail_count $USER)" 0 "stopped: the mailbox is empty"
 
 # --- a wrong password: this mailbox fails, the Maildir queue goes on ----------------
 PWFILE=$BAD_PW
