@@ -68,17 +68,20 @@ MAIL
 # net_once: one ticketd cycle on net.conf; its log is in $T/net.log.  Each
 # cycle is one connection to Dovecot, which ends in one "Disconnected" line
 # of its (asynchronous) log: wait for that line, so the log can be checked.
-net_once() {
-	_disc=$(grep -c "Disconnected" "$DLOG")
-	"$TICKETD" -c "$T/net.conf" --once "$@" 2>"$T/net.log"
-	_rc=$?
+# net_settle STATUS: keeps net.log, waits for Dovecot's line, returns STATUS
+net_settle() {
 	sed 's/^/#   /' "$T/net.log" >>"$T/all-net.log"
 	_n=50
 	while [ "$(grep -c "Disconnected" "$DLOG")" -le "$_disc" ] && [ $_n -gt 0 ]; do
 		sleep 0.1
 		_n=$((_n - 1))
 	done
-	return $_rc
+	return "$1"
+}
+net_once() {
+	_disc=$(grep -c "Disconnected" "$DLOG")
+	"$TICKETD" -c "$T/net.conf" --once "$@" 2>"$T/net.log"
+	net_settle $?
 }
 
 tickets() { psql_q "SELECT count(*) FROM tickets"; }
@@ -298,14 +301,7 @@ net_bg() {
 }
 net_bg_wait() {
 	wait "$TD"
-	_rc=$?
-	sed 's/^/#   /' "$T/net.log" >>"$T/all-net.log"
-	_n=50
-	while [ "$(grep -c "Disconnected" "$DLOG")" -le "$_disc" ] && [ $_n -gt 0 ]; do
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	return $_rc
+	net_settle $?
 }
 
 # Deleted by another client after the list, before its window was read.
