@@ -21,7 +21,12 @@ static void pending_clear(struct intake *in);
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	{ "intake_seen", "SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2" },
+	/* Stored before?  And, for a message that names no ticket ($3), the
+	 * number its ticket will get, so that it needs no second round trip
+	 * (drawn only when not stored before: CASE is lazy). */
+	{ "intake_seen",
+	  "SELECT id, CASE WHEN id IS NULL AND $3 THEN nextval('tickets_id_seq') END FROM "
+	  "(SELECT (SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2) AS id) s" },
 	{ "intake_raw_id", "SELECT nextval(pg_get_serial_sequence('raw_messages', 'id'))" },
 	{ "intake_lock",
 	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
@@ -242,15 +247,18 @@ static enum db_status ask(struct intake *in, const char *source, const char *uid
 
 	memset(q, 0xff, sizeof(*q)); /* every handle -1 */
 	q->nsigned = 0;
-	st = db_queue(in->db, "intake_seen", 2, (const char *const[]){ source, uid }, NULL, 0,
-		      &q->seen, error_r);
+	ids = msg != NULL ? reference_ids(msg) : NULL;
+	tag = msg != NULL ? thread_subject_tag(msg->subject, cfg->tag) : 0;
+	st = db_queue(in->db, "intake_seen", 3,
+		      (const char *const[]){ source, uid,
+					     ids != NULL && ids->len == 0 && tag == 0 ? "t" : "f" },
+		      NULL, 0, &q->seen, error_r);
 	if (msg == NULL || st != DB_OK)
-		return st;
+		goto out;
 	if (msg->message_id != NULL)
 		st = ticket_queue_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
 						&q->copy, error_r);
 	/* our own signed Message-IDs thread even when the stored copy is gone */
-	ids = reference_ids(msg);
 	for (guint i = 0; i < ids->len && q->nsigned < SIGNED_REFS_MAX && st == DB_OK; i++) {
 		long long id = msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
 		if (id > 0)
@@ -258,8 +266,6 @@ static enum db_status ask(struct intake *in, const char *source, const char *uid
 	}
 	if (ids->len > 0 && st == DB_OK)
 		st = ticket_queue_by_message_ids(in->db, ids, &q->by_ids, error_r);
-	g_ptr_array_free(ids, TRUE);
-	tag = thread_subject_tag(msg->subject, cfg->tag);
 	if (tag > 0 && st == DB_OK)
 		st = ticket_queue_get(in->db, tag, &q->tag, error_r);
 	if (tag > 0 && st == DB_OK)
@@ -267,6 +273,9 @@ static enum db_status ask(struct intake *in, const char *source, const char *uid
 	if (!automatic && queue->autoresponse && st == DB_OK)
 		st = autoresponse_ask_limit(in->db, cfg, msg->from->addr, in->now, &q->limit,
 					    error_r);
+out:
+	if (ids != NULL)
+		g_ptr_array_free(ids, TRUE);
 	return st;
 }
 
@@ -294,12 +303,14 @@ static void gather_facts(struct intake *in, const struct parsed_message *msg,
 	*info = tag_info;
 }
 
+/* *ticket_r: the number drawn in advance, or 0 to ask for one. */
 static enum db_status new_ticket(struct intake *in, const struct parsed_message *msg,
 				 const struct config_queue *queue, bool automatic,
 				 const char *now, long long *ticket_r, char **error_r)
 {
 	char *subject = g_strstrip(g_strdup(msg->subject[0] != '\0' ? msg->subject : "(no subject)"));
 	struct ticket_new t = {
+		.id = *ticket_r,
 		.queue_id = queue_id_of(in, queue),
 		.subject = subject,
 		.requestor = msg->from->addr,
@@ -345,7 +356,7 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	struct thread_facts facts;
 	struct ticket_info info = { 0 };
 	struct lookups q;
-	long long ticket = 0, copy_of, recent;
+	long long ticket = 0, copy_of, recent, drawn = 0;
 	enum thread_rule rule;
 	char now[32], *reason = NULL, *to = NULL, *cc = NULL;
 	enum db_status st;
@@ -362,10 +373,12 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 		goto out;
 	/* Stored before: only acknowledged. */
 	seen = db_take(in->db, q.seen);
-	if (seen == NULL || PQntuples(seen) > 0) {
+	if (seen == NULL || !PQgetisnull(seen, 0, 0)) {
 		PQclear(seen);
 		goto out;
 	}
+	if (!PQgetisnull(seen, 0, 1))
+		drawn = strtoll(PQgetvalue(seen, 0, 1), NULL, 10);
 	PQclear(seen);
 	if (msg == NULL) {
 		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "failed", reason,
@@ -391,10 +404,12 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	gather_facts(in, msg, &q, &facts, &info);
 	recent = outbox_count_result(in->db, q.limit);
 	rule = thread_decide(&facts, &ticket);
-	/* The new ticket's number first: that round trip then waits for
-	 * nothing else, and the raw copy (the costliest insert) is queued
-	 * after it, to run while we compose the auto-response. */
+	/* The new ticket first: when its number was not drawn with the
+	 * lookups, that round trip then waits for nothing else, and the raw
+	 * copy (the costliest insert) is queued after it, to run while we
+	 * compose the auto-response. */
 	if (rule == THREAD_NEW) {
+		ticket = drawn;
 		st = new_ticket(in, msg, queue, cls.automatic, now, &ticket, error_r);
 		*result_r = INTAKE_NEW_TICKET;
 	} else {

@@ -21,6 +21,11 @@ static const struct {
 	  "origin, created, updated, last_customer_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) "
 	  "RETURNING id), e AS (INSERT INTO events (ticket_id, at, actor, type, old, new) "
 	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t) SELECT id FROM t" },
+	{ "ticket_insert_id",
+	  "WITH t AS (INSERT INTO tickets (id, queue_id, subject, requestor, requestor_name, "
+	  "priority, origin, created, updated, last_customer_at) VALUES ($9, $1, $2, $3, $4, $5, "
+	  "$6, $7, $7, $7) RETURNING id) INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t" },
 	{ "ticket_cc_insert",
 	  "INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
 	{ "ticket_message_insert",
@@ -155,6 +160,17 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 
 	g_snprintf(queue, sizeof(queue), "%d", t->queue_id);
 	g_snprintf(prio, sizeof(prio), "%d", t->priority);
+	if (t->id > 0) {
+		char idtext[24];
+
+		g_snprintf(idtext, sizeof(idtext), "%lld", t->id);
+		*id_r = t->id;
+		return db_queue(db, "ticket_insert_id", 9,
+				(const char *const[]){ queue, t->subject, t->requestor,
+						       t->requestor_name, prio, t->origin, t->now,
+						       t->actor, idtext },
+				NULL, 0, NULL, error_r);
+	}
 	res = db_run(db, "ticket_insert", 8,
 		     (const char *const[]){ queue, t->subject, t->requestor, t->requestor_name, prio,
 					    t->origin, t->now, t->actor },

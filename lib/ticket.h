@@ -24,6 +24,7 @@ struct ticket_info {
 };
 
 struct ticket_new {
+	long long id;       /* drawn from tickets_id_seq already, or 0 */
 	int queue_id;
 	const char *subject;
 	const char *requestor;
@@ -76,7 +77,8 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
 long long ticket_id_result(struct db *db, int handle);
 void ticket_info_clear(struct ticket_info *info);
 
-/* Waits for the new ticket's number (the auto-response needs it). */
+/* Waits for the new ticket's number (the auto-response needs it), unless
+ * it was drawn already (t->id): then the insert is queued. */
 enum db_status ticket_create(struct db *db, const struct ticket_new *t, long long *id_r,
 			     char **error_r);
 /* The changes below are queued: in pipeline mode their errors come with
