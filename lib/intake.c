@@ -343,14 +343,14 @@ static enum db_status new_ticket(struct intake *in, const struct parsed_message 
  * write is queued.  In pipeline mode the database works on them while we
  * parse the next message.
  */
-enum db_status intake_message(struct intake *in, const char *source, const char *uid,
-			      const char *data, size_t len,
-			      const struct config_queue *const *queues, size_t nqueues,
-			      enum intake_result *result_r, char **error_r)
+/* Applies one message, parsed already (msg, or NULL and the parser's
+ * reason), in the current savepoint. */
+static enum db_status apply(struct intake *in, const char *source, const char *uid,
+			    const char *data, size_t len, struct parsed_message *msg,
+			    const char *reason, const struct config_queue *const *queues,
+			    size_t nqueues, enum intake_result *result_r, char **error_r)
 {
 	const struct ticketd_config *cfg = in->cfg;
-	struct message_limits limits = { .max_size = cfg->max_message_size };
-	struct parsed_message *msg = NULL;
 	const struct config_queue *queue = queues[0];
 	struct classification cls = { 0 };
 	struct thread_facts facts;
@@ -358,13 +358,13 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	struct lookups q;
 	long long ticket = 0, copy_of, recent, drawn = 0;
 	enum thread_rule rule;
-	char now[32], *reason = NULL, *to = NULL, *cc = NULL;
+	char now[32], *to = NULL, *cc = NULL;
 	enum db_status st;
 	PGresult *seen;
 
 	time_iso(in->now, now, sizeof(now));
 	*result_r = INTAKE_ALREADY;
-	if (message_parse(data, len, &limits, &msg, &reason) == 0) {
+	if (msg != NULL) {
 		queue = intake_choose_queue(msg, queues, nqueues);
 		classify_message(msg, cfg, &cls);
 	}
@@ -477,10 +477,32 @@ enum db_status intake_message(struct intake *in, const char *source, const char 
 	}
 out:
 	ticket_info_clear(&info);
-	message_free(&msg);
-	g_free(reason);
 	g_free(to);
 	g_free(cc);
+	return st;
+}
+
+static int parse(struct intake *in, const char *data, size_t len, struct parsed_message **msg_r,
+		 char **reason_r)
+{
+	struct message_limits limits = { .max_size = in->cfg->max_message_size };
+
+	return message_parse(data, len, &limits, msg_r, reason_r);
+}
+
+enum db_status intake_message(struct intake *in, const char *source, const char *uid,
+			      const char *data, size_t len,
+			      const struct config_queue *const *queues, size_t nqueues,
+			      enum intake_result *result_r, char **error_r)
+{
+	struct parsed_message *msg = NULL;
+	char *reason = NULL;
+	enum db_status st;
+
+	(void)parse(in, data, len, &msg, &reason);
+	st = apply(in, source, uid, data, len, msg, reason, queues, nqueues, result_r, error_r);
+	message_free(&msg);
+	g_free(reason);
 	return st;
 }
 
@@ -579,8 +601,11 @@ enum db_status intake_settle(struct intake *in, char **error_r)
 	return st;
 }
 
-enum db_status intake_store(struct intake *in, const char *source, const char *uid,
-			    const char *data, size_t len, const struct config_queue *const *queues,
+/* intake_store() for a message parsed already (msg, or NULL and the
+ * parser's reason). */
+static enum db_status store(struct intake *in, const char *source, const char *uid,
+			    const char *data, size_t len, struct parsed_message *msg,
+			    const char *parse_error, const struct config_queue *const *queues,
 			    size_t nqueues, bool *stored_r, char **error_r)
 {
 	enum intake_result result = INTAKE_FAILED;
@@ -591,7 +616,7 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 	*stored_r = false;
 	db_mark(in->db);
 	before = in->stats;
-	st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
+	st = apply(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result, &reason);
 	if (st == DB_ERR_EARLIER) {
 		/* the message before this one failed: deal with it, then
 		 * this one again from the start */
@@ -601,15 +626,21 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 			goto out;
 		db_mark(in->db);
 		before = in->stats;
-		st = intake_message(in, source, uid, data, len, queues, nqueues, &result, &reason);
+		st = apply(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result,
+			   &reason);
 	}
 	if (st != DB_ERR_CONNECTION)
 		pending_clear(in); /* its statements went through */
+	/* A large message is confirmed at once rather than copied to wait
+	 * for the next round trip (its raw copy went by COPY anyway). */
+	if (st == DB_OK && db_in_pipeline(in->db) && len > RAW_COPY_THRESHOLD)
+		st = db_sync(in->db, &reason);
 	if (st == DB_OK) {
 		st = db_next_savepoint(in->db, error_r);
 		*stored_r = st == DB_OK;
 		count_result(in, result);
-		if (st == DB_OK && db_in_pipeline(in->db) && result != INTAKE_ALREADY) {
+		if (st == DB_OK && db_in_pipeline(in->db) && result != INTAKE_ALREADY &&
+		    len <= RAW_COPY_THRESHOLD) {
 			/* not confirmed until the next sync: keep what it
 			 * takes to keep it as failed */
 			in->pending.source = g_strdup(source);
@@ -634,9 +665,28 @@ out:
 	return st;
 }
 
+enum db_status intake_store(struct intake *in, const char *source, const char *uid,
+			    const char *data, size_t len, const struct config_queue *const *queues,
+			    size_t nqueues, bool *stored_r, char **error_r)
+{
+	struct parsed_message *msg = NULL;
+	char *reason = NULL;
+	enum db_status st;
+
+	(void)parse(in, data, len, &msg, &reason);
+	st = store(in, source, uid, data, len, msg, reason, queues, nqueues, stored_r, error_r);
+	message_free(&msg);
+	g_free(reason);
+	return st;
+}
+
 /* Fetches one message and stores it in the batch transaction.  Returns
  * DB_OK when the rest of the batch may go on; the uid goes to in->acks
- * when the message may leave its mailbox after the commit. */
+ * when the message may leave its mailbox after the commit.
+ *
+ * (Parsing the next message in a second thread while this one is with
+ * the database was tried: on two cores it was slower, ticketd's two
+ * threads and the PostgreSQL backend competing for them.) */
 static enum db_status take_one(struct intake *in, struct mailbox *box, const char *uid,
 			       const struct config_queue *const *queues, size_t nqueues,
 			       char **error_r)
@@ -681,12 +731,10 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 		g_ptr_array_set_size(in->acks, 0);
 		if ((st = db_begin_savepoint(in->db, error_r)) != DB_OK)
 			goto out;
-		for (guint i = start; i < uids->len && i < start + batch; i++) {
+		for (guint i = start; i < uids->len && i < start + batch && st == DB_OK; i++) {
 			if (in->stop != NULL && *in->stop)
 				break;
 			st = take_one(in, box, g_ptr_array_index(uids, i), queues, nqueues, error_r);
-			if (st != DB_OK)
-				break;
 		}
 		if (st == DB_OK)
 			st = intake_settle(in, error_r);
