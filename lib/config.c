@@ -938,6 +938,7 @@ static const struct config_def config_transport_defs[] = {
     {DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable},
     {DEF("tls_verify", CT_BOOL, CFG(transport.tls_verify)), .def = "true"},
     {DEF("timeout", CT_DURATION, CFG(transport.timeout)), .def = "60s", .min = 1, .max = 3600},
+    {DEF("sessions", CT_INT, CFG(transport.sessions)), .def = "1", .min = 1, .max = 16},
     {0},
 };
 

@@ -77,6 +77,7 @@ struct config_transport {
 	char *ca_file;
 	bool tls_verify;  /* default true */
 	long timeout;     /* seconds for every network operation, default 60 */
+	int sessions;     /* senders in parallel, each its own connection, default 1 */
 };
 
 struct ticketd_config {

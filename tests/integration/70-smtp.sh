@@ -266,6 +266,26 @@ ok $? "all 200 arrived"
 sleep 0.5
 is "$(($(smtpd_connects) - connects))" 1 "through one SMTP connection"
 
+# transport.sessions: several senders share the outbox (each claims its
+# rows FOR UPDATE SKIP LOCKED), each with its own SMTP connection.
+i=0
+while [ $i -lt 120 ]; do
+	i=$((i + 1))
+	customer_mail "multi$i" "Multi $i"
+done
+smtp_config "$STARTTLS; sessions = 3"
+count=$(mail_count $CUSTOMER)
+connects=$(smtpd_connects)
+run_once
+ok $? "ticketd --once with three senders"
+is "$(psql_q "SELECT count(*) || ' ' || max(attempts) FROM outbox WHERE status = 'sent' AND ticket_id IN (SELECT id FROM tickets WHERE subject LIKE 'Multi %')")" \
+	"120 1" "all 120 rows sent, each in one attempt"
+wait_for_mail $CUSTOMER $((count + 120)) 60
+ok $? "all 120 arrived"
+sleep 1
+is "$(mail_count $CUSTOMER)" "$((count + 120))" "and none twice"
+is "$(($(smtpd_connects) - connects))" 3 "through three SMTP connections"
+
 if [ "$tap_failed" -gt 0 ]; then
 	echo "# --- $T/ticketd.log"
 	tail -n 30 "$T/ticketd.log" | sed 's/^/# /'
