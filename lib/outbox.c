@@ -20,16 +20,27 @@ static const struct {
 	{ "outbox_autoresponses_since",
 	  "SELECT count(*) FROM outbox WHERE kind = 'auto-response' AND recipient = $1 "
 	  "AND created >= $2" },
-	{ "outbox_claim",
-	  "SELECT id, ticket_id, envelope_from, recipient, raw, attempts FROM outbox "
-	  "WHERE status = 'pending' AND next_attempt <= $1 ORDER BY next_attempt, id "
-	  "LIMIT 1 FOR UPDATE SKIP LOCKED" },
+	/* The lease is taken on the database's clock (real time, across
+	 * daemons); $1 is the cycle's "now" for what is due.  A lease whose
+	 * holder's session is gone (a killed ticketd) is void. */
+	{ "outbox_lease",
+	  "WITH c AS (UPDATE outbox SET leased_until = clock_timestamp() + $2::interval, "
+	  "leased_by = pg_backend_pid() "
+	  "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt <= $1 "
+	  "AND (leased_until IS NULL OR leased_until < clock_timestamp() "
+	  "OR leased_by NOT IN (SELECT pid FROM pg_stat_activity)) "
+	  "ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+	  "RETURNING id, ticket_id, envelope_from, recipient, raw, attempts, next_attempt) "
+	  "SELECT id, ticket_id, envelope_from, recipient, raw, attempts FROM c "
+	  "ORDER BY next_attempt, id" },
+	{ "outbox_release", "UPDATE outbox SET leased_until = NULL WHERE id = ANY($1::bigint[])" },
 	{ "outbox_sent", "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, "
-			 "last_error = NULL WHERE id = $1" },
+			 "last_error = NULL, leased_until = NULL WHERE id = $1" },
 	{ "outbox_deferred",
-	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3 WHERE id = $1" },
+	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3, "
+	  "leased_until = NULL WHERE id = $1" },
 	{ "outbox_failed", "UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
-			   "last_error = $2 WHERE id = $1" },
+			   "last_error = $2, leased_until = NULL WHERE id = $1" },
 	{ "outbox_event",
 	  "INSERT INTO events (ticket_id, at, actor, type, old, new) "
 	  "SELECT ticket_id, $2, 'ticketd', 'delivery-failed', recipient, $3 FROM outbox "
@@ -150,7 +161,7 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	return st;
 }
 
-/* Queues the end of one row's transaction and the start of the next. */
+/* Queues statements whose results nobody waits for. */
 static enum db_status queue_commands(struct db *db, const char *const *sql, char **error_r)
 {
 	enum db_status st = DB_OK;
@@ -160,49 +171,78 @@ static enum db_status queue_commands(struct db *db, const char *const *sql, char
 	return st;
 }
 
+/* Gives back the leases of rows first.. of res that were not sent. */
+static enum db_status release(struct db *db, PGresult *res, int first, char **error_r)
+{
+	GPtrArray *ids = g_ptr_array_new();
+	enum db_status st;
+	char *array;
+
+	for (int i = first; i < PQntuples(res); i++)
+		g_ptr_array_add(ids, PQgetvalue(res, i, 0));
+	array = db_text_array(ids);
+	st = db_queue(db, "outbox_release", 1, (const char *const[]){ array }, NULL, 0, NULL,
+		      error_r);
+	g_free(array);
+	g_ptr_array_free(ids, TRUE);
+	return st;
+}
+
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r)
 {
 	static const char *const begin[] = { "BEGIN", "SET LOCAL synchronous_commit TO off", NULL };
-	static const char *const next[] = { "COMMIT", "BEGIN", "SET LOCAL synchronous_commit TO off",
-					    NULL };
-	char nowtext[32];
-	enum db_status st;
-	int rows;
+	static const char *const commit[] = { "COMMIT", NULL };
+	char nowtext[32], lease[32], limit[16];
+	enum db_status st = DB_OK;
+	bool more = true;
 
-	/* One row per transaction: its lock is held only while it is sent,
-	 * and its outcome is committed right after, so a crash resends at
-	 * most the one mail in flight.  The outcome is committed without
-	 * waiting for the disk: losing it takes a crash of the database
+	/* A few due rows are leased at a time (one short transaction; other
+	 * senders skip them).  Each row's outcome is then its own small
+	 * transaction, queued right after its mail went and not waited
+	 * for: a crash leaves at most the mail in flight without its
+	 * outcome, to be sent again when its lease runs out; the rest of
+	 * the lease is free again then too.  Outcomes are committed without
+	 * waiting for the disk: losing one takes a crash of the database
 	 * server itself, and then means a mail sent twice, never one lost.
-	 * In pipeline mode the outcome, the COMMIT, the next BEGIN and the
-	 * next claim travel in one round trip. */
+	 * A lease lasts OUTBOX_LEASE; rows not begun within half of it are
+	 * given back and leased again. */
 	time_iso(now, nowtext, sizeof(nowtext));
+	g_snprintf(lease, sizeof(lease), "%d seconds", OUTBOX_LEASE);
+	g_snprintf(limit, sizeof(limit), "%d", OUTBOX_LEASE_ROWS);
 	if ((st = db_pipeline_begin(db, error_r)) != DB_OK)
 		return st;
-	if ((st = queue_commands(db, begin, error_r)) != DB_OK)
-		goto out;
-	for (;;) {
-		PGresult *res = db_run(db, "outbox_claim", 1, (const char *const[]){ nowtext }, NULL,
-				       0, &st, error_r);
+	while (more && st == DB_OK && !(stop != NULL && *stop)) {
+		PGresult *res = db_run(db, "outbox_lease", 3,
+				       (const char *const[]){ nowtext, lease, limit }, NULL, 0, &st,
+				       error_r);
+		time_t leased = time(NULL);
+		int rows, i;
 
 		if (res == NULL)
 			break;
 		rows = PQntuples(res);
-		if (rows > 0)
-			st = deliver_row(db, tr, res, 0, now, stats, error_r);
-		PQclear(res);
-		if (st != DB_OK)
-			break;
-		if (rows == 0 || (stop != NULL && *stop)) {
-			st = db_commit(db, error_r);
-			goto out;
+		more = rows == OUTBOX_LEASE_ROWS;
+		for (i = 0; i < rows && st == DB_OK; i++) {
+			if ((stop != NULL && *stop) || time(NULL) - leased > OUTBOX_LEASE / 2)
+				break;
+			st = queue_commands(db, begin, error_r);
+			if (st == DB_OK)
+				st = deliver_row(db, tr, res, i, now, stats, error_r);
+			if (st == DB_OK)
+				st = queue_commands(db, commit, error_r);
+			db_flush(db);
 		}
-		if ((st = queue_commands(db, next, error_r)) != DB_OK)
-			goto out;
+		if (st == DB_OK && i < rows) {
+			st = release(db, res, i, error_r);
+			more = true;
+		}
+		PQclear(res);
 	}
-	db_rollback(db);
-out:
+	if (st == DB_OK)
+		st = db_sync(db, error_r); /* the last outcomes */
+	else
+		db_rollback(db);
 	if (db_pipeline_end(db, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
 		st = DB_ERR_CONNECTION;
 	return st;

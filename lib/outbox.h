@@ -2,9 +2,11 @@
  * outbox.h - mail waiting to be sent.  A row is written in the transaction
  * of the change that caused it (so a ticket change and its mail are never
  * out of step) and delivered after the commit by outbox_deliver(), which
- * claims rows with FOR UPDATE SKIP LOCKED (several daemons may share one
- * database), retries temporary failures with exponential backoff and records
- * permanent ones on the ticket as an event.
+ * leases a few due rows at a time (FOR UPDATE SKIP LOCKED, then
+ * leased_until/leased_by: several daemons and senders may share one
+ * database), records each outcome in its own small transaction queued
+ * without waiting, retries temporary failures with exponential backoff and
+ * records permanent ones on the ticket as an event.
  *
  * Functions return an enum db_status with the reason in *error_r.
  */
@@ -41,8 +43,14 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 enum db_status outbox_queue_autoresponses_since(struct db *db, const char *recipient,
 						const char *since, int *handle_r, char **error_r);
 long long outbox_count_result(struct db *db, int handle);
-/* Sends every row that is due at now, each in its own transaction (a
- * crash resends at most the one in flight); stops early when *stop
+/* A sender leases this many due rows at a time, for this long (seconds):
+ * after a crash of ticketd, the rows it had leased wait at most that
+ * long to be sent by the next run. */
+#define OUTBOX_LEASE_ROWS 32
+#define OUTBOX_LEASE      300
+
+/* Sends every row that is due at now, each outcome in its own transaction
+ * (a crash resends at most the one in flight); stops early when *stop
  * becomes true. */
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r);
