@@ -19,6 +19,7 @@ struct db {
 	PGconn *conn;
 	GHashTable *prepared; /* statement name → (void *)1 */
 	bool pipeline;
+	bool async_commit;    /* synchronous_commit is off for this session */
 	bool synced;          /* db->results hold the last sync's results */
 	unsigned mark;
 	GArray *pending;      /* struct db_pending, in the order sent */
@@ -396,8 +397,28 @@ static enum db_status queue_commands(struct db *db, const char *const *sql, char
 	return st;
 }
 
+enum db_status db_async_commit(struct db *db, bool on, char **error_r)
+{
+	enum db_status st;
+
+	if (on == db->async_commit)
+		return DB_OK;
+	st = queue_commands(db, (const char *const[]){ on ? "SET synchronous_commit TO off"
+							   : "RESET synchronous_commit",
+						       NULL },
+			    error_r);
+	if (st == DB_OK)
+		db->async_commit = on;
+	return st;
+}
+
 enum db_status db_begin_savepoint(struct db *db, char **error_r)
 {
+	enum db_status st;
+
+	/* a batch of intake is durable, whatever happened before */
+	if ((st = db_async_commit(db, false, error_r)) != DB_OK)
+		return st;
 	if (!db->pipeline)
 		return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
 	return queue_commands(db, (const char *const[]){ "BEGIN", "SAVEPOINT msg", NULL }, error_r);

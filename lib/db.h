@@ -99,6 +99,12 @@ PGresult *db_take(struct db *db, int handle);
  * we do something else. */
 void db_flush(struct db *db);
 
+/* Commits that do not wait for the disk, for this session (on), or the
+ * server's setting again (off).  For the outbox's outcomes only: a lost
+ * one means a mail sent twice.  db_begin_savepoint() turns it off, so a
+ * batch of intake is never committed so. */
+enum db_status db_async_commit(struct db *db, bool on, char **error_r);
+
 enum db_status db_begin(struct db *db, char **error_r);
 enum db_status db_commit(struct db *db, char **error_r);
 void db_rollback(struct db *db);

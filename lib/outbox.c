@@ -39,12 +39,14 @@ static const struct {
 	{ "outbox_deferred",
 	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3, "
 	  "leased_until = NULL WHERE id = $1" },
-	{ "outbox_failed", "UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
-			   "last_error = $2, leased_until = NULL WHERE id = $1" },
-	{ "outbox_event",
+	/* the row and its delivery-failed event in one statement: each
+	 * outcome is its own (autocommit) transaction */
+	{ "outbox_failed",
+	  "WITH u AS (UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
+	  "last_error = $2, leased_until = NULL WHERE id = $1 RETURNING ticket_id, recipient) "
 	  "INSERT INTO events (ticket_id, at, actor, type, old, new) "
-	  "SELECT ticket_id, $2, 'ticketd', 'delivery-failed', recipient, $3 FROM outbox "
-	  "WHERE id = $1 AND ticket_id IS NOT NULL" },
+	  "SELECT ticket_id, $3, 'ticketd', 'delivery-failed', recipient, $2 FROM u "
+	  "WHERE ticket_id IS NOT NULL" },
 };
 
 const char *time_iso(time_t t, char *buf, size_t size)
@@ -151,23 +153,11 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	default:
 		stats->failed++;
 		log_error("outbox=%s to=%s failed: %s", id, rcpts[0], reason);
-		st = update_row(db, "outbox_failed", 2, (const char *const[]){ id, reason }, error_r);
-		if (st == DB_OK)
-			st = update_row(db, "outbox_event", 3,
-					(const char *const[]){ id, nowtext, reason }, error_r);
+		st = update_row(db, "outbox_failed", 3, (const char *const[]){ id, reason, nowtext },
+				error_r);
 		break;
 	}
 	g_free(reason);
-	return st;
-}
-
-/* Queues statements whose results nobody waits for. */
-static enum db_status queue_commands(struct db *db, const char *const *sql, char **error_r)
-{
-	enum db_status st = DB_OK;
-
-	for (size_t i = 0; sql[i] != NULL && st == DB_OK; i++)
-		st = db_queue_sql(db, sql[i], 0, NULL, NULL, error_r);
 	return st;
 }
 
@@ -191,27 +181,27 @@ static enum db_status release(struct db *db, PGresult *res, int first, char **er
 enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct outbox_stats *stats, char **error_r)
 {
-	static const char *const begin[] = { "BEGIN", "SET LOCAL synchronous_commit TO off", NULL };
-	static const char *const commit[] = { "COMMIT", NULL };
 	char nowtext[32], lease[32], limit[16];
 	enum db_status st = DB_OK;
 	bool more = true;
 
 	/* A few due rows are leased at a time (one short transaction; other
-	 * senders skip them).  Each row's outcome is then its own small
-	 * transaction, queued right after its mail went and not waited
+	 * senders skip them).  Each row's outcome is then its own statement
+	 * and transaction, queued right after its mail went and not waited
 	 * for: a crash leaves at most the mail in flight without its
 	 * outcome, to be sent again when its lease runs out; the rest of
 	 * the lease is free again then too.  Outcomes are committed without
-	 * waiting for the disk: losing one takes a crash of the database
-	 * server itself, and then means a mail sent twice, never one lost.
-	 * A lease lasts OUTBOX_LEASE; rows not begun within half of it are
-	 * given back and leased again. */
+	 * waiting for the disk (db_async_commit: for this loop only):
+	 * losing one takes a crash of the database server itself, and then
+	 * means a mail sent twice, never one lost.  A lease lasts
+	 * OUTBOX_LEASE; rows not begun within half of it are given back and
+	 * leased again. */
 	time_iso(now, nowtext, sizeof(nowtext));
 	g_snprintf(lease, sizeof(lease), "%d seconds", OUTBOX_LEASE);
 	g_snprintf(limit, sizeof(limit), "%d", OUTBOX_LEASE_ROWS);
 	if ((st = db_pipeline_begin(db, error_r)) != DB_OK)
 		return st;
+	st = db_async_commit(db, true, error_r);
 	while (more && st == DB_OK && !(stop != NULL && *stop)) {
 		PGresult *res = db_run(db, "outbox_lease", 3,
 				       (const char *const[]){ nowtext, lease, limit }, NULL, 0, &st,
@@ -226,11 +216,7 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 		for (i = 0; i < rows && st == DB_OK; i++) {
 			if ((stop != NULL && *stop) || time(NULL) - leased > OUTBOX_LEASE / 2)
 				break;
-			st = queue_commands(db, begin, error_r);
-			if (st == DB_OK)
-				st = deliver_row(db, tr, res, i, now, stats, error_r);
-			if (st == DB_OK)
-				st = queue_commands(db, commit, error_r);
+			st = deliver_row(db, tr, res, i, now, stats, error_r);
 			db_flush(db);
 		}
 		if (st == DB_OK && i < rows) {
@@ -241,8 +227,8 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 	}
 	if (st == DB_OK)
 		st = db_sync(db, error_r); /* the last outcomes */
-	else
-		db_rollback(db);
+	if (db_async_commit(db, false, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
+		st = DB_ERR_CONNECTION;
 	if (db_pipeline_end(db, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
 		st = DB_ERR_CONNECTION;
 	return st;
