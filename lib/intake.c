@@ -490,22 +490,6 @@ static int parse(struct intake *in, const char *data, size_t len, struct parsed_
 	return message_parse(data, len, &limits, msg_r, reason_r);
 }
 
-enum db_status intake_message(struct intake *in, const char *source, const char *uid,
-			      const char *data, size_t len,
-			      const struct config_queue *const *queues, size_t nqueues,
-			      enum intake_result *result_r, char **error_r)
-{
-	struct parsed_message *msg = NULL;
-	char *reason = NULL;
-	enum db_status st;
-
-	(void)parse(in, data, len, &msg, &reason);
-	st = apply(in, source, uid, data, len, msg, reason, queues, nqueues, result_r, error_r);
-	message_free(&msg);
-	g_free(reason);
-	return st;
-}
-
 /* Counts a finished message in the stats. */
 static void count_result(struct intake *in, enum intake_result r)
 {

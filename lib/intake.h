@@ -75,11 +75,6 @@ void intake_unlock_mailbox(struct intake *in, const char *source);
 int intake_mailbox(struct intake *in, struct mailbox *box,
 		   const struct config_queue *const *queues, size_t nqueues, char **error_r);
 
-/* One message, inside the caller's transaction (and savepoint). */
-enum db_status intake_message(struct intake *in, const char *source, const char *uid,
-			      const char *data, size_t len,
-			      const struct config_queue *const *queues, size_t nqueues,
-			      enum intake_result *result_r, char **error_r);
 
 /* One message in its own savepoint of the caller's transaction (opened
  * with db_begin_savepoint(); a fresh one is open again on return): stored,
