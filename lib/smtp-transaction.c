@@ -133,17 +133,24 @@ static enum transport_result smtp_refused(struct smtp *smtp, int r, const char *
 	return ret;
 }
 
-/* After the 354: the message, dot-stuffed and with CRLF line ends as
- * mailsmtp_data_message() sends it, and the reply to its end.  refused
- * names the recipients refused for good; accepted of total were not. */
-static enum transport_result smtp_deliver(struct smtp *smtp, const char *data, size_t len,
-					  const GString *refused, size_t accepted, size_t total,
-					  char **why_r)
+/* After DATA (data_r: its outcome as libetpan gives it): when the server
+ * said 354, the message, dot-stuffed and with CRLF line ends as
+ * mailsmtp_data_message() sends it, and the reply to its end; else the
+ * refusal and RSET.  refused names the recipients refused for good;
+ * accepted of total were not. */
+static enum transport_result smtp_deliver(struct smtp *smtp, int data_r, const char *data,
+					  size_t len, const GString *refused, size_t accepted,
+					  size_t total, char **why_r)
 {
 	mailsmtp *s = smtp->session;
 	enum transport_result ret;
 	int code = 0;
 
+	if (data_r != MAILSMTP_NO_ERROR) {
+		ret = smtp_fail(smtp, SMTP_STAGE_DATA, data_r, "DATA", why_r);
+		smtp_reset(smtp);
+		return ret;
+	}
 	/* mailstream_send_data() ends the data with "\r\n.\r\n" itself:
 	 * without this the message would gain an empty last line */
 	if (len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n')
@@ -215,12 +222,7 @@ static enum transport_result smtp_stepwise(struct smtp *smtp, const char *from,
 	}
 	smtp_expect(s);
 	r = mailsmtp_data(s);
-	if (r != MAILSMTP_NO_ERROR) {
-		ret = smtp_fail(smtp, SMTP_STAGE_DATA, r, "DATA", why_r);
-		smtp_reset(smtp);
-		goto out;
-	}
-	ret = smtp_deliver(smtp, data, len, refused, accepted, total, why_r);
+	ret = smtp_deliver(smtp, r, data, len, refused, accepted, total, why_r);
 out:
 	g_string_free(refused, TRUE);
 	return ret;
@@ -333,12 +335,8 @@ static enum transport_result smtp_pipelined(struct smtp *smtp, const char *from,
 			smtp_cancel(smtp, code, accepted);
 		goto out;
 	}
-	if (code != 354) {
-		ret = smtp_fail(smtp, SMTP_STAGE_DATA, smtp_code_error(code), "DATA", why_r);
-		smtp_reset(smtp);
-		goto out;
-	}
-	ret = smtp_deliver(smtp, data, len, refused, accepted, total, why_r);
+	ret = smtp_deliver(smtp, code == 354 ? MAILSMTP_NO_ERROR : smtp_code_error(code), data, len,
+			   refused, accepted, total, why_r);
 out:
 	g_string_free(refused, TRUE);
 	return ret;
