@@ -82,7 +82,7 @@ enum db_status autoresponse_ask_limit(struct db *db, const struct ticketd_config
 	char since[32];
 
 	time_iso(now - cfg->autoresponse_per, since, sizeof(since));
-	return outbox_queue_autoresponses_since(db, addr, since, handle_r, error_r);
+	return outbox_ask_autoresponses_since(db, addr, since, handle_r, error_r);
 }
 
 enum db_status autoresponse_queue(struct db *db, const struct autoresponse_request *req,

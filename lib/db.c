@@ -120,7 +120,7 @@ static bool send_statement(struct db *db, bool prepared, const char *name_or_sql
 }
 
 /* Results of the last sync that nobody took are dropped when the next
- * statement that wants its result is queued: handles are valid until then. */
+ * statement that wants its result is sent: handles are valid until then. */
 static void start_round(struct db *db)
 {
 	if (db->synced) {
@@ -175,13 +175,13 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 	return st;
 }
 
-enum db_status db_queue(struct db *db, const char *name, int nparams, const char *const *values,
+enum db_status db_send(struct db *db, const char *name, int nparams, const char *const *values,
 			const int *lengths, unsigned binary_mask, int *handle_r, char **error_r)
 {
 	return queue(db, true, name, nparams, values, lengths, binary_mask, handle_r, error_r);
 }
 
-enum db_status db_queue_sql(struct db *db, const char *sql, int nparams,
+enum db_status db_send_sql(struct db *db, const char *sql, int nparams,
 			    const char *const *values, int *handle_r, char **error_r)
 {
 	return queue(db, false, sql, nparams, values, NULL, 0, handle_r, error_r);
@@ -320,7 +320,7 @@ enum db_status db_prepare(struct db *db, const char *name, const char *sql, char
 	return st;
 }
 
-/* One statement and its result: in pipeline mode, everything queued
+/* One statement and its result: in pipeline mode, everything pipelined
  * before it is sent with it and settled first. */
 static PGresult *run_now(struct db *db, bool prepared, const char *name_or_sql, int nparams,
 			 const char *const *values, const int *lengths, unsigned binary_mask,
@@ -386,13 +386,13 @@ void db_rollback(struct db *db)
 	PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
-/* Statements whose result nobody waits for: queued in pipeline mode. */
-static enum db_status queue_commands(struct db *db, const char *const *sql, char **error_r)
+/* Statements whose result nobody waits for: pipelined in pipeline mode. */
+static enum db_status send_commands(struct db *db, const char *const *sql, char **error_r)
 {
 	enum db_status st = DB_OK;
 
 	for (size_t i = 0; sql[i] != NULL && st == DB_OK; i++)
-		st = db->pipeline ? db_queue_sql(db, sql[i], 0, NULL, NULL, error_r)
+		st = db->pipeline ? db_send_sql(db, sql[i], 0, NULL, NULL, error_r)
 				  : db_command(db, sql[i], error_r);
 	return st;
 }
@@ -403,7 +403,7 @@ enum db_status db_async_commit(struct db *db, bool on, char **error_r)
 
 	if (on == db->async_commit)
 		return DB_OK;
-	st = queue_commands(db, (const char *const[]){ on ? "SET synchronous_commit TO off"
+	st = send_commands(db, (const char *const[]){ on ? "SET synchronous_commit TO off"
 							   : "RESET synchronous_commit",
 						       NULL },
 			    error_r);
@@ -421,21 +421,21 @@ enum db_status db_begin_savepoint(struct db *db, char **error_r)
 		return st;
 	if (!db->pipeline)
 		return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
-	return queue_commands(db, (const char *const[]){ "BEGIN", "SAVEPOINT msg", NULL }, error_r);
+	return send_commands(db, (const char *const[]){ "BEGIN", "SAVEPOINT msg", NULL }, error_r);
 }
 
 enum db_status db_next_savepoint(struct db *db, char **error_r)
 {
 	if (!db->pipeline)
 		return db_command(db, "RELEASE SAVEPOINT msg; SAVEPOINT msg", error_r);
-	return queue_commands(db, (const char *const[]){ "RELEASE SAVEPOINT msg", "SAVEPOINT msg", NULL },
+	return send_commands(db, (const char *const[]){ "RELEASE SAVEPOINT msg", "SAVEPOINT msg", NULL },
 			      error_r);
 }
 
 enum db_status db_rollback_to_savepoint(struct db *db, char **error_r)
 {
 	if (db->pipeline)
-		(void)db_sync(db, NULL); /* what was queued after the failure */
+		(void)db_sync(db, NULL); /* what was pipelined after the failure */
 	return db_command(db, "ROLLBACK TO SAVEPOINT msg", error_r);
 }
 

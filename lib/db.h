@@ -32,7 +32,7 @@ enum db_status {
 	DB_ERR_FAILED = -1,     /* this statement failed (constraint, bad data) */
 	DB_ERR_CONNECTION = -2, /* connection lost or refused: retry later */
 	DB_ERR_RETRY = -3,      /* serialization failure or deadlock: retry now */
-	DB_ERR_EARLIER = -4,    /* a statement queued before the last db_mark() failed */
+	DB_ERR_EARLIER = -4,    /* a statement pipelined before the last db_mark() failed */
 };
 
 struct db;
@@ -60,18 +60,18 @@ PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const
 /* Runs a command with no parameters and no interesting result. */
 enum db_status db_command(struct db *db, const char *sql, char **error_r);
 
-/* Pipeline mode (libpq ≥ 14): statements queued with db_queue() are sent
+/* Pipeline mode (libpq ≥ 14): statements pipelined with db_send() are sent
  * without waiting for their results; the next synchronous call (db_sync,
  * db_run, db_exec, db_command, db_commit, ...) sends them with a Sync and
  * reads all their results first.  A round trip is ~0.1 ms, longer than
  * most statements take, so intake waits only where it needs an answer.
  *
  * Outside pipeline mode the same calls run each statement at once, so code
- * written with db_queue() works in both modes.
+ * written with db_send() works in both modes.
  *
- * Errors of queued statements are reported by the call that reads them.
+ * Errors of pipelined statements are reported by the call that reads them.
  * db_mark() starts a new unit of work (a message): a failed statement
- * queued under an older mark is reported as DB_ERR_EARLIER (that unit
+ * pipelined under an older mark is reported as DB_ERR_EARLIER (that unit
  * failed, not this one); one under the current mark as DB_ERR_FAILED.
  * After an error the rest of that pipeline did not run, and the
  * transaction is aborted until ROLLBACK TO SAVEPOINT or ROLLBACK.
@@ -79,23 +79,23 @@ enum db_status db_command(struct db *db, const char *sql, char **error_r);
  * Statements are prepared before pipeline mode begins.  COPY leaves the
  * pipeline for its duration (db_copy_row does so itself). */
 enum db_status db_pipeline_begin(struct db *db, char **error_r);
-/* Settles what is queued, then leaves pipeline mode. */
+/* Settles what is pipelined, then leaves pipeline mode. */
 enum db_status db_pipeline_end(struct db *db, char **error_r);
 bool db_in_pipeline(const struct db *db);
 unsigned db_mark(struct db *db);
 /* Queues a prepared statement; handle_r (or NULL) names its result, taken
- * with db_take() after the next sync, before the next statement queued
+ * with db_take() after the next sync, before the next statement pipelined
  * with a handle (db_run and db_exec queue one). */
-enum db_status db_queue(struct db *db, const char *name, int nparams, const char *const *values,
+enum db_status db_send(struct db *db, const char *name, int nparams, const char *const *values,
 			const int *lengths, unsigned binary_mask, int *handle_r, char **error_r);
 /* The same for SQL text with parameters (planned with the real values). */
-enum db_status db_queue_sql(struct db *db, const char *sql, int nparams,
+enum db_status db_send_sql(struct db *db, const char *sql, int nparams,
 			    const char *const *values, int *handle_r, char **error_r);
-/* Sends what is queued and reads every result. */
+/* Sends what is pipelined and reads every result. */
 enum db_status db_sync(struct db *db, char **error_r);
-/* The result of a queued statement (the caller PQclears it), or NULL. */
+/* The result of a pipelined statement (the caller PQclears it), or NULL. */
 PGresult *db_take(struct db *db, int handle);
-/* Pushes queued statements to the server so that it works on them while
+/* Pushes pipelined statements to the server so that it works on them while
  * we do something else. */
 void db_flush(struct db *db);
 

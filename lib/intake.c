@@ -187,7 +187,7 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 	if (len > RAW_COPY_THRESHOLD)
 		st = insert_raw_copy(in, values, len, error_r);
 	else
-		st = db_queue(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL, error_r);
+		st = db_send(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL, error_r);
 	g_free(sha);
 	return st;
 }
@@ -215,7 +215,7 @@ static char *join_addrs(GPtrArray *list)
 #define SIGNED_REFS_MAX 16
 
 /* What intake asks the database about a message, in one round trip:
- * handles of queued lookups, -1 when not asked. */
+ * handles of pipelined lookups, -1 when not asked. */
 struct lookups {
 	int seen, copy, by_ids, tag, tag_cc, limit;
 	int signed_refs[SIGNED_REFS_MAX];
@@ -249,27 +249,27 @@ static enum db_status ask(struct intake *in, const char *source, const char *uid
 	q->nsigned = 0;
 	ids = msg != NULL ? reference_ids(msg) : NULL;
 	tag = msg != NULL ? thread_subject_tag(msg->subject, cfg->tag) : 0;
-	st = db_queue(in->db, "intake_seen", 3,
+	st = db_send(in->db, "intake_seen", 3,
 		      (const char *const[]){ source, uid,
 					     ids != NULL && ids->len == 0 && tag == 0 ? "t" : "f" },
 		      NULL, 0, &q->seen, error_r);
 	if (msg == NULL || st != DB_OK)
 		goto out;
 	if (msg->message_id != NULL)
-		st = ticket_queue_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
+		st = ticket_ask_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
 						&q->copy, error_r);
 	/* our own signed Message-IDs thread even when the stored copy is gone */
 	for (guint i = 0; i < ids->len && q->nsigned < SIGNED_REFS_MAX && st == DB_OK; i++) {
 		long long id = msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
 		if (id > 0)
-			st = ticket_queue_get(in->db, id, &q->signed_refs[q->nsigned++], error_r);
+			st = ticket_ask_get(in->db, id, &q->signed_refs[q->nsigned++], error_r);
 	}
 	if (ids->len > 0 && st == DB_OK)
-		st = ticket_queue_by_message_ids(in->db, ids, &q->by_ids, error_r);
+		st = ticket_ask_by_message_ids(in->db, ids, &q->by_ids, error_r);
 	if (tag > 0 && st == DB_OK)
-		st = ticket_queue_get(in->db, tag, &q->tag, error_r);
+		st = ticket_ask_get(in->db, tag, &q->tag, error_r);
 	if (tag > 0 && st == DB_OK)
-		st = ticket_queue_has_cc(in->db, tag, msg->from->addr, &q->tag_cc, error_r);
+		st = ticket_ask_has_cc(in->db, tag, msg->from->addr, &q->tag_cc, error_r);
 	if (!automatic && queue->autoresponse && st == DB_OK)
 		st = autoresponse_ask_limit(in->db, cfg, msg->from->addr, in->now, &q->limit,
 					    error_r);
@@ -339,8 +339,8 @@ static enum db_status new_ticket(struct intake *in, const struct parsed_message 
 
 /*
  * Round trips: one for the lookups (which also settles what the previous
- * message queued), and for a new ticket one more for its number; every
- * write is queued.  In pipeline mode the database works on them while we
+ * message pipelined), and for a new ticket one more for its number; every
+ * write is pipelined.  In pipeline mode the database works on them while we
  * parse the next message.
  */
 /* Applies one message, parsed already (msg, or NULL and the parser's
@@ -406,7 +406,7 @@ static enum db_status apply(struct intake *in, const char *source, const char *u
 	rule = thread_decide(&facts, &ticket);
 	/* The new ticket first: when its number was not drawn with the
 	 * lookups, that round trip then waits for nothing else, and the raw
-	 * copy (the costliest insert) is queued after it, to run while we
+	 * copy (the costliest insert) is sent after it, to run while we
 	 * compose the auto-response. */
 	if (rule == THREAD_NEW) {
 		ticket = drawn;
@@ -551,7 +551,7 @@ static void pending_clear(struct intake *in)
 	memset(&in->pending, 0, sizeof(in->pending));
 }
 
-/* The message queued before failed at its turn (reason): its stats are
+/* The message pipelined before failed at its turn (reason): its stats are
  * undone and it is kept as failed, or left in its mailbox. */
 static enum db_status pending_failed(struct intake *in, const char *reason, char **error_r)
 {

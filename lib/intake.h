@@ -1,6 +1,6 @@
 /*
  * intake.h - from a mailbox to tickets (DESIGN §2): fetch, keep the raw
- * bytes, parse, classify, thread, apply, queue the auto-response; COMMIT;
+ * bytes, parse, classify, thread, apply, write the auto-response; COMMIT;
  * only then acknowledge the messages in their mailbox.
  *
  * Messages are taken in batches of batch_size per transaction, each in its
@@ -38,7 +38,7 @@ struct intake_stats {
 	unsigned left; /* left in the mailbox for the next cycle */
 };
 
-/* The message whose statements are queued but not yet confirmed (pipeline
+/* The message whose statements are pipelined but not yet confirmed (pipeline
  * mode): what it takes to keep it as failed if they fail at the next sync. */
 struct intake_pending {
 	char *source, *uid, *data;
@@ -81,14 +81,14 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
  * or, when that fails for this message alone, kept as failed with the
  * reason.  *stored_r is false when not even the raw copy could be stored
  * (leave the message where it is); a connection failure is returned.
- * In pipeline mode (intake_mailbox) its writes are only queued: the next
+ * In pipeline mode (intake_mailbox) its writes are only pipelined: the next
  * call, or intake_settle(), confirms them, and if they failed keeps the
  * message as failed then (or takes its uid out of acks). */
 enum db_status intake_store(struct intake *in, const char *source, const char *uid,
 			    const char *data, size_t len, const struct config_queue *const *queues,
 			    size_t nqueues, bool *stored_r, char **error_r);
 
-/* Settles what the last intake_store() queued (pipeline mode). */
+/* Settles what the last intake_store() pipelined (pipeline mode). */
 enum db_status intake_settle(struct intake *in, char **error_r);
 
 /* Stores data as a failed raw message with reason (in the caller's

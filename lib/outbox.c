@@ -87,13 +87,13 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 
 	g_snprintf(ticket, sizeof(ticket), "%lld", item->ticket_id);
 	g_snprintf(msg, sizeof(msg), "%lld", item->message_id);
-	return db_queue(db, "outbox_insert", 8, values, lengths, 1u << 5, NULL, error_r);
+	return db_send(db, "outbox_insert", 8, values, lengths, 1u << 5, NULL, error_r);
 }
 
-enum db_status outbox_queue_autoresponses_since(struct db *db, const char *recipient,
+enum db_status outbox_ask_autoresponses_since(struct db *db, const char *recipient,
 						const char *since, int *handle_r, char **error_r)
 {
-	return db_queue(db, "outbox_autoresponses_since", 2,
+	return db_send(db, "outbox_autoresponses_since", 2,
 			(const char *const[]){ recipient, since }, NULL, 0, handle_r, error_r);
 }
 
@@ -110,7 +110,7 @@ long long outbox_count_result(struct db *db, int handle)
 static enum db_status update_row(struct db *db, const char *name, int n,
 				 const char *const *values, char **error_r)
 {
-	return db_queue(db, name, n, values, NULL, 0, NULL, error_r);
+	return db_send(db, name, n, values, NULL, 0, NULL, error_r);
 }
 
 /* Delivers one claimed row and records the outcome. */
@@ -171,7 +171,7 @@ static enum db_status release(struct db *db, PGresult *res, int first, char **er
 	for (int i = first; i < PQntuples(res); i++)
 		g_ptr_array_add(ids, PQgetvalue(res, i, 0));
 	array = db_text_array(ids);
-	st = db_queue(db, "outbox_release", 1, (const char *const[]){ array }, NULL, 0, NULL,
+	st = db_send(db, "outbox_release", 1, (const char *const[]){ array }, NULL, 0, NULL,
 		      error_r);
 	g_free(array);
 	g_ptr_array_free(ids, TRUE);
@@ -187,7 +187,7 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 
 	/* A few due rows are leased at a time (one short transaction; other
 	 * senders skip them).  Each row's outcome is then its own statement
-	 * and transaction, queued right after its mail went and not waited
+	 * and transaction, pipelined right after its mail went and not waited
 	 * for: a crash leaves at most the mail in flight without its
 	 * outcome, to be sent again when its lease runs out; the rest of
 	 * the lease is free again then too.  Outcomes are committed without

@@ -4,7 +4,7 @@
  * out of step) and delivered after the commit by outbox_deliver(), which
  * leases a few due rows at a time (FOR UPDATE SKIP LOCKED, then
  * leased_until/leased_by: several daemons and senders may share one
- * database), records each outcome in its own small transaction queued
+ * database), records each outcome in its own small transaction pipelined
  * without waiting, retries temporary failures with exponential backoff and
  * records permanent ones on the ticket as an event.
  *
@@ -36,11 +36,11 @@ struct outbox_stats {
 };
 
 enum db_status outbox_prepare(struct db *db, char **error_r);
-/* Queued (db_queue): in pipeline mode an error comes with the next sync. */
+/* Queued (db_send): in pipeline mode an error comes with the next sync. */
 enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r);
-/* How many auto-responses went to recipient at or after since: queued,
+/* How many auto-responses went to recipient at or after since: pipelined,
  * read with outbox_count_result() after db_sync(). */
-enum db_status outbox_queue_autoresponses_since(struct db *db, const char *recipient,
+enum db_status outbox_ask_autoresponses_since(struct db *db, const char *recipient,
 						const char *since, int *handle_r, char **error_r);
 long long outbox_count_result(struct db *db, int handle);
 /* A sender leases this many due rows at a time, for this long (seconds):

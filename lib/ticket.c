@@ -67,7 +67,7 @@ long long ticket_id_result(struct db *db, int handle)
 	return id;
 }
 
-enum db_status ticket_queue_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
+enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
 					   char **error_r)
 {
 	char *array = db_text_array(msgids);
@@ -80,7 +80,7 @@ enum db_status ticket_queue_by_message_ids(struct db *db, GPtrArray *msgids, int
 	 * keeps it from walking the whole table backwards by id instead.  The
 	 * ticket is looked up by the id found (a join was planned as a hash
 	 * of all tickets while the statistics were behind: 4.7 ms). */
-	st = db_queue_sql(db,
+	st = db_send_sql(db,
 			  "SELECT id, queue_id, requestor, status FROM tickets WHERE id = "
 			  "(SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
 			  "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1)",
@@ -89,21 +89,21 @@ enum db_status ticket_queue_by_message_ids(struct db *db, GPtrArray *msgids, int
 	return st;
 }
 
-enum db_status ticket_queue_incoming_copy(struct db *db, const char *message_id,
+enum db_status ticket_ask_incoming_copy(struct db *db, const char *message_id,
 					  const char *from_addr, const char *body, int *handle_r,
 					  char **error_r)
 {
-	return db_queue(db, "ticket_incoming_copy", 3,
+	return db_send(db, "ticket_incoming_copy", 3,
 			(const char *const[]){ message_id, from_addr, body }, NULL, 0, handle_r,
 			error_r);
 }
 
-enum db_status ticket_queue_get(struct db *db, long long id, int *handle_r, char **error_r)
+enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char **error_r)
 {
 	char idtext[24];
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
-	return db_queue(db, "ticket_get", 1, (const char *const[]){ idtext }, NULL, 0, handle_r,
+	return db_send(db, "ticket_get", 1, (const char *const[]){ idtext }, NULL, 0, handle_r,
 			error_r);
 }
 
@@ -129,13 +129,13 @@ void ticket_info_clear(struct ticket_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-enum db_status ticket_queue_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
+enum db_status ticket_ask_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
 				   char **error_r)
 {
 	char idtext[24];
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
-	return db_queue(db, "ticket_has_cc", 2, (const char *const[]){ idtext, addr }, NULL, 0,
+	return db_send(db, "ticket_has_cc", 2, (const char *const[]){ idtext, addr }, NULL, 0,
 			handle_r, error_r);
 }
 
@@ -146,7 +146,7 @@ enum db_status ticket_event(struct db *db, long long id, const char *now, const 
 	char idtext[24];
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
-	return db_queue(db, "ticket_event_insert", 6,
+	return db_send(db, "ticket_event_insert", 6,
 			(const char *const[]){ idtext, now, actor, type, old_value, new_value }, NULL,
 			0, NULL, error_r);
 }
@@ -165,7 +165,7 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 
 		g_snprintf(idtext, sizeof(idtext), "%lld", t->id);
 		*id_r = t->id;
-		return db_queue(db, "ticket_insert_id", 9,
+		return db_send(db, "ticket_insert_id", 9,
 				(const char *const[]){ queue, t->subject, t->requestor,
 						       t->requestor_name, prio, t->origin, t->now,
 						       t->actor, idtext },
@@ -185,7 +185,7 @@ enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char
 	char idtext[24];
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
-	return db_queue(db, "ticket_cc_insert", 2, (const char *const[]){ idtext, addr }, NULL, 0,
+	return db_send(db, "ticket_cc_insert", 2, (const char *const[]){ idtext, addr }, NULL, 0,
 			NULL, error_r);
 }
 
@@ -205,7 +205,7 @@ static enum db_status add_attachment(struct db *db, const struct mail_attachment
 
 	g_snprintf(sizetext, sizeof(sizetext), "%zu", (size_t)size);
 	if (size <= ATTACHMENT_COPY_THRESHOLD)
-		return db_queue(db, "ticket_attachment_insert", 4, values + 1, lengths, 1u << 3, NULL,
+		return db_send(db, "ticket_attachment_insert", 4, values + 1, lengths, 1u << 3, NULL,
 				error_r);
 	/* streamed: libpq would otherwise copy it whole once more */
 	res = db_exec(db, "SELECT currval('messages_id_seq')", 0, NULL, &st, error_r);
@@ -228,7 +228,7 @@ enum db_status ticket_add_message(struct db *db, const struct ticket_message *m,
 
 	g_snprintf(ticket, sizeof(ticket), "%lld", m->ticket_id);
 	g_snprintf(raw, sizeof(raw), "%lld", m->raw_id);
-	st = db_queue(db, "ticket_message_insert", 15,
+	st = db_send(db, "ticket_message_insert", 15,
 		      (const char *const[]){ ticket, m->raw_id > 0 ? raw : NULL, m->direction, m->kind,
 					     m->message_id, m->in_reply_to, refs,
 					     m->from_addr ? m->from_addr : "",
@@ -251,7 +251,7 @@ enum db_status ticket_customer_followup(struct db *db, const struct ticket_info 
 	enum db_status st;
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", info->id);
-	st = db_queue(db, "ticket_followup", 2, (const char *const[]){ idtext, now }, NULL, 0, NULL,
+	st = db_send(db, "ticket_followup", 2, (const char *const[]){ idtext, now }, NULL, 0, NULL,
 		      error_r);
 	if (st != DB_OK)
 		return st;

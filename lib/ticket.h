@@ -55,21 +55,21 @@ struct ticket_message {
 enum db_status ticket_prepare(struct db *db, char **error_r);
 
 /*
- * Lookups are queued (db_queue) so that intake asks everything it needs to
+ * Lookups are pipelined (db_send) so that intake asks everything it needs to
  * place a message in one round trip; after db_sync() the answers are read
  * with the *_result functions from the handle.
  */
 /* The newest ticket holding a message with one of these Message-IDs. */
-enum db_status ticket_queue_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
+enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
 					   char **error_r);
 /* The ticket that already holds an incoming message with this Message-ID
  * from this sender and with this text (a second copy of one delivery,
  * e.g. To support@ and Cc billing@). */
-enum db_status ticket_queue_incoming_copy(struct db *db, const char *message_id,
+enum db_status ticket_ask_incoming_copy(struct db *db, const char *message_id,
 					  const char *from_addr, const char *body, int *handle_r,
 					  char **error_r);
-enum db_status ticket_queue_get(struct db *db, long long id, int *handle_r, char **error_r);
-enum db_status ticket_queue_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
+enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char **error_r);
+enum db_status ticket_ask_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
 				   char **error_r);
 /* For by_message_ids and get: false when there is no such ticket. */
 bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
@@ -78,10 +78,10 @@ long long ticket_id_result(struct db *db, int handle);
 void ticket_info_clear(struct ticket_info *info);
 
 /* Waits for the new ticket's number (the auto-response needs it), unless
- * it was drawn already (t->id): then the insert is queued. */
+ * it was drawn already (t->id): then the insert is pipelined. */
 enum db_status ticket_create(struct db *db, const struct ticket_new *t, long long *id_r,
 			     char **error_r);
-/* The changes below are queued: in pipeline mode their errors come with
+/* The changes below are pipelined: in pipeline mode their errors come with
  * the next synchronous call. */
 enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r);
 /* raw_id 0 and raw_is_last: the raw message inserted last on this
