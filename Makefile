@@ -5,6 +5,8 @@
 #   make demo       the embedded default: private PostgreSQL + Maildir queues
 #   make check      every test (unit + integration on a real PostgreSQL)
 #   make install    honours DESTDIR and configure's prefix
+#   make format     clang-format every C file (.clang-format); format-check
+#                   only reports the files that differ (CI runs it)
 #
 # config.mk comes from ./configure; GNU make rebuilds it (and configure)
 # when it is missing, then restarts.
@@ -25,7 +27,8 @@ UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/test-*.c))
 PROGRAMS = daemon/ticketd daemon/ticketctl
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all demo demo-stop check unit-check install uninstall clean distclean deps bench
+.PHONY: all demo demo-stop check unit-check install uninstall clean distclean deps bench \
+	format format-check
 all: $(PROGRAMS)
 
 configure: configure.ac
@@ -49,6 +52,14 @@ daemon/%: daemon/%.o lib/libticketd.a
 
 tests/test-%: tests/test-%.o lib/libticketd.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< lib/libticketd.a $(ALL_LIBS)
+
+# Every C source and header the project writes (lib/migrations.c is generated).
+FORMAT_SRCS = $(filter-out lib/migrations.c,$(wildcard lib/*.[ch] daemon/*.c tests/*.[ch]))
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@bad=; for f in $(FORMAT_SRCS); do clang-format "$$f" | cmp -s - "$$f" || bad="$$bad $$f"; done; \
+	if [ -n "$$bad" ]; then echo "not formatted as .clang-format says (make format):$$bad"; exit 1; fi
 
 deps:
 	sh contrib/install-deps.sh
