@@ -25,7 +25,10 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/ticketd/ticketd.conf"
 
-enum format { FORMAT_TABLE, FORMAT_JSON };
+enum format {
+	FORMAT_TABLE,
+	FORMAT_JSON
+};
 
 /* A column of a listing: its name, its JSON type ('s' string, 'i' number,
  * 'b' boolean) and its widest table cell (0: no limit). */
@@ -38,14 +41,14 @@ struct column {
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const char ticket_select[] =
-	"SELECT t.id, q.name, t.status, t.priority, t.subject, t.requestor, s.login, t.sticky, "
-	ISO("t.created") ", " ISO("t.updated") " FROM tickets t JOIN queues q ON q.id = t.queue_id "
-	"LEFT JOIN staff s ON s.id = t.assignee_id ";
+	"SELECT t.id, q.name, t.status, t.priority, t.subject, t.requestor, s.login, t.sticky, " ISO(
+		"t.created") ", " ISO("t.updated") " FROM tickets t JOIN queues q ON q.id = t.queue_id "
+						   "LEFT JOIN staff s ON s.id = t.assignee_id ";
 static const struct column ticket_columns[] = {
-	{ "id", 'i', 0 },	  { "queue", 's', 0 },	  { "status", 's', 0 },
+	{ "id", 'i', 0 },       { "queue", 's', 0 },    { "status", 's', 0 },
 	{ "priority", 'i', 0 }, { "subject", 's', 40 }, { "requestor", 's', 30 },
-	{ "assignee", 's', 0 }, { "sticky", 'b', 0 },	  { "created", 's', 0 },
-	{ "updated", 's', 0 },	  { NULL, 0, 0 },
+	{ "assignee", 's', 0 }, { "sticky", 'b', 0 },   { "created", 's', 0 },
+	{ "updated", 's', 0 },  { NULL, 0, 0 },
 };
 
 static void usage(FILE *out)
@@ -130,7 +133,8 @@ static void print_table(const PGresult *res, const struct column *cols)
 	for (int r = -1; r < rows; r++) {
 		GString *line = g_string_new(NULL);
 		for (int c = 0; c < ncols; c++) {
-			char *t = r < 0 ? g_ascii_strup(cols[c].name, -1) : cell(res, r, c, &cols[c]);
+			char *t =
+				r < 0 ? g_ascii_strup(cols[c].name, -1) : cell(res, r, c, &cols[c]);
 			g_string_append(line, t);
 			if (c + 1 < ncols)
 				for (long pad = g_utf8_strlen(t, -1); pad <= width[c]; pad++)
@@ -171,8 +175,7 @@ static int cmd_migrate(struct db *db)
 	return EX_OK;
 }
 
-static int cmd_list(struct db *db, enum format fmt, const char *queue, bool all,
-		    const char *limit)
+static int cmd_list(struct db *db, enum format fmt, const char *queue, bool all, const char *limit)
 {
 	GString *sql = g_string_new(ticket_select);
 	PGresult *res;
@@ -195,14 +198,14 @@ static int cmd_list(struct db *db, enum format fmt, const char *queue, bool all,
 }
 
 static const struct column message_columns[] = {
-	{ "id", 'i', 0 },	 { "direction", 's', 0 }, { "kind", 's', 0 },
-	{ "from", 's', 0 },	 { "to", 's', 0 },	  { "subject", 's', 0 },
-	{ "text", 's', 0 },	 { "message_id", 's', 0 }, { "created", 's', 0 },
+	{ "id", 'i', 0 },          { "direction", 's', 0 },  { "kind", 's', 0 },
+	{ "from", 's', 0 },        { "to", 's', 0 },         { "subject", 's', 0 },
+	{ "text", 's', 0 },        { "message_id", 's', 0 }, { "created", 's', 0 },
 	{ "attachments", 'i', 0 }, { NULL, 0, 0 },
 };
 static const struct column event_columns[] = {
-	{ "at", 's', 0 }, { "actor", 's', 0 }, { "type", 's', 0 },
-	{ "old", 's', 0 }, { "new", 's', 0 }, { NULL, 0, 0 },
+	{ "at", 's', 0 },  { "actor", 's', 0 }, { "type", 's', 0 },
+	{ "old", 's', 0 }, { "new", 's', 0 },   { NULL, 0, 0 },
 };
 
 static void append_string_list(GString *out, const PGresult *res)
@@ -233,17 +236,20 @@ static int cmd_show(struct db *db, enum format fmt, const char *id)
 		PQclear(t);
 		return EX_DATAERR;
 	}
-	cc = query(db, "SELECT address FROM ticket_cc WHERE ticket_id = $1 ORDER BY address", 1, &id);
+	cc = query(db, "SELECT address FROM ticket_cc WHERE ticket_id = $1 ORDER BY address", 1,
+		   &id);
 	tags = query(db, "SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag", 1, &id);
-	msgs = query(db,
-		     "SELECT m.id, m.direction, m.kind, m.from_addr, m.to_addrs, m.subject, m.body, "
-		     "m.message_id, " ISO("m.created") ", "
-		     "(SELECT count(*) FROM attachments a WHERE a.message_id = m.id) "
-		     "FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id",
-		     1, &id);
+	msgs = query(
+		db,
+		"SELECT m.id, m.direction, m.kind, m.from_addr, m.to_addrs, m.subject, m.body, "
+		"m.message_id, " ISO(
+			"m.created") ", "
+				     "(SELECT count(*) FROM attachments a WHERE a.message_id = m.id) "
+				     "FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id",
+		1, &id);
 	events = query(db,
 		       "SELECT " ISO("at") ", actor, type, old, new FROM events "
-		       "WHERE ticket_id = $1 ORDER BY id",
+					   "WHERE ticket_id = $1 ORDER BY id",
 		       1, &id);
 	if (fmt == FORMAT_JSON) {
 		GString *out = g_string_new(NULL);
@@ -272,8 +278,9 @@ static int cmd_show(struct db *db, enum format fmt, const char *id)
 		printf("\n");
 		for (int r = 0; r < PQntuples(msgs); r++) {
 			printf("\n--- message %s (%s, %s) %s\nFrom: %s\nTo: %s\nSubject: %s\n",
-			       PQgetvalue(msgs, r, 0), PQgetvalue(msgs, r, 1), PQgetvalue(msgs, r, 2),
-			       PQgetvalue(msgs, r, 8), PQgetvalue(msgs, r, 3), PQgetvalue(msgs, r, 4),
+			       PQgetvalue(msgs, r, 0), PQgetvalue(msgs, r, 1),
+			       PQgetvalue(msgs, r, 2), PQgetvalue(msgs, r, 8),
+			       PQgetvalue(msgs, r, 3), PQgetvalue(msgs, r, 4),
 			       PQgetvalue(msgs, r, 5));
 			if (strcmp(PQgetvalue(msgs, r, 9), "0") != 0)
 				printf("Attachments: %s\n", PQgetvalue(msgs, r, 9));
@@ -291,16 +298,18 @@ static int cmd_show(struct db *db, enum format fmt, const char *id)
 }
 
 static const struct column failed_columns[] = {
-	{ "id", 'i', 0 },    { "source", 's', 40 }, { "uid", 's', 30 }, { "received", 's', 0 },
+	{ "id", 'i', 0 },   { "source", 's', 40 }, { "uid", 's', 30 }, { "received", 's', 0 },
 	{ "size", 'i', 0 }, { "reason", 's', 60 }, { NULL, 0, 0 },
 };
 
 static int cmd_failed_list(struct db *db, enum format fmt)
 {
-	PGresult *res = query(db,
-			      "SELECT id, source, source_uid, " ISO("received") ", size, reason "
-			      "FROM raw_messages WHERE status = 'failed' ORDER BY id",
-			      0, NULL);
+	PGresult *res =
+		query(db,
+		      "SELECT id, source, source_uid, " ISO(
+			      "received") ", size, reason "
+					  "FROM raw_messages WHERE status = 'failed' ORDER BY id",
+		      0, NULL);
 
 	if (fmt == FORMAT_JSON) {
 		GString *out = g_string_new(NULL);
@@ -317,9 +326,12 @@ static int cmd_failed_list(struct db *db, enum format fmt)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "format", required_argument, NULL, 'F' },
-		{ "queue", required_argument, NULL, 'q' },  { "all", no_argument, NULL, 'a' },
-		{ "limit", required_argument, NULL, 'l' },  { "help", no_argument, NULL, 'h' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG, *queue = NULL, *limit = NULL;

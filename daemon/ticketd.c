@@ -81,10 +81,14 @@ static int parse_now(const char *text, time_t *now_r)
 static void parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
-		{ "once", no_argument, NULL, 'o' },         { "now", required_argument, NULL, 'n' },
-		{ "test", no_argument, NULL, 't' },         { "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "now", required_argument, NULL, 'n' },
+		{ "test", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -103,7 +107,8 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'n':
 			if (parse_now(optarg, &opt->fixed_now) < 0) {
-				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n", optarg);
+				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n",
+					optarg);
 				exit(EX_USAGE);
 			}
 			break;
@@ -177,7 +182,8 @@ static size_t queues_of_mailbox(const struct ticketd_config *cfg, const char *ur
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->queue_count; i++)
-		if (cfg->queues[i].mailbox.url != NULL && strcmp(cfg->queues[i].mailbox.url, url) == 0)
+		if (cfg->queues[i].mailbox.url != NULL &&
+		    strcmp(cfg->queues[i].mailbox.url, url) == 0)
 			out[n++] = &cfg->queues[i];
 	return n;
 }
@@ -373,7 +379,8 @@ static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t no
 		db_ok = poll_mailbox(&in, &q->mailbox, queues, n);
 	}
 	if (in.stats.new_tickets + in.stats.followups + in.stats.duplicates + in.stats.failed +
-		    in.stats.already > 0)
+		    in.stats.already >
+	    0)
 		log_info("intake: %u new tickets, %u follow-ups, %u automatic, %u duplicates, "
 			 "%u failed, %u already stored, %u auto-responses queued",
 			 in.stats.new_tickets, in.stats.followups, in.stats.automatic,
@@ -453,8 +460,10 @@ static int read_stdin(GByteArray **data_r, char **error_r)
 static int cmd_deliver(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "queue", required_argument, NULL, 'q' },
-		{ "now", required_argument, NULL, 'n' },    { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "now", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG, *queue_name = NULL;
 	const struct config_queue *queue;
@@ -477,7 +486,8 @@ static int cmd_deliver(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_now(optarg, &now) < 0) {
-				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n", optarg);
+				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n",
+					optarg);
 				return EX_USAGE;
 			}
 			break;

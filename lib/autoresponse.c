@@ -66,7 +66,7 @@ char *autoresponse_quote(const char *text)
 }
 
 /* The template's header override with that name, or NULL. */
-static const char *override(const struct template_output *out, const char *name)
+static const char * override(const struct template_output *out, const char *name)
 {
 	for (guint i = 0; out->headers != NULL && i < out->headers->len; i++) {
 		const struct mail_header *h = g_ptr_array_index(out->headers, i);
@@ -116,9 +116,10 @@ enum db_status autoresponse_queue(struct db *db, const struct autoresponse_reque
 	domain = strchr(req->queue->address, '@');
 	msgid = msgid_generate(cfg->secret, cfg->secret_len, req->ticket_id,
 			       domain != NULL ? domain + 1 : "localhost");
-	subject = override(out, "Subject") != NULL
-			  ? thread_subject_add_tag(override(out, "Subject"), cfg->tag, req->ticket_id)
-			  : thread_subject_add_tag(req->ticket_subject, cfg->tag, req->ticket_id);
+	subject =
+		override(out, "Subject") != NULL
+			? thread_subject_add_tag(override(out, "Subject"), cfg->tag, req->ticket_id)
+			: thread_subject_add_tag(req->ticket_subject, cfg->tag, req->ticket_id);
 	if (msg != NULL) {
 		for (guint i = 0; msg->references != NULL && i < msg->references->len; i++)
 			g_ptr_array_add(refs, g_ptr_array_index(msg->references, i));

@@ -38,8 +38,8 @@ static bool header_token_is(const struct parsed_message *msg, const char *name,
 
 static bool is_daemon_address(const char *addr)
 {
-	static const char *const locals[] = { "mailer-daemon", "postmaster", "noreply",
-					      "no-reply", "do-not-reply", "donotreply", NULL };
+	static const char *const locals[] = { "mailer-daemon", "postmaster", "noreply", "no-reply",
+					      "do-not-reply",  "donotreply", NULL };
 	const char *at = strchr(addr, '@');
 	size_t len = at != NULL ? (size_t)(at - addr) : strlen(addr);
 
@@ -75,7 +75,8 @@ void classify_message(const struct parsed_message *msg, const struct ticketd_con
 		result->reason = "List-Id";
 		return;
 	}
-	if (header_token_is(msg, "X-Autoreply", yes) || header_token_is(msg, "X-Autorespond", yes) ||
+	if (header_token_is(msg, "X-Autoreply", yes) ||
+	    header_token_is(msg, "X-Autorespond", yes) ||
 	    message_header(msg, "X-Autorespond") != NULL) {
 		result->reason = "X-Autoreply";
 		return;
@@ -92,7 +93,8 @@ void classify_message(const struct parsed_message *msg, const struct ticketd_con
 		result->reason = "sent by a mailer daemon";
 		return;
 	}
-	if (msg->from != NULL && cfg != NULL && config_queue_by_address(cfg, msg->from->addr) != NULL) {
+	if (msg->from != NULL && cfg != NULL &&
+	    config_queue_by_address(cfg, msg->from->addr) != NULL) {
 		result->reason = "sent from one of our own addresses";
 		return;
 	}

@@ -108,7 +108,7 @@ static char *compose_msgid_clean(const char *id)
  * the rest starts, or p if there is no such prefix. */
 static const char *compose_skip_reply_prefix(const char *p)
 {
-	static const char *const prefixes[] = {"re", "fwd", "fw", "aw", "wg"};
+	static const char *const prefixes[] = { "re", "fwd", "fw", "aw", "wg" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -213,7 +213,7 @@ static int compose_override_addresses(GMimeMessage *msg, GMimeAddressType type, 
 		InternetAddress *ia = internet_address_list_get_address(parsed, i);
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia) ||
 		    !compose_addr_ok(
-			internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))) {
+			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))) {
 			error_set(error_r, "%s override: invalid address in \"%s\"", header, clean);
 			goto out;
 		}

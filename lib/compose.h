@@ -28,16 +28,16 @@ struct outgoing_mail {
 	const char *from_addr;
 	const char *to_name; /* may be NULL */
 	const char *to_addr;
-	const char *const *cc; /* NULL-terminated addr-specs, or NULL */
-	const char *subject;   /* final subject, tag already in it */
-	const char *body;      /* UTF-8 text */
-	const char *message_id;  /* without <> */
-	const char *in_reply_to; /* without <>, or NULL */
+	const char *const *cc;         /* NULL-terminated addr-specs, or NULL */
+	const char *subject;           /* final subject, tag already in it */
+	const char *body;              /* UTF-8 text */
+	const char *message_id;        /* without <> */
+	const char *in_reply_to;       /* without <>, or NULL */
 	const char *const *references; /* NULL-terminated, without <>, oldest first, or NULL */
-	bool automatic; /* Auto-Submitted: auto-replied, Precedence: bulk,
+	bool automatic;                /* Auto-Submitted: auto-replied, Precedence: bulk,
 			   X-Auto-Response-Suppress: All */
-	const char *auto_submitted; /* value when automatic; NULL: "auto-replied" */
-	GPtrArray *extra_headers;   /* struct mail_header * (template overrides), or NULL */
+	const char *auto_submitted;    /* value when automatic; NULL: "auto-replied" */
+	GPtrArray *extra_headers;      /* struct mail_header * (template overrides), or NULL */
 	time_t date;
 };
 

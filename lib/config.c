@@ -234,10 +234,10 @@ struct config_unit {
 	long mult;
 };
 static const struct config_unit config_duration_units[] = {
-    {'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}, {0, 0},
+	{ 'w', 604800 }, { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 }, { 0, 0 },
 };
 static const struct config_unit config_size_units[] = {
-    {'G', 1L << 30}, {'M', 1L << 20}, {'K', 1L << 10}, {'k', 1L << 10}, {0, 0},
+	{ 'G', 1L << 30 }, { 'M', 1L << 20 }, { 'K', 1L << 10 }, { 'k', 1L << 10 }, { 0, 0 },
 };
 
 /* Digits with one optional unit letter; unsigned, no junk, no overflow. */
@@ -538,8 +538,8 @@ static void config_value(struct config_ctx *ctx, const struct config_def *d,
 	case CT_DURATION:
 	case CT_SIZE:
 		if (d->type == CT_INT || d->type == CT_LONG
-			? !config_get_integer(ctx, s, key, &n)
-			: !config_get_amount(ctx, d, s, key, &n))
+			    ? !config_get_integer(ctx, s, key, &n)
+			    : !config_get_amount(ctx, d, s, key, &n))
 			return;
 		if (d->min < d->max && (n < d->min || n > d->max)) {
 			const struct config_unit *u = d->type == CT_DURATION ? config_duration_units
@@ -632,7 +632,7 @@ static void config_parse_group(struct config_ctx *ctx, const config_setting_t *g
 	}
 	for (const struct config_def *d = defs; d->name != NULL; d++) {
 		const config_setting_t *s =
-		    group != NULL ? config_setting_get_member(group, d->name) : NULL;
+			group != NULL ? config_setting_get_member(group, d->name) : NULL;
 		char *key = config_key(path, d->name);
 
 		if (s != NULL)
@@ -650,7 +650,7 @@ static char *config_elem_key(const char *path, const config_setting_t *e, int i,
 			     const char *name_key)
 {
 	const config_setting_t *n =
-	    config_setting_is_group(e) ? config_setting_get_member(e, name_key) : NULL;
+		config_setting_is_group(e) ? config_setting_get_member(e, name_key) : NULL;
 	const char *name = n != NULL ? config_setting_get_string(n) : NULL;
 
 	if (name != NULL && config_chars_ok(name, "A-Za-z0-9._-"))
@@ -716,19 +716,19 @@ static void config_check_url(struct config_ctx *ctx, const config_setting_t *s, 
 static void config_check_transport_url(struct config_ctx *ctx, const struct config_def *d,
 				       const config_setting_t *s, const char *key, void *base)
 {
-	static const char *const net[] = {"smtp://", "smtps://", NULL};
-	static const char *const local[] = {"sendmail:", "maildir:", NULL};
+	static const char *const net[] = { "smtp://", "smtps://", NULL };
+	static const char *const local[] = { "sendmail:", "maildir:", NULL };
 
 	config_check_url(
-	    ctx, s, key, (char **)((char *)base + d->offset), net, local,
-	    "smtp://host[:port], smtps://host[:port], sendmail:/path or maildir:/path");
+		ctx, s, key, (char **)((char *)base + d->offset), net, local,
+		"smtp://host[:port], smtps://host[:port], sendmail:/path or maildir:/path");
 }
 
 static void config_check_mailbox_url(struct config_ctx *ctx, const struct config_def *d,
 				     const config_setting_t *s, const char *key, void *base)
 {
-	static const char *const net[] = {"imap://", "imaps://", "pop3://", "pop3s://", NULL};
-	static const char *const local[] = {"maildir:", "mbox:", NULL};
+	static const char *const net[] = { "imap://", "imaps://", "pop3://", "pop3s://", NULL };
+	static const char *const local[] = { "maildir:", "mbox:", NULL };
 
 	config_check_url(ctx, s, key, (char **)((char *)base + d->offset), net, local,
 			 "maildir:/path, mbox:/path, imap://, imaps://, pop3:// or pop3s://");
@@ -902,104 +902,108 @@ static void config_parse_templates(struct config_ctx *ctx, const struct config_d
 #define STAFF(f)       offsetof(struct config_staff, f)
 
 static const struct config_def config_database_defs[] = {
-    {DEF("conninfo", CT_STRING, CFG(conninfo)), .flags = CF_REQUIRED},
-    {0},
+	{ DEF("conninfo", CT_STRING, CFG(conninfo)), .flags = CF_REQUIRED },
+	{ 0 },
 };
 
 static const struct config_def config_autoresponse_defs[] = {
-    {DEF("count", CT_LONG, CFG(autoresponse_count)), .def = "5", .min = 0, .max = 10000},
-    {DEF("per", CT_DURATION, CFG(autoresponse_per)), .def = "1h", .min = 60, .max = 604800},
-    {0},
+	{ DEF("count", CT_LONG, CFG(autoresponse_count)), .def = "5", .min = 0, .max = 10000 },
+	{ DEF("per", CT_DURATION, CFG(autoresponse_per)), .def = "1h", .min = 60, .max = 604800 },
+	{ 0 },
 };
 
 static const struct config_def config_daemon_defs[] = {
-    {DEF("poll_interval", CT_DURATION, CFG(poll_interval)), .def = "60s", .min = 1, .max = 86400},
-    {DEF("user", CT_STRING, CFG(user))},
-    {DEF("tag", CT_STRING, CFG(tag)), .def = "Ticket", .choices = "A-Za-z0-9_-"},
-    {DEF("secret_file", CT_SECRET, CFG(secret_file)), .flags = CF_REQUIRED | CF_KEEP},
-    {DEF("autoresponse_limit", CT_GROUP, 0), .children = config_autoresponse_defs},
-    {DEF("max_message_size", CT_SIZE, CFG(max_message_size)), .def = "100M", .min = 1024,
-     .max = 1L << 30},
-    {DEF("batch_size", CT_LONG, CFG(batch_size)), .def = "200", .min = 1, .max = 10000},
-    {DEF("pid_file", CT_PATH, CFG(pid_file))},
-    {DEF("staff_auth", CT_STRLIST, CFG(staff_auth)), .def = "pgp,authres",
-     .fn = config_check_staff_auth},
-    {DEF("authserv_id", CT_STRING, CFG(authserv_id))},
-    {0},
+	{ DEF("poll_interval", CT_DURATION, CFG(poll_interval)), .def = "60s", .min = 1,
+	  .max = 86400 },
+	{ DEF("user", CT_STRING, CFG(user)) },
+	{ DEF("tag", CT_STRING, CFG(tag)), .def = "Ticket", .choices = "A-Za-z0-9_-" },
+	{ DEF("secret_file", CT_SECRET, CFG(secret_file)), .flags = CF_REQUIRED | CF_KEEP },
+	{ DEF("autoresponse_limit", CT_GROUP, 0), .children = config_autoresponse_defs },
+	{ DEF("max_message_size", CT_SIZE, CFG(max_message_size)), .def = "100M", .min = 1024,
+	  .max = 1L << 30 },
+	{ DEF("batch_size", CT_LONG, CFG(batch_size)), .def = "200", .min = 1, .max = 10000 },
+	{ DEF("pid_file", CT_PATH, CFG(pid_file)) },
+	{ DEF("staff_auth", CT_STRLIST, CFG(staff_auth)), .def = "pgp,authres",
+	  .fn = config_check_staff_auth },
+	{ DEF("authserv_id", CT_STRING, CFG(authserv_id)) },
+	{ 0 },
 };
 
 static const struct config_def config_transport_defs[] = {
-    {DEF("url", CT_STRING, CFG(transport.url)), .flags = CF_REQUIRED,
-     .fn = config_check_transport_url},
-    {DEF("starttls", CT_CHOICE, CFG(transport.starttls)), .def = "required",
-     .choices = "required|optional|off"},
-    {DEF("user", CT_STRING, CFG(transport.user))},
-    {DEF("password_file", CT_SECRET, CFG(transport.password_file))},
-    {DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable},
-    {DEF("tls_verify", CT_BOOL, CFG(transport.tls_verify)), .def = "true"},
-    {DEF("timeout", CT_DURATION, CFG(transport.timeout)), .def = "60s", .min = 1, .max = 3600},
-    {DEF("sessions", CT_INT, CFG(transport.sessions)), .def = "1", .min = 1, .max = 16},
-    {0},
+	{ DEF("url", CT_STRING, CFG(transport.url)), .flags = CF_REQUIRED,
+	  .fn = config_check_transport_url },
+	{ DEF("starttls", CT_CHOICE, CFG(transport.starttls)), .def = "required",
+	  .choices = "required|optional|off" },
+	{ DEF("user", CT_STRING, CFG(transport.user)) },
+	{ DEF("password_file", CT_SECRET, CFG(transport.password_file)) },
+	{ DEF("ca_file", CT_PATH, CFG(transport.ca_file)), .fn = config_check_readable },
+	{ DEF("tls_verify", CT_BOOL, CFG(transport.tls_verify)), .def = "true" },
+	{ DEF("timeout", CT_DURATION, CFG(transport.timeout)), .def = "60s", .min = 1,
+	  .max = 3600 },
+	{ DEF("sessions", CT_INT, CFG(transport.sessions)), .def = "1", .min = 1, .max = 16 },
+	{ 0 },
 };
 
 static const struct config_def config_pgp_defs[] = {
-    {DEF("gnupg_home", CT_PATH, CFG(gnupg_home))},
-    {DEF("passphrase_file", CT_SECRET, CFG(passphrase_file))},
-    {0},
+	{ DEF("gnupg_home", CT_PATH, CFG(gnupg_home)) },
+	{ DEF("passphrase_file", CT_SECRET, CFG(passphrase_file)) },
+	{ 0 },
 };
 
 static const struct config_def config_mailbox_defs[] = {
-    {DEF("url", CT_STRING, QUEUE(mailbox.url)), .flags = CF_REQUIRED,
-     .fn = config_check_mailbox_url},
-    {DEF("user", CT_STRING, QUEUE(mailbox.user))},
-    {DEF("password_file", CT_SECRET, QUEUE(mailbox.password_file))},
-    {DEF("ca_file", CT_PATH, QUEUE(mailbox.ca_file)), .fn = config_check_readable},
-    {DEF("tls_verify", CT_BOOL, QUEUE(mailbox.tls_verify)), .def = "true"},
-    {DEF("after", CT_CUSTOM, QUEUE(mailbox)), .fn = config_parse_after},
-    {DEF("tls", CT_CHOICE, QUEUE(mailbox.tls)), .def = "optional",
-     .choices = "required|optional|off"},
-    {DEF("timeout", CT_DURATION, QUEUE(mailbox.timeout)), .def = "60s", .min = 1, .max = 3600},
-    {0},
+	{ DEF("url", CT_STRING, QUEUE(mailbox.url)), .flags = CF_REQUIRED,
+	  .fn = config_check_mailbox_url },
+	{ DEF("user", CT_STRING, QUEUE(mailbox.user)) },
+	{ DEF("password_file", CT_SECRET, QUEUE(mailbox.password_file)) },
+	{ DEF("ca_file", CT_PATH, QUEUE(mailbox.ca_file)), .fn = config_check_readable },
+	{ DEF("tls_verify", CT_BOOL, QUEUE(mailbox.tls_verify)), .def = "true" },
+	{ DEF("after", CT_CUSTOM, QUEUE(mailbox)), .fn = config_parse_after },
+	{ DEF("tls", CT_CHOICE, QUEUE(mailbox.tls)), .def = "optional",
+	  .choices = "required|optional|off" },
+	{ DEF("timeout", CT_DURATION, QUEUE(mailbox.timeout)), .def = "60s", .min = 1,
+	  .max = 3600 },
+	{ 0 },
 };
 
 static const struct config_def config_escalation_defs[] = {
-    {DEF("every", CT_DURATION, QUEUE(escalation_every)), .flags = CF_REQUIRED, .min = 60,
-     .max = 30 * 86400},
-    {DEF("step", CT_INT, QUEUE(escalation_step)), .def = "5", .min = 1, .max = 98},
-    {DEF("max", CT_INT, QUEUE(escalation_max)), .def = "99", .min = 1, .max = 99},
-    {0},
+	{ DEF("every", CT_DURATION, QUEUE(escalation_every)), .flags = CF_REQUIRED, .min = 60,
+	  .max = 30 * 86400 },
+	{ DEF("step", CT_INT, QUEUE(escalation_step)), .def = "5", .min = 1, .max = 98 },
+	{ DEF("max", CT_INT, QUEUE(escalation_max)), .def = "99", .min = 1, .max = 99 },
+	{ 0 },
 };
 
 static const struct config_def config_queue_defs[] = {
-    {DEF("name", CT_STRING, QUEUE(name)), .flags = CF_REQUIRED, .choices = "a-z0-9_-"},
-    {DEF("address", CT_STRING, QUEUE(address)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS},
-    {DEF("default", CT_BOOL, QUEUE(is_default)), .def = "false"},
-    {DEF("comment_address", CT_STRING, QUEUE(comment_address)), .flags = CF_LOWER | CF_ADDRESS},
-    {DEF("from_name", CT_STRING, QUEUE(from_name)), .flags = CF_EMPTY_OK},
-    {DEF("envelope_from", CT_STRING, QUEUE(envelope_from)), .flags = CF_ADDRESS},
-    {DEF("mailbox", CT_GROUP, 0), .children = config_mailbox_defs},
-    {DEF("priority", CT_INT, QUEUE(priority)), .def = "50", .min = 1, .max = 99},
-    {DEF("autoresponse", CT_BOOL, QUEUE(autoresponse)), .def = "true"},
-    {DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose},
-    {DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs},
-    {DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false"},
-    {DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded"},
-    {DEF("notify", CT_STRING, QUEUE(notify)), .def = "admins", .fn = config_check_notify},
-    {DEF("templates", CT_CUSTOM, 0), .fn = config_parse_templates},
-    {0},
+	{ DEF("name", CT_STRING, QUEUE(name)), .flags = CF_REQUIRED, .choices = "a-z0-9_-" },
+	{ DEF("address", CT_STRING, QUEUE(address)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS },
+	{ DEF("default", CT_BOOL, QUEUE(is_default)), .def = "false" },
+	{ DEF("comment_address", CT_STRING, QUEUE(comment_address)),
+	  .flags = CF_LOWER | CF_ADDRESS },
+	{ DEF("from_name", CT_STRING, QUEUE(from_name)), .flags = CF_EMPTY_OK },
+	{ DEF("envelope_from", CT_STRING, QUEUE(envelope_from)), .flags = CF_ADDRESS },
+	{ DEF("mailbox", CT_GROUP, 0), .children = config_mailbox_defs },
+	{ DEF("priority", CT_INT, QUEUE(priority)), .def = "50", .min = 1, .max = 99 },
+	{ DEF("autoresponse", CT_BOOL, QUEUE(autoresponse)), .def = "true" },
+	{ DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose },
+	{ DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs },
+	{ DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false" },
+	{ DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded" },
+	{ DEF("notify", CT_STRING, QUEUE(notify)), .def = "admins", .fn = config_check_notify },
+	{ DEF("templates", CT_CUSTOM, 0), .fn = config_parse_templates },
+	{ 0 },
 };
 
 static const struct config_def config_staff_defs[] = {
-    {DEF("login", CT_STRING, STAFF(login)), .flags = CF_REQUIRED, .choices = "a-z0-9._-"},
-    {DEF("name", CT_STRING, STAFF(name)), .flags = CF_REQUIRED},
-    {DEF("description", CT_STRING, STAFF(description)), .flags = CF_EMPTY_OK, .def = ""},
-    {DEF("email", CT_STRING, STAFF(email)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS},
-    {DEF("role", CT_CUSTOM, STAFF(role)), .flags = CF_REQUIRED, .fn = config_parse_role},
-    {DEF("queues", CT_STRLIST, STAFF(queues)), .def = "", .fn = config_check_staff_queues},
-    {DEF("signature", CT_STRING, STAFF(signature)), .flags = CF_EMPTY_OK, .def = ""},
-    {DEF("pgp_key", CT_STRING, STAFF(pgp_key))},
-    {DEF("available", CT_BOOL, STAFF(available)), .def = "true"},
-    {0},
+	{ DEF("login", CT_STRING, STAFF(login)), .flags = CF_REQUIRED, .choices = "a-z0-9._-" },
+	{ DEF("name", CT_STRING, STAFF(name)), .flags = CF_REQUIRED },
+	{ DEF("description", CT_STRING, STAFF(description)), .flags = CF_EMPTY_OK, .def = "" },
+	{ DEF("email", CT_STRING, STAFF(email)), .flags = CF_REQUIRED | CF_LOWER | CF_ADDRESS },
+	{ DEF("role", CT_CUSTOM, STAFF(role)), .flags = CF_REQUIRED, .fn = config_parse_role },
+	{ DEF("queues", CT_STRLIST, STAFF(queues)), .def = "", .fn = config_check_staff_queues },
+	{ DEF("signature", CT_STRING, STAFF(signature)), .flags = CF_EMPTY_OK, .def = "" },
+	{ DEF("pgp_key", CT_STRING, STAFF(pgp_key)) },
+	{ DEF("available", CT_BOOL, STAFF(available)), .def = "true" },
+	{ 0 },
 };
 
 /* Checks one queue against those before it: names, addresses, default. */
@@ -1013,7 +1017,8 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 	if (q->envelope_from == NULL && q->address != NULL)
 		q->envelope_from = g_strdup(q->address);
 	if (q->mailbox.url != NULL && q->mailbox.after == MAILBOX_AFTER_MOVE &&
-	    (g_str_has_prefix(q->mailbox.url, "pop3") || g_str_has_prefix(q->mailbox.url, "mbox:"))) {
+	    (g_str_has_prefix(q->mailbox.url, "pop3") ||
+	     g_str_has_prefix(q->mailbox.url, "mbox:"))) {
 		const config_setting_t *mbs = config_member_or(e, "mailbox");
 		config_error(ctx, config_member_or(mbs, "after"), key,
 			     "mailbox.after: a %s mailbox has no folders to move to",
@@ -1025,8 +1030,8 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 			     "comment_address is the queue's address");
 	for (size_t j = 0; j < i; j++) {
 		const struct config_queue *p = &ctx->cfg->queues[j];
-		const char *mine[] = {q->address, q->comment_address};
-		const char *fields[] = {"address", "comment_address"};
+		const char *mine[] = { q->address, q->comment_address };
+		const char *fields[] = { "address", "comment_address" };
 
 		if (q->name != NULL && p->name != NULL && strcmp(q->name, p->name) == 0)
 			config_error(ctx, config_member_or(e, "name"), key,
@@ -1128,19 +1133,19 @@ static void config_parse_staff(struct config_ctx *ctx, const struct config_def *
 }
 
 static const struct config_def config_root_defs[] = {
-    {DEF("database", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_database_defs},
-    {DEF("daemon", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_daemon_defs},
-    {DEF("transport", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_transport_defs},
-    {DEF("pgp", CT_GROUP, 0), .children = config_pgp_defs},
-    /* queues before staff: staff entries name queues */
-    {DEF("queues", CT_CUSTOM, 0), .flags = CF_REQUIRED, .fn = config_parse_queues},
-    {DEF("staff", CT_CUSTOM, 0), .fn = config_parse_staff},
-    {0},
+	{ DEF("database", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_database_defs },
+	{ DEF("daemon", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_daemon_defs },
+	{ DEF("transport", CT_GROUP, 0), .flags = CF_REQUIRED, .children = config_transport_defs },
+	{ DEF("pgp", CT_GROUP, 0), .children = config_pgp_defs },
+	/* queues before staff: staff entries name queues */
+	{ DEF("queues", CT_CUSTOM, 0), .flags = CF_REQUIRED, .fn = config_parse_queues },
+	{ DEF("staff", CT_CUSTOM, 0), .fn = config_parse_staff },
+	{ 0 },
 };
 
 int config_load(const char *path, struct ticketd_config **cfg_r, char **error_r)
 {
-	struct config_ctx ctx = {.path = path};
+	struct config_ctx ctx = { .path = path };
 	struct ticketd_config *cfg = g_new0(struct ticketd_config, 1);
 	config_t lc;
 	FILE *fp;

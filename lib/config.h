@@ -20,8 +20,15 @@
 
 #include "template.h"
 
-enum staff_role { STAFF_ROLE_ADMIN, STAFF_ROLE_SUPPORT };
-enum mailbox_after { MAILBOX_AFTER_SEEN, MAILBOX_AFTER_DELETE, MAILBOX_AFTER_MOVE };
+enum staff_role {
+	STAFF_ROLE_ADMIN,
+	STAFF_ROLE_SUPPORT
+};
+enum mailbox_after {
+	MAILBOX_AFTER_SEEN,
+	MAILBOX_AFTER_DELETE,
+	MAILBOX_AFTER_MOVE
+};
 
 struct config_staff {
 	char *login;
@@ -30,22 +37,22 @@ struct config_staff {
 	char *email;       /* lower-cased */
 	char *signature;   /* "" when unset */
 	enum staff_role role;
-	char **queues;     /* NULL-terminated queue names */
-	bool available;    /* default true */
-	char *pgp_key;     /* NULL when unset */
+	char **queues;  /* NULL-terminated queue names */
+	bool available; /* default true */
+	char *pgp_key;  /* NULL when unset */
 };
 
 struct config_mailbox {
-	char *url;           /* maildir:/path, mbox:/path, imap://..., NULL: no polling */
+	char *url; /* maildir:/path, mbox:/path, imap://..., NULL: no polling */
 	char *user;
 	char *password_file;
 	char *ca_file;
-	bool tls_verify;     /* default true */
+	bool tls_verify;          /* default true */
 	enum mailbox_after after; /* default MAILBOX_AFTER_SEEN ("seen") */
-	char *after_folder;  /* for MAILBOX_AFTER_MOVE ("move:Archive") */
-	char *tls;           /* imap://, pop3://: "optional" (STARTTLS when offered,
+	char *after_folder;       /* for MAILBOX_AFTER_MOVE ("move:Archive") */
+	char *tls;                /* imap://, pop3://: "optional" (STARTTLS when offered,
 				default), "required", "off" */
-	long timeout;        /* seconds for every network operation, default 60 */
+	long timeout;             /* seconds for every network operation, default 60 */
 };
 
 struct config_queue {
@@ -62,22 +69,22 @@ struct config_queue {
 	long escalation_every; /* seconds, 0: no escalation */
 	int escalation_step, escalation_max;
 	bool sticky;
-	char *assign;          /* "none" | "least-loaded" */
-	char *notify;          /* "admins" | "none" | ... */
+	char *assign; /* "none" | "least-loaded" */
+	char *notify; /* "admins" | "none" | ... */
 	/* Every kind is set: the queue's file, or the built-in default. */
 	struct template *templates[TEMPLATE_KIND_COUNT];
 	char *template_paths[TEMPLATE_KIND_COUNT]; /* NULL: built-in */
 };
 
 struct config_transport {
-	char *url;        /* smtp://, smtps://, sendmail:/path, maildir:/path */
-	char *starttls;   /* "required" | "optional" | "off" */
+	char *url;      /* smtp://, smtps://, sendmail:/path, maildir:/path */
+	char *starttls; /* "required" | "optional" | "off" */
 	char *user;
 	char *password_file;
 	char *ca_file;
-	bool tls_verify;  /* default true */
-	long timeout;     /* seconds for every network operation, default 60 */
-	int sessions;     /* senders in parallel, each its own connection, default 1 */
+	bool tls_verify; /* default true */
+	long timeout;    /* seconds for every network operation, default 60 */
+	int sessions;    /* senders in parallel, each its own connection, default 1 */
 };
 
 struct ticketd_config {
@@ -85,11 +92,11 @@ struct ticketd_config {
 	/* database */
 	char *conninfo;
 	/* daemon */
-	long poll_interval;     /* seconds, default 60 */
-	char *user;             /* NULL: do not change user */
-	char *tag;              /* default "Ticket" */
+	long poll_interval; /* seconds, default 60 */
+	char *user;         /* NULL: do not change user */
+	char *tag;          /* default "Ticket" */
 	char *secret_file;
-	char *secret;           /* contents of secret_file */
+	char *secret; /* contents of secret_file */
 	size_t secret_len;
 	long autoresponse_count; /* default 5 */
 	long autoresponse_per;   /* seconds, default 3600 */
@@ -100,8 +107,8 @@ struct ticketd_config {
 	char *authserv_id;       /* NULL when unset: then "authres" proves nothing */
 	struct config_transport transport;
 	/* pgp (accepted and checked, not used yet) */
-	char *gnupg_home;        /* NULL when unset */
-	char *passphrase_file;   /* NULL when unset */
+	char *gnupg_home;      /* NULL when unset */
+	char *passphrase_file; /* NULL when unset */
 	struct config_staff *staff;
 	size_t staff_count;
 	struct config_queue *queues;
@@ -117,8 +124,7 @@ int config_parse_duration(const char *text, long *seconds_r);
 /* "10M" → 10485760 ...; returns 0 or -1. */
 int config_parse_size(const char *text, size_t *bytes_r);
 
-const struct config_queue *config_queue_by_name(const struct ticketd_config *cfg,
-						const char *name);
+const struct config_queue *config_queue_by_name(const struct ticketd_config *cfg, const char *name);
 /* By address or comment_address (case-insensitive). */
 const struct config_queue *config_queue_by_address(const struct ticketd_config *cfg,
 						   const char *addr);

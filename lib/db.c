@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* A statement sent in pipeline mode whose result is not read yet. */
 struct db_pending {
 	unsigned mark; /* db->mark when it was sent */
@@ -19,11 +18,11 @@ struct db {
 	PGconn *conn;
 	GHashTable *prepared; /* statement name → (void *)1 */
 	bool pipeline;
-	bool async_commit;    /* synchronous_commit is off for this session */
-	bool synced;          /* db->results hold the last sync's results */
+	bool async_commit; /* synchronous_commit is off for this session */
+	bool synced;       /* db->results hold the last sync's results */
 	unsigned mark;
-	GArray *pending;      /* struct db_pending, in the order sent */
-	GPtrArray *results;   /* PGresult * by handle (NULL: taken or failed) */
+	GArray *pending;    /* struct db_pending, in the order sent */
+	GPtrArray *results; /* PGresult * by handle (NULL: taken or failed) */
 };
 
 static void db_notice(void *arg, const char *message)
@@ -176,13 +175,13 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 }
 
 enum db_status db_send(struct db *db, const char *name, int nparams, const char *const *values,
-			const int *lengths, unsigned binary_mask, int *handle_r, char **error_r)
+		       const int *lengths, unsigned binary_mask, int *handle_r, char **error_r)
 {
 	return queue(db, true, name, nparams, values, lengths, binary_mask, handle_r, error_r);
 }
 
-enum db_status db_send_sql(struct db *db, const char *sql, int nparams,
-			    const char *const *values, int *handle_r, char **error_r)
+enum db_status db_send_sql(struct db *db, const char *sql, int nparams, const char *const *values,
+			   int *handle_r, char **error_r)
 {
 	return queue(db, false, sql, nparams, values, NULL, 0, handle_r, error_r);
 }
@@ -243,7 +242,8 @@ enum db_status db_sync(struct db *db, char **error_r)
 			/* the first error is the one that counts; the rest of
 			 * this pipeline was not run */
 			if (st == DB_OK)
-				st = one == DB_ERR_FAILED && p->mark != db->mark ? DB_ERR_EARLIER : one;
+				st = one == DB_ERR_FAILED && p->mark != db->mark ? DB_ERR_EARLIER
+										 : one;
 			PQclear(res);
 		} else if (p->handle >= 0 && st == DB_OK) {
 			db->results->pdata[p->handle] = res;
@@ -403,10 +403,11 @@ enum db_status db_async_commit(struct db *db, bool on, char **error_r)
 
 	if (on == db->async_commit)
 		return DB_OK;
-	st = send_commands(db, (const char *const[]){ on ? "SET synchronous_commit TO off"
-							   : "RESET synchronous_commit",
-						       NULL },
-			    error_r);
+	st = send_commands(db,
+			   (const char *const[]){ on ? "SET synchronous_commit TO off"
+						     : "RESET synchronous_commit",
+						  NULL },
+			   error_r);
 	if (st == DB_OK)
 		db->async_commit = on;
 	return st;
@@ -428,8 +429,10 @@ enum db_status db_next_savepoint(struct db *db, char **error_r)
 {
 	if (!db->pipeline)
 		return db_command(db, "RELEASE SAVEPOINT msg; SAVEPOINT msg", error_r);
-	return send_commands(db, (const char *const[]){ "RELEASE SAVEPOINT msg", "SAVEPOINT msg", NULL },
-			      error_r);
+	return send_commands(db,
+			     (const char *const[]){ "RELEASE SAVEPOINT msg", "SAVEPOINT msg",
+						    NULL },
+			     error_r);
 }
 
 enum db_status db_rollback_to_savepoint(struct db *db, char **error_r)
@@ -456,7 +459,8 @@ enum db_status db_schema_version(struct db *db, int *version_r, char **error_r)
 	PGresult *res;
 
 	/* A fresh database has no schema_version table: version 0. */
-	res = db_exec(db, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &st, error_r);
+	res = db_exec(db, "SELECT to_regclass('schema_version') IS NOT NULL", 0, NULL, &st,
+		      error_r);
 	if (res == NULL)
 		return st;
 	exists = PQgetvalue(res, 0, 0)[0] == 't';
@@ -500,7 +504,8 @@ enum db_status db_migrate(struct db *db, int *applied_r, char **error_r)
 			break;
 		st = db_command(db, m->sql, error_r);
 		if (st == DB_OK) {
-			res = db_exec(db, "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
+			res = db_exec(db,
+				      "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
 				      2, params, &st, error_r);
 			PQclear(res);
 		}
@@ -626,7 +631,8 @@ enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
 		st = DB_ERR_CONNECTION;
 	}
 out:
-	if (was_pipeline && !db->pipeline && db_pipeline_begin(db, st == DB_OK ? error_r : NULL) != DB_OK)
+	if (was_pipeline && !db->pipeline &&
+	    db_pipeline_begin(db, st == DB_OK ? error_r : NULL) != DB_OK)
 		st = DB_ERR_CONNECTION;
 	g_string_free(buf, TRUE);
 	return st;

@@ -53,7 +53,8 @@ enum db_status db_prepare(struct db *db, const char *name, const char *sql, char
 /* Runs a prepared statement (nparams text parameters, NULL = SQL NULL).
  * binary_mask: bit i set means parameter i is binary with lengths[i]. */
 PGresult *db_run(struct db *db, const char *name, int nparams, const char *const *values,
-		 const int *lengths, unsigned binary_mask, enum db_status *status_r, char **error_r);
+		 const int *lengths, unsigned binary_mask, enum db_status *status_r,
+		 char **error_r);
 /* Runs SQL text with parameters (never built from untrusted data). */
 PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *values,
 		  enum db_status *status_r, char **error_r);
@@ -87,10 +88,10 @@ unsigned db_mark(struct db *db);
  * with db_take() after the next sync, before the next statement pipelined
  * with a handle (db_run and db_exec queue one). */
 enum db_status db_send(struct db *db, const char *name, int nparams, const char *const *values,
-			const int *lengths, unsigned binary_mask, int *handle_r, char **error_r);
+		       const int *lengths, unsigned binary_mask, int *handle_r, char **error_r);
 /* The same for SQL text with parameters (planned with the real values). */
-enum db_status db_send_sql(struct db *db, const char *sql, int nparams,
-			    const char *const *values, int *handle_r, char **error_r);
+enum db_status db_send_sql(struct db *db, const char *sql, int nparams, const char *const *values,
+			   int *handle_r, char **error_r);
 /* Sends what is pipelined and reads every result. */
 enum db_status db_sync(struct db *db, char **error_r);
 /* The result of a pipelined statement (the caller PQclears it), or NULL. */

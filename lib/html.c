@@ -31,51 +31,51 @@ static const struct {
 	const char *name;
 	gunichar c;
 } html_entities[] = {
-    {"amp", '&'},      {"lt", '<'},        {"gt", '>'},        {"quot", '"'},
-    {"apos", '\''},    {"nbsp", 0xA0},     {"ensp", ' '},      {"emsp", ' '},
-    {"thinsp", ' '},   {"shy", 0},         {"zwnj", 0},        {"zwj", 0},
-    {"lrm", 0},        {"rlm", 0},         {"copy", 0xA9},     {"reg", 0xAE},
-    {"trade", 0x2122}, {"hellip", 0x2026}, {"mdash", 0x2014},  {"ndash", 0x2013},
-    {"minus", 0x2212}, {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"sbquo", 0x201A},
-    {"ldquo", 0x201C}, {"rdquo", 0x201D},  {"bdquo", 0x201E},  {"laquo", 0xAB},
-    {"raquo", 0xBB},   {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"bull", 0x2022},
-    {"middot", 0xB7},  {"dagger", 0x2020}, {"Dagger", 0x2021}, {"euro", 0x20AC},
-    {"pound", 0xA3},   {"yen", 0xA5},      {"cent", 0xA2},     {"curren", 0xA4},
-    {"sect", 0xA7},    {"para", 0xB6},     {"deg", 0xB0},      {"plusmn", 0xB1},
-    {"times", 0xD7},   {"divide", 0xF7},   {"micro", 0xB5},    {"frac12", 0xBD},
-    {"frac14", 0xBC},  {"frac34", 0xBE},   {"sup2", 0xB2},     {"sup3", 0xB3},
-    {"iexcl", 0xA1},   {"iquest", 0xBF},   {"ordf", 0xAA},     {"ordm", 0xBA},
-    {"not", 0xAC},     {"larr", 0x2190},   {"rarr", 0x2192},   {"uarr", 0x2191},
-    {"darr", 0x2193},  {"check", 0x2713},  {"Agrave", 0xC0},   {"Aacute", 0xC1},
-    {"Acirc", 0xC2},   {"Atilde", 0xC3},   {"Auml", 0xC4},     {"Aring", 0xC5},
-    {"AElig", 0xC6},   {"Ccedil", 0xC7},   {"Egrave", 0xC8},   {"Eacute", 0xC9},
-    {"Ecirc", 0xCA},   {"Euml", 0xCB},     {"Igrave", 0xCC},   {"Iacute", 0xCD},
-    {"Icirc", 0xCE},   {"Iuml", 0xCF},     {"ETH", 0xD0},      {"Ntilde", 0xD1},
-    {"Ograve", 0xD2},  {"Oacute", 0xD3},   {"Ocirc", 0xD4},    {"Otilde", 0xD5},
-    {"Ouml", 0xD6},    {"Oslash", 0xD8},   {"Ugrave", 0xD9},   {"Uacute", 0xDA},
-    {"Ucirc", 0xDB},   {"Uuml", 0xDC},     {"Yacute", 0xDD},   {"THORN", 0xDE},
-    {"szlig", 0xDF},   {"agrave", 0xE0},   {"aacute", 0xE1},   {"acirc", 0xE2},
-    {"atilde", 0xE3},  {"auml", 0xE4},     {"aring", 0xE5},    {"aelig", 0xE6},
-    {"ccedil", 0xE7},  {"egrave", 0xE8},   {"eacute", 0xE9},   {"ecirc", 0xEA},
-    {"euml", 0xEB},    {"igrave", 0xEC},   {"iacute", 0xED},   {"icirc", 0xEE},
-    {"iuml", 0xEF},    {"eth", 0xF0},      {"ntilde", 0xF1},   {"ograve", 0xF2},
-    {"oacute", 0xF3},  {"ocirc", 0xF4},    {"otilde", 0xF5},   {"ouml", 0xF6},
-    {"oslash", 0xF8},  {"ugrave", 0xF9},   {"uacute", 0xFA},   {"ucirc", 0xFB},
-    {"uuml", 0xFC},    {"yacute", 0xFD},   {"thorn", 0xFE},    {"yuml", 0xFF},
-    {"OElig", 0x152},  {"oelig", 0x153},   {"Scaron", 0x160},  {"scaron", 0x161},
-    {"Yuml", 0x178},   {"Zcaron", 0x17D},  {"zcaron", 0x17E},
+	{ "amp", '&' },      { "lt", '<' },        { "gt", '>' },        { "quot", '"' },
+	{ "apos", '\'' },    { "nbsp", 0xA0 },     { "ensp", ' ' },      { "emsp", ' ' },
+	{ "thinsp", ' ' },   { "shy", 0 },         { "zwnj", 0 },        { "zwj", 0 },
+	{ "lrm", 0 },        { "rlm", 0 },         { "copy", 0xA9 },     { "reg", 0xAE },
+	{ "trade", 0x2122 }, { "hellip", 0x2026 }, { "mdash", 0x2014 },  { "ndash", 0x2013 },
+	{ "minus", 0x2212 }, { "lsquo", 0x2018 },  { "rsquo", 0x2019 },  { "sbquo", 0x201A },
+	{ "ldquo", 0x201C }, { "rdquo", 0x201D },  { "bdquo", 0x201E },  { "laquo", 0xAB },
+	{ "raquo", 0xBB },   { "lsaquo", 0x2039 }, { "rsaquo", 0x203A }, { "bull", 0x2022 },
+	{ "middot", 0xB7 },  { "dagger", 0x2020 }, { "Dagger", 0x2021 }, { "euro", 0x20AC },
+	{ "pound", 0xA3 },   { "yen", 0xA5 },      { "cent", 0xA2 },     { "curren", 0xA4 },
+	{ "sect", 0xA7 },    { "para", 0xB6 },     { "deg", 0xB0 },      { "plusmn", 0xB1 },
+	{ "times", 0xD7 },   { "divide", 0xF7 },   { "micro", 0xB5 },    { "frac12", 0xBD },
+	{ "frac14", 0xBC },  { "frac34", 0xBE },   { "sup2", 0xB2 },     { "sup3", 0xB3 },
+	{ "iexcl", 0xA1 },   { "iquest", 0xBF },   { "ordf", 0xAA },     { "ordm", 0xBA },
+	{ "not", 0xAC },     { "larr", 0x2190 },   { "rarr", 0x2192 },   { "uarr", 0x2191 },
+	{ "darr", 0x2193 },  { "check", 0x2713 },  { "Agrave", 0xC0 },   { "Aacute", 0xC1 },
+	{ "Acirc", 0xC2 },   { "Atilde", 0xC3 },   { "Auml", 0xC4 },     { "Aring", 0xC5 },
+	{ "AElig", 0xC6 },   { "Ccedil", 0xC7 },   { "Egrave", 0xC8 },   { "Eacute", 0xC9 },
+	{ "Ecirc", 0xCA },   { "Euml", 0xCB },     { "Igrave", 0xCC },   { "Iacute", 0xCD },
+	{ "Icirc", 0xCE },   { "Iuml", 0xCF },     { "ETH", 0xD0 },      { "Ntilde", 0xD1 },
+	{ "Ograve", 0xD2 },  { "Oacute", 0xD3 },   { "Ocirc", 0xD4 },    { "Otilde", 0xD5 },
+	{ "Ouml", 0xD6 },    { "Oslash", 0xD8 },   { "Ugrave", 0xD9 },   { "Uacute", 0xDA },
+	{ "Ucirc", 0xDB },   { "Uuml", 0xDC },     { "Yacute", 0xDD },   { "THORN", 0xDE },
+	{ "szlig", 0xDF },   { "agrave", 0xE0 },   { "aacute", 0xE1 },   { "acirc", 0xE2 },
+	{ "atilde", 0xE3 },  { "auml", 0xE4 },     { "aring", 0xE5 },    { "aelig", 0xE6 },
+	{ "ccedil", 0xE7 },  { "egrave", 0xE8 },   { "eacute", 0xE9 },   { "ecirc", 0xEA },
+	{ "euml", 0xEB },    { "igrave", 0xEC },   { "iacute", 0xED },   { "icirc", 0xEE },
+	{ "iuml", 0xEF },    { "eth", 0xF0 },      { "ntilde", 0xF1 },   { "ograve", 0xF2 },
+	{ "oacute", 0xF3 },  { "ocirc", 0xF4 },    { "otilde", 0xF5 },   { "ouml", 0xF6 },
+	{ "oslash", 0xF8 },  { "ugrave", 0xF9 },   { "uacute", 0xFA },   { "ucirc", 0xFB },
+	{ "uuml", 0xFC },    { "yacute", 0xFD },   { "thorn", 0xFE },    { "yuml", 0xFF },
+	{ "OElig", 0x152 },  { "oelig", 0x153 },   { "Scaron", 0x160 },  { "scaron", 0x161 },
+	{ "Yuml", 0x178 },   { "Zcaron", 0x17D },  { "zcaron", 0x17E },
 };
 
 /* Elements whose content is never shown. */
-static const char *const html_hidden[] = {"script", "style", "template", "xml"};
+static const char *const html_hidden[] = { "script", "style", "template", "xml" };
 /* Elements that stand apart by a blank line, and those on a line of their own. */
-static const char *const html_paragraph[] = {"p",  "h1", "h2",         "h3",  "h4",
-					     "h5", "h6", "blockquote", "pre", "hr"};
+static const char *const html_paragraph[] = { "p",  "h1", "h2",         "h3",  "h4",
+					      "h5", "h6", "blockquote", "pre", "hr" };
 static const char *const html_line[] = {
-    "div",      "tr",      "li",      "ul",      "ol",     "dl",         "dt",      "dd",
-    "table",    "section", "article", "header",  "footer", "nav",        "aside",   "main",
-    "caption",  "title",   "option",  "address", "figure", "figcaption", "details", "summary",
-    "fieldset", "legend",  "form",    "center",  "tbody",  "thead",      "tfoot",
+	"div",      "tr",      "li",      "ul",      "ol",     "dl",         "dt",      "dd",
+	"table",    "section", "article", "header",  "footer", "nav",        "aside",   "main",
+	"caption",  "title",   "option",  "address", "figure", "figcaption", "details", "summary",
+	"fieldset", "legend",  "form",    "center",  "tbody",  "thead",      "tfoot",
 };
 
 static bool name_in(const char *name, const char *const *list, size_t n)
@@ -266,7 +266,7 @@ static char *decode_attribute(const char *p, const char *end)
 /* Strips what makes a link text and its target look different. */
 static const char *link_core(const char *s, size_t *len_r)
 {
-	static const char *const prefixes[] = {"mailto:", "http://", "https://", "www."};
+	static const char *const prefixes[] = { "mailto:", "http://", "https://", "www." };
 	size_t len = strlen(s);
 
 	for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
@@ -462,7 +462,7 @@ unterminated:
 
 char *html_to_text(const char *html, size_t len)
 {
-	struct html_state st = {0};
+	struct html_state st = { 0 };
 	const char *p = html, *end = html + len, *lt;
 
 	st.out = g_string_sized_new(len / 2 + 16);

@@ -115,7 +115,7 @@ static int imap_decode_folder(const char *url, const char *path, char **folder_r
 static char *imap_mutf7(const char *utf8)
 {
 	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 	GString *out = g_string_new(NULL);
 	const char *p = utf8;
 
@@ -140,7 +140,7 @@ static char *imap_mutf7(const char *utf8)
 		u16 = g_utf8_to_utf16(start, p - start, NULL, &n, NULL);
 		g_string_append_c(out, '&');
 		for (glong i = 0; u16 != NULL && i < n; i++) {
-			unsigned char bytes[2] = {u16[i] >> 8, u16[i] & 0xff};
+			unsigned char bytes[2] = { u16[i] >> 8, u16[i] & 0xff };
 			for (int k = 0; k < 2; k++) {
 				bits = (bits << 8) | bytes[k];
 				nbits += 8;
@@ -185,7 +185,7 @@ static enum net_failure imap_failure(int r)
 /* Sets *error_r to "IMAP host:port: WHAT: why" for the libetpan result r:
  * the server's own words for a refused command, else what broke. */
 static void G_GNUC_PRINTF(4, 5)
-    imap_fail(struct imap_box *ib, int r, char **error_r, const char *fmt, ...)
+	imap_fail(struct imap_box *ib, int r, char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -496,7 +496,7 @@ static int imap_uid_fetch(struct imap_box *ib, const uint32_t *uids, guint n, bo
 						   imap_check_alloc(mailimap_fetch_att_new_uid()));
 	if (bodies)
 		att = mailimap_fetch_att_new_body_peek_section(
-		    imap_check_alloc(mailimap_section_new(NULL)));
+			imap_check_alloc(mailimap_section_new(NULL)));
 	else
 		att = mailimap_fetch_att_new_rfc822_size();
 	mailimap_fetch_type_new_fetch_att_list_add(type, imap_check_alloc(att));
@@ -592,7 +592,7 @@ static int imap_read_ahead(struct imap_box *ib, uint32_t want, guint max, char *
 		from = &want;
 	for (guint i = 0; i < n; i++) {
 		/* A message alone needs no size: it comes whatever its size. */
-		struct imap_ahead e = {.uid = from[i], .gone = n > 1};
+		struct imap_ahead e = { .uid = from[i], .gone = n > 1 };
 		g_array_append_val(ib->ahead, e);
 	}
 	if (n > 1) {
@@ -837,21 +837,21 @@ static void imap_close(struct mailbox **box)
 }
 
 const struct mailbox_driver imap_driver = {
-    .scheme = "imap://",
-    .open = imap_open,
-    .list = imap_list,
-    .fetch = imap_fetch,
-    .ack = imap_ack,
-    .flush = imap_flush,
-    .close = imap_close,
+	.scheme = "imap://",
+	.open = imap_open,
+	.list = imap_list,
+	.fetch = imap_fetch,
+	.ack = imap_ack,
+	.flush = imap_flush,
+	.close = imap_close,
 };
 
 const struct mailbox_driver imaps_driver = {
-    .scheme = "imaps://",
-    .open = imaps_open,
-    .list = imap_list,
-    .fetch = imap_fetch,
-    .ack = imap_ack,
-    .flush = imap_flush,
-    .close = imap_close,
+	.scheme = "imaps://",
+	.open = imaps_open,
+	.list = imap_list,
+	.fetch = imap_fetch,
+	.ack = imap_ack,
+	.flush = imap_flush,
+	.close = imap_close,
 };

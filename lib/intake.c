@@ -126,7 +126,8 @@ const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
 	GPtrArray *lists[2] = { msg->to, msg->cc };
 	for (size_t l = 0; l < 2 && q == NULL; l++)
 		for (guint i = 0; lists[l] != NULL && i < lists[l]->len && q == NULL; i++)
-			q = match_queue(((struct mail_address *)g_ptr_array_index(lists[l], i))->addr,
+			q = match_queue(((struct mail_address *)g_ptr_array_index(lists[l], i))
+						->addr,
 					queues, nqueues);
 	for (size_t i = 0; i < nqueues && q == NULL; i++)
 		if (queues[i]->is_default)
@@ -138,8 +139,8 @@ const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
  * never holds a second copy of it (peak memory: the message once). */
 #define RAW_COPY_THRESHOLD (1024 * 1024)
 
-static enum db_status insert_raw_copy(struct intake *in, const char *const *values,
-				      size_t len, char **error_r)
+static enum db_status insert_raw_copy(struct intake *in, const char *const *values, size_t len,
+				      char **error_r)
 {
 	char idtext[24], *sha = NULL;
 	const char *row[11];
@@ -174,10 +175,9 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 {
 	char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
 	char queue[16], size[24], now[32];
-	const char *values[10] = { source, uid,    queue_id > 0 ? queue : NULL,
-				   now,    sha,    size,
-				   data != NULL ? data : "", status, reason,
-				   msgid };
+	const char *values[10] = { source, uid,  queue_id > 0 ? queue : NULL, now,
+				   sha,    size, data != NULL ? data : "",    status,
+				   reason, msgid };
 	int lengths[10] = { 0, 0, 0, 0, 0, 0, (int)len, 0, 0, 0 };
 	enum db_status st;
 
@@ -187,7 +187,8 @@ static enum db_status insert_raw(struct intake *in, const char *source, const ch
 	if (len > RAW_COPY_THRESHOLD)
 		st = insert_raw_copy(in, values, len, error_r);
 	else
-		st = db_send(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL, error_r);
+		st = db_send(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL,
+			     error_r);
 	g_free(sha);
 	return st;
 }
@@ -250,17 +251,18 @@ static enum db_status ask(struct intake *in, const char *source, const char *uid
 	ids = msg != NULL ? reference_ids(msg) : NULL;
 	tag = msg != NULL ? thread_subject_tag(msg->subject, cfg->tag) : 0;
 	st = db_send(in->db, "intake_seen", 3,
-		      (const char *const[]){ source, uid,
-					     ids != NULL && ids->len == 0 && tag == 0 ? "t" : "f" },
-		      NULL, 0, &q->seen, error_r);
+		     (const char *const[]){ source, uid,
+					    ids != NULL && ids->len == 0 && tag == 0 ? "t" : "f" },
+		     NULL, 0, &q->seen, error_r);
 	if (msg == NULL || st != DB_OK)
 		goto out;
 	if (msg->message_id != NULL)
 		st = ticket_ask_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
-						&q->copy, error_r);
+					      &q->copy, error_r);
 	/* our own signed Message-IDs thread even when the stored copy is gone */
 	for (guint i = 0; i < ids->len && q->nsigned < SIGNED_REFS_MAX && st == DB_OK; i++) {
-		long long id = msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
+		long long id =
+			msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
 		if (id > 0)
 			st = ticket_ask_get(in->db, id, &q->signed_refs[q->nsigned++], error_r);
 	}
@@ -281,8 +283,8 @@ out:
 
 /* The facts of DESIGN §3 from the answers; *info gets the ticket a
  * reference names (for its status). */
-static void gather_facts(struct intake *in, const struct parsed_message *msg,
-			 struct lookups *q, struct thread_facts *facts, struct ticket_info *info)
+static void gather_facts(struct intake *in, const struct parsed_message *msg, struct lookups *q,
+			 struct thread_facts *facts, struct ticket_info *info)
 {
 	struct ticket_info tag_info = { 0 };
 
@@ -305,10 +307,11 @@ static void gather_facts(struct intake *in, const struct parsed_message *msg,
 
 /* *ticket_r: the number drawn in advance, or 0 to ask for one. */
 static enum db_status new_ticket(struct intake *in, const struct parsed_message *msg,
-				 const struct config_queue *queue, bool automatic,
-				 const char *now, long long *ticket_r, char **error_r)
+				 const struct config_queue *queue, bool automatic, const char *now,
+				 long long *ticket_r, char **error_r)
 {
-	char *subject = g_strstrip(g_strdup(msg->subject[0] != '\0' ? msg->subject : "(no subject)"));
+	char *subject =
+		g_strstrip(g_strdup(msg->subject[0] != '\0' ? msg->subject : "(no subject)"));
 	struct ticket_new t = {
 		.id = *ticket_r,
 		.queue_id = queue_id_of(in, queue),
@@ -326,7 +329,8 @@ static enum db_status new_ticket(struct intake *in, const struct parsed_message 
 	/* Everybody the customer wrote to, but us, follows the ticket. */
 	for (size_t l = 0; l < 2 && st == DB_OK && !automatic; l++) {
 		for (guint i = 0; lists[l] != NULL && i < lists[l]->len && st == DB_OK; i++) {
-			const char *addr = ((struct mail_address *)g_ptr_array_index(lists[l], i))->addr;
+			const char *addr =
+				((struct mail_address *)g_ptr_array_index(lists[l], i))->addr;
 			if (strcmp(addr, msg->from->addr) == 0 ||
 			    config_queue_by_address(in->cfg, addr) != NULL)
 				continue;
@@ -381,8 +385,8 @@ static enum db_status apply(struct intake *in, const char *source, const char *u
 		drawn = strtoll(PQgetvalue(seen, 0, 1), NULL, 10);
 	PQclear(seen);
 	if (msg == NULL) {
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "failed", reason,
-				NULL, error_r);
+		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "failed",
+				reason, NULL, error_r);
 		if (st == DB_OK) {
 			char *safe = log_sanitize(reason, 0);
 			log_warning("source=%s uid=%s kept as failed: %s", source, uid, safe);
@@ -394,8 +398,8 @@ static enum db_status apply(struct intake *in, const char *source, const char *u
 	copy_of = ticket_id_result(in->db, q.copy);
 	if (copy_of > 0) {
 		char *why = g_strdup_printf("another copy is stored on ticket %lld", copy_of);
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "duplicate", why,
-				msg->message_id, error_r);
+		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "duplicate",
+				why, msg->message_id, error_r);
 		g_free(why);
 		if (st == DB_OK)
 			*result_r = INTAKE_DUPLICATE;
@@ -516,8 +520,8 @@ static void count_result(struct intake *in, enum intake_result r)
  * the reason, so that it can be looked at and retried.  *stored_r false:
  * not even that worked, it stays in its mailbox for the next cycle. */
 static enum db_status keep_as_failed(struct intake *in, const char *source, const char *uid,
-				     const char *data, size_t len, int queue_id,
-				     const char *reason, bool *stored_r, char **error_r)
+				     const char *data, size_t len, int queue_id, const char *reason,
+				     bool *stored_r, char **error_r)
 {
 	enum db_status st;
 	char *safe;
@@ -697,8 +701,8 @@ static enum db_status take_one(struct intake *in, struct mailbox *box, const cha
 	return st;
 }
 
-int intake_mailbox(struct intake *in, struct mailbox *box,
-		   const struct config_queue *const *queues, size_t nqueues, char **error_r)
+int intake_mailbox(struct intake *in, struct mailbox *box, const struct config_queue *const *queues,
+		   size_t nqueues, char **error_r)
 {
 	GPtrArray *uids = NULL;
 	size_t batch = in->cfg->batch_size > 0 ? (size_t)in->cfg->batch_size : 200;
@@ -718,7 +722,8 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 		for (guint i = start; i < uids->len && i < start + batch && st == DB_OK; i++) {
 			if (in->stop != NULL && *in->stop)
 				break;
-			st = take_one(in, box, g_ptr_array_index(uids, i), queues, nqueues, error_r);
+			st = take_one(in, box, g_ptr_array_index(uids, i), queues, nqueues,
+				      error_r);
 		}
 		if (st == DB_OK)
 			st = intake_settle(in, error_r);
@@ -733,8 +738,9 @@ int intake_mailbox(struct intake *in, struct mailbox *box,
 		for (guint i = 0; i < in->acks->len; i++) {
 			char *reason = NULL;
 			if (box->driver->ack(box, g_ptr_array_index(in->acks, i), &reason) < 0) {
-				log_error("source=%s uid=%s stored but not removed: %s", box->source,
-					  (const char *)g_ptr_array_index(in->acks, i), reason);
+				log_error("source=%s uid=%s stored but not removed: %s",
+					  box->source, (const char *)g_ptr_array_index(in->acks, i),
+					  reason);
 				g_free(reason);
 			}
 		}

@@ -44,7 +44,7 @@ struct intake_pending {
 	char *source, *uid, *data;
 	size_t len;
 	int queue_id;
-	const void *ack;                 /* its entry in acks */
+	const void *ack;                  /* its entry in acks */
 	struct intake_stats stats_before; /* undone if it fails */
 };
 
@@ -72,9 +72,8 @@ enum db_status intake_lock_mailbox(struct intake *in, const char *source, bool *
 void intake_unlock_mailbox(struct intake *in, const char *source);
 
 /* Every waiting message of one mailbox, shared by queues[0..nqueues). */
-int intake_mailbox(struct intake *in, struct mailbox *box,
-		   const struct config_queue *const *queues, size_t nqueues, char **error_r);
-
+int intake_mailbox(struct intake *in, struct mailbox *box, const struct config_queue *const *queues,
+		   size_t nqueues, char **error_r);
 
 /* One message in its own savepoint of the caller's transaction (opened
  * with db_begin_savepoint(); a fresh one is open again on return): stored,

@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const struct mailbox_driver *const drivers[] = {
-	&maildir_driver, &mbox_driver, &imap_driver, &imaps_driver, &pop3_driver, &pop3s_driver, NULL,
+	&maildir_driver, &mbox_driver,  &imap_driver, &imaps_driver,
+	&pop3_driver,    &pop3s_driver, NULL,
 };
 
 char *mailbox_source(const struct config_mailbox *cfg)
@@ -18,8 +19,7 @@ char *mailbox_source(const struct config_mailbox *cfg)
 	 * mailbox is also its user's. */
 	if (sep == NULL || cfg->user == NULL)
 		return g_strdup(cfg->url);
-	return g_strdup_printf("%.*s://%s@%s", (int)(sep - cfg->url), cfg->url, cfg->user,
-			       sep + 3);
+	return g_strdup_printf("%.*s://%s@%s", (int)(sep - cfg->url), cfg->url, cfg->user, sep + 3);
 }
 
 const struct mailbox_driver *mailbox_driver_for(const char *url)

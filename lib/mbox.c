@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MBOX_LOCK_WAIT 30      /* seconds to wait for a lock */
+#define MBOX_LOCK_WAIT     30  /* seconds to wait for a lock */
 #define MBOX_DOTLOCK_STALE 300 /* a dotlock older than this is stale */
 
 struct mbox_msg {
@@ -89,7 +89,8 @@ static int dotlock(struct mbox *mb, char **error_r)
 			error_set(error_r, "cannot create %s: %s", mb->lock_path, strerror(errno));
 			return -1;
 		}
-		if (stat(mb->lock_path, &st) == 0 && time(NULL) - st.st_mtime > MBOX_DOTLOCK_STALE) {
+		if (stat(mb->lock_path, &st) == 0 &&
+		    time(NULL) - st.st_mtime > MBOX_DOTLOCK_STALE) {
 			log_warning("removing stale lock %s", mb->lock_path);
 			unlink(mb->lock_path);
 			continue;
@@ -150,7 +151,8 @@ static void split(struct mbox *mb)
 		const char *nl = memchr(p, '\n', end - p);
 		const char *next = NULL;
 		while (nl != NULL && nl + 1 < end) {
-			if (nl[1] == '\n' && end - (nl + 2) >= 5 && memcmp(nl + 2, "From ", 5) == 0) {
+			if (nl[1] == '\n' && end - (nl + 2) >= 5 &&
+			    memcmp(nl + 2, "From ", 5) == 0) {
 				next = nl + 2;
 				break;
 			}
@@ -185,7 +187,8 @@ static int mbox_open(const struct config_mailbox *cfg, struct mailbox **box_r, c
 	if (file_read_all(mb->path, 0, &mb->data, &mb->len, &error) < 0)
 		goto fail;
 	if (mb->len > 0 && (mb->len < 5 || memcmp(mb->data, "From ", 5) != 0)) {
-		error_set(&error, "%s: not an mbox file (no \"From \" line at the start)", mb->path);
+		error_set(&error, "%s: not an mbox file (no \"From \" line at the start)",
+			  mb->path);
 		goto fail;
 	}
 	split(mb);

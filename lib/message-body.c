@@ -386,8 +386,8 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 	if (depth > w->max_depth) {
 		if (!w->depth_warned)
 			message_add_warning(
-			    w->msg, "MIME nesting deeper than %u levels; deeper parts ignored",
-			    w->max_depth);
+				w->msg, "MIME nesting deeper than %u levels; deeper parts ignored",
+				w->max_depth);
 		w->depth_warned = true;
 		return;
 	}
@@ -453,7 +453,7 @@ static char *finish_text(struct parsed_message *msg, GString *buf, size_t max_te
 void message_read_body(struct parsed_message *msg, GMimeMessage *message,
 		       GMimeParserOptions *options, const struct message_limits *limits)
 {
-	struct walk w = {0};
+	struct walk w = { 0 };
 
 	w.msg = msg;
 	w.options = options;

@@ -38,8 +38,8 @@ static bool gmime_ready;
  * and loads it again (open, mmap, relocations) at the next iconv_open: for
  * every message in such a charset, by GMime and by charset.c.  One
  * descriptor each kept open keeps the common ones loaded. */
-static const char *const pinned_charsets[] = { "ISO-8859-1", "CP1252", "ISO-8859-15",
-					       "ISO-8859-2", "KOI8-R" };
+static const char *const pinned_charsets[] = { "ISO-8859-1", "CP1252", "ISO-8859-15", "ISO-8859-2",
+					       "KOI8-R" };
 static GIConv pinned[G_N_ELEMENTS(pinned_charsets)];
 
 void message_init(void)
@@ -89,23 +89,23 @@ void message_add_warning(struct parsed_message *msg, const char *fmt, ...)
 
 /* GMime's parser warnings, by GMimeParserWarning code. */
 static const char *const parser_warnings[] = {
-    [GMIME_WARN_DUPLICATED_HEADER] = "duplicated header",
-    [GMIME_WARN_DUPLICATED_PARAMETER] = "duplicated parameter",
-    [GMIME_WARN_UNENCODED_8BIT_HEADER] = "unencoded 8-bit header",
-    [GMIME_WARN_INVALID_CONTENT_TYPE] = "invalid Content-Type",
-    [GMIME_WARN_INVALID_RFC2047_HEADER_VALUE] = "invalid RFC 2047 encoding",
-    [GMIME_WARN_MALFORMED_MULTIPART] = "multipart without parts",
-    [GMIME_WARN_TRUNCATED_MESSAGE] = "truncated message",
-    [GMIME_WARN_MALFORMED_MESSAGE] = "malformed message",
-    [GMIME_CRIT_INVALID_HEADER_NAME] = "invalid header name",
-    [GMIME_CRIT_CONFLICTING_HEADER] = "conflicting header",
-    [GMIME_CRIT_CONFLICTING_PARAMETER] = "conflicting parameter",
-    [GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY] = "multipart without boundary",
-    [GMIME_WARN_INVALID_PARAMETER] = "invalid parameter",
-    [GMIME_WARN_INVALID_ADDRESS_LIST] = "invalid address list",
-    [GMIME_CRIT_NESTING_OVERFLOW] = "MIME nesting overflow",
-    [GMIME_WARN_PART_WITHOUT_CONTENT] = "MIME part without content",
-    [GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT] = "MIME part without headers or content",
+	[GMIME_WARN_DUPLICATED_HEADER] = "duplicated header",
+	[GMIME_WARN_DUPLICATED_PARAMETER] = "duplicated parameter",
+	[GMIME_WARN_UNENCODED_8BIT_HEADER] = "unencoded 8-bit header",
+	[GMIME_WARN_INVALID_CONTENT_TYPE] = "invalid Content-Type",
+	[GMIME_WARN_INVALID_RFC2047_HEADER_VALUE] = "invalid RFC 2047 encoding",
+	[GMIME_WARN_MALFORMED_MULTIPART] = "multipart without parts",
+	[GMIME_WARN_TRUNCATED_MESSAGE] = "truncated message",
+	[GMIME_WARN_MALFORMED_MESSAGE] = "malformed message",
+	[GMIME_CRIT_INVALID_HEADER_NAME] = "invalid header name",
+	[GMIME_CRIT_CONFLICTING_HEADER] = "conflicting header",
+	[GMIME_CRIT_CONFLICTING_PARAMETER] = "conflicting parameter",
+	[GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY] = "multipart without boundary",
+	[GMIME_WARN_INVALID_PARAMETER] = "invalid parameter",
+	[GMIME_WARN_INVALID_ADDRESS_LIST] = "invalid address list",
+	[GMIME_CRIT_NESTING_OVERFLOW] = "MIME nesting overflow",
+	[GMIME_WARN_PART_WITHOUT_CONTENT] = "MIME part without content",
+	[GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT] = "MIME part without headers or content",
 };
 
 /* Collects GMime's parser warnings (user_data is the parsed_message). */
@@ -209,9 +209,10 @@ static void collect_addresses(struct parsed_message *msg, InternetAddressList *l
 		const char *addr;
 
 		if (INTERNET_ADDRESS_IS_GROUP(ia) && !in_group) {
-			collect_addresses(
-			    msg, internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
-			    out, header, true);
+			collect_addresses(msg,
+					  internet_address_group_get_members(
+						  INTERNET_ADDRESS_GROUP(ia)),
+					  out, header, true);
 			continue;
 		}
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
@@ -480,8 +481,8 @@ static char *top_content_type(GMimeMessage *message)
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r)
 {
-	static const char *fallback_charsets[] = {"utf-8", "windows-1252", "iso-8859-1", NULL};
-	struct message_limits lim = {0};
+	static const char *fallback_charsets[] = { "utf-8", "windows-1252", "iso-8859-1", NULL };
+	struct message_limits lim = { 0 };
 	struct parsed_message *msg = NULL;
 	GMimeParserOptions *options = NULL;
 	GMimeStream *stream = NULL;

@@ -39,29 +39,29 @@ struct mail_attachment {
 };
 
 struct message_limits {
-	size_t max_size;      /* whole message in bytes; 0: no limit */
-	unsigned max_depth;   /* MIME nesting walked; deeper parts are ignored; 0: 32 */
-	unsigned max_parts;   /* parts walked; 0: 1000 */
-	size_t max_text;      /* bytes of body text kept; 0: 4 MiB */
+	size_t max_size;    /* whole message in bytes; 0: no limit */
+	unsigned max_depth; /* MIME nesting walked; deeper parts are ignored; 0: 32 */
+	unsigned max_parts; /* parts walked; 0: 1000 */
+	size_t max_text;    /* bytes of body text kept; 0: 4 MiB */
 };
 
 struct parsed_message {
-	char *message_id;     /* without <>, NULL if none or unusable */
-	char *in_reply_to;    /* first msg-id of In-Reply-To, without <>, or NULL */
-	GPtrArray *references;/* char *, msg-ids of References in order, without <> */
+	char *message_id;            /* without <>, NULL if none or unusable */
+	char *in_reply_to;           /* first msg-id of In-Reply-To, without <>, or NULL */
+	GPtrArray *references;       /* char *, msg-ids of References in order, without <> */
 	struct mail_address *from;   /* From, else Sender, else Return-Path; never NULL */
 	struct mail_address *sender; /* Sender:, or NULL */
-	char *return_path;    /* Return-Path addr-spec; "" for <>; NULL when absent */
-	GPtrArray *to;        /* struct mail_address * */
-	GPtrArray *cc;        /* struct mail_address * */
-	GPtrArray *headers;   /* struct mail_header *, top-level headers in order */
-	char *subject;        /* decoded UTF-8, "" when absent */
-	gint64 date;          /* Date: as Unix time, 0 when absent or absurd */
-	char *text;           /* the readable body text, UTF-8, "" when none */
-	bool text_from_html;  /* text was converted from an HTML-only body */
-	GPtrArray *attachments; /* struct mail_attachment * */
-	GPtrArray *warnings;  /* char *, what was repaired (bad charset, ...) */
-	char *content_type;   /* top-level "type/subtype", lower-cased */
+	char *return_path;           /* Return-Path addr-spec; "" for <>; NULL when absent */
+	GPtrArray *to;               /* struct mail_address * */
+	GPtrArray *cc;               /* struct mail_address * */
+	GPtrArray *headers;          /* struct mail_header *, top-level headers in order */
+	char *subject;               /* decoded UTF-8, "" when absent */
+	gint64 date;                 /* Date: as Unix time, 0 when absent or absurd */
+	char *text;                  /* the readable body text, UTF-8, "" when none */
+	bool text_from_html;         /* text was converted from an HTML-only body */
+	GPtrArray *attachments;      /* struct mail_attachment * */
+	GPtrArray *warnings;         /* char *, what was repaired (bad charset, ...) */
+	char *content_type;          /* top-level "type/subtype", lower-cased */
 };
 
 void message_init(void);

@@ -49,8 +49,8 @@ static int net_parse_authority(const char *url, const char *authority, char **ho
 		port = end[1] == ':' ? end + 2 : NULL;
 	} else {
 		const char *colon = strchr(authority, ':');
-		host =
-		    colon != NULL ? g_strndup(authority, colon - authority) : g_strdup(authority);
+		host = colon != NULL ? g_strndup(authority, colon - authority)
+				     : g_strdup(authority);
 		port = colon != NULL ? colon + 1 : NULL;
 	}
 	if (*host == '\0') {
@@ -96,8 +96,8 @@ int net_conn_init(struct net_conn *conn, const struct config_mailbox *cfg, const
 	if (net_parse_authority(url, authority, &conn->host, &conn->port, error_r) < 0)
 		goto out;
 	conn->where = strchr(conn->host, ':') != NULL
-			  ? g_strdup_printf("%s [%s]:%u", protocol, conn->host, conn->port)
-			  : g_strdup_printf("%s %s:%u", protocol, conn->host, conn->port);
+			      ? g_strdup_printf("%s [%s]:%u", protocol, conn->host, conn->port)
+			      : g_strdup_printf("%s %s:%u", protocol, conn->host, conn->port);
 	if (path_r != NULL && slash != NULL && slash[1] != '\0')
 		*path_r = g_strdup(slash + 1);
 	ret = 0;
@@ -170,7 +170,7 @@ void net_failv(struct net_conn *conn, enum net_failure failure, int code, const 
  * the resolver's error nor the socket's, so ask again and look at the time. */
 static char *net_connect_reason(const char *host, int saved_errno, gint64 started, long timeout)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	int r = getaddrinfo(host, NULL, &hints, &res);
 
 	if (res != NULL)

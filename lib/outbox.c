@@ -34,8 +34,9 @@ static const struct {
 	  "SELECT id, ticket_id, envelope_from, recipient, raw, attempts FROM c "
 	  "ORDER BY next_attempt, id" },
 	{ "outbox_release", "UPDATE outbox SET leased_until = NULL WHERE id = ANY($1::bigint[])" },
-	{ "outbox_sent", "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, "
-			 "last_error = NULL, leased_until = NULL WHERE id = $1" },
+	{ "outbox_sent",
+	  "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, "
+	  "last_error = NULL, leased_until = NULL WHERE id = $1" },
 	{ "outbox_deferred",
 	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3, "
 	  "leased_until = NULL WHERE id = $1" },
@@ -79,10 +80,10 @@ enum db_status outbox_prepare(struct db *db, char **error_r)
 enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, char **error_r)
 {
 	char ticket[24], msg[24];
-	const char *values[8] = { ticket, item->message_id > 0 ? msg : NULL, item->kind,
-				  item->envelope_from, item->recipient,
-				  (const char *)item->raw->data, item->now,
-				  item->message_is_last ? "t" : "f" };
+	const char *values[8] = { ticket,          item->message_id > 0 ? msg : NULL,
+				  item->kind,      item->envelope_from,
+				  item->recipient, (const char *)item->raw->data,
+				  item->now,       item->message_is_last ? "t" : "f" };
 	int lengths[8] = { 0, 0, 0, 0, 0, (int)item->raw->len, 0, 0 };
 
 	g_snprintf(ticket, sizeof(ticket), "%lld", item->ticket_id);
@@ -91,10 +92,10 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 }
 
 enum db_status outbox_ask_autoresponses_since(struct db *db, const char *recipient,
-						const char *since, int *handle_r, char **error_r)
+					      const char *since, int *handle_r, char **error_r)
 {
 	return db_send(db, "outbox_autoresponses_since", 2,
-			(const char *const[]){ recipient, since }, NULL, 0, handle_r, error_r);
+		       (const char *const[]){ recipient, since }, NULL, 0, handle_r, error_r);
 }
 
 long long outbox_count_result(struct db *db, int handle)
@@ -107,8 +108,8 @@ long long outbox_count_result(struct db *db, int handle)
 }
 
 /* Queued: its outcome comes with the next claim's round trip. */
-static enum db_status update_row(struct db *db, const char *name, int n,
-				 const char *const *values, char **error_r)
+static enum db_status update_row(struct db *db, const char *name, int n, const char *const *values,
+				 char **error_r)
 {
 	return db_send(db, name, n, values, NULL, 0, NULL, error_r);
 }
@@ -124,7 +125,8 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	char nowtext[32], nexttext[32];
 	char *reason = NULL;
 	size_t rawlen;
-	unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 4), &rawlen);
+	unsigned char *raw =
+		PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, 4), &rawlen);
 	enum transport_result tres;
 	enum db_status st;
 
@@ -140,7 +142,8 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	switch (tres) {
 	case TRANSPORT_OK:
 		stats->sent++;
-		st = update_row(db, "outbox_sent", 2, (const char *const[]){ id, nowtext }, error_r);
+		st = update_row(db, "outbox_sent", 2, (const char *const[]){ id, nowtext },
+				error_r);
 		break;
 	case TRANSPORT_TEMPFAIL:
 		stats->deferred++;
@@ -153,8 +156,8 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 	default:
 		stats->failed++;
 		log_error("outbox=%s to=%s failed: %s", id, rcpts[0], reason);
-		st = update_row(db, "outbox_failed", 3, (const char *const[]){ id, reason, nowtext },
-				error_r);
+		st = update_row(db, "outbox_failed", 3,
+				(const char *const[]){ id, reason, nowtext }, error_r);
 		break;
 	}
 	g_free(reason);
@@ -172,7 +175,7 @@ static enum db_status release(struct db *db, PGresult *res, int first, char **er
 		g_ptr_array_add(ids, PQgetvalue(res, i, 0));
 	array = db_text_array(ids);
 	st = db_send(db, "outbox_release", 1, (const char *const[]){ array }, NULL, 0, NULL,
-		      error_r);
+		     error_r);
 	g_free(array);
 	g_ptr_array_free(ids, TRUE);
 	return st;

@@ -22,9 +22,9 @@
 
 struct outbox_item {
 	long long ticket_id;
-	long long message_id; /* the messages row of this mail */
-	bool message_is_last; /* or the one this connection inserted last */
-	const char *kind;     /* "auto-response", ... */
+	long long message_id;      /* the messages row of this mail */
+	bool message_is_last;      /* or the one this connection inserted last */
+	const char *kind;          /* "auto-response", ... */
 	const char *envelope_from; /* "" for the null sender */
 	const char *recipient;
 	const GByteArray *raw; /* the whole message, CRLF */
@@ -41,7 +41,7 @@ enum db_status outbox_enqueue(struct db *db, const struct outbox_item *item, cha
 /* How many auto-responses went to recipient at or after since: pipelined,
  * read with outbox_count_result() after db_sync(). */
 enum db_status outbox_ask_autoresponses_since(struct db *db, const char *recipient,
-						const char *since, int *handle_r, char **error_r);
+					      const char *since, int *handle_r, char **error_r);
 long long outbox_count_result(struct db *db, int handle);
 /* A sender leases this many due rows at a time, for this long (seconds):
  * after a crash of ticketd, the rows it had leased wait at most that

@@ -64,7 +64,7 @@ static enum net_failure pop3_failure(int r)
 /* Sets *error_r to "POP3 host:port: WHAT: why" for the libetpan result r:
  * the server's own words for a refused command, else what broke. */
 static void G_GNUC_PRINTF(4, 5)
-    pop3_fail(struct pop3_box *pb, int r, char **error_r, const char *fmt, ...)
+	pop3_fail(struct pop3_box *pb, int r, char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -394,21 +394,21 @@ static void pop3_close(struct mailbox **box)
 }
 
 const struct mailbox_driver pop3_driver = {
-    .scheme = "pop3://",
-    .open = pop3_open,
-    .list = pop3_list,
-    .fetch = pop3_fetch,
-    .ack = pop3_ack,
-    .flush = NULL,
-    .close = pop3_close,
+	.scheme = "pop3://",
+	.open = pop3_open,
+	.list = pop3_list,
+	.fetch = pop3_fetch,
+	.ack = pop3_ack,
+	.flush = NULL,
+	.close = pop3_close,
 };
 
 const struct mailbox_driver pop3s_driver = {
-    .scheme = "pop3s://",
-    .open = pop3s_open,
-    .list = pop3_list,
-    .fetch = pop3_fetch,
-    .ack = pop3_ack,
-    .flush = NULL,
-    .close = pop3_close,
+	.scheme = "pop3s://",
+	.open = pop3s_open,
+	.list = pop3_list,
+	.fetch = pop3_fetch,
+	.ack = pop3_ack,
+	.flush = NULL,
+	.close = pop3_close,
 };

@@ -6,8 +6,7 @@
 
 #include <stdlib.h>
 
-enum db_status queue_sync(struct db *db, const struct ticketd_config *cfg, int *ids,
-			  char **error_r)
+enum db_status queue_sync(struct db *db, const struct ticketd_config *cfg, int *ids, char **error_r)
 {
 	GPtrArray *names = g_ptr_array_new();
 	enum db_status st = DB_OK;
@@ -25,11 +24,12 @@ enum db_status queue_sync(struct db *db, const struct ticketd_config *cfg, int *
 			      3, values, &st, error_r);
 		if (res != NULL && PQntuples(res) == 0) {
 			PQclear(res);
-			res = db_exec(db,
-				      "INSERT INTO queues (name, address, is_default) VALUES ($1, $2, $3) "
-				      "ON CONFLICT (name) DO UPDATE SET address = $2, is_default = $3 "
-				      "RETURNING id",
-				      3, values, &st, error_r);
+			res = db_exec(
+				db,
+				"INSERT INTO queues (name, address, is_default) VALUES ($1, $2, $3) "
+				"ON CONFLICT (name) DO UPDATE SET address = $2, is_default = $3 "
+				"RETURNING id",
+				3, values, &st, error_r);
 		}
 		if (res != NULL) {
 			ids[i] = atoi(PQgetvalue(res, 0, 0));
@@ -39,13 +39,14 @@ enum db_status queue_sync(struct db *db, const struct ticketd_config *cfg, int *
 	}
 	if (st == DB_OK) {
 		char *array = db_text_array(names);
-		res = db_exec(db,
-			      /* only queues gone from the config are looked at: no
+		res = db_exec(
+			db,
+			/* only queues gone from the config are looked at: no
 			       * scan of tickets in the usual case */
-			      "SELECT q.name, (SELECT count(*) FROM tickets t WHERE t.queue_id = q.id) "
-			      "FROM queues q WHERE q.name <> ALL($1::text[]) AND EXISTS "
-			      "(SELECT 1 FROM tickets t WHERE t.queue_id = q.id) ORDER BY q.name",
-			      1, (const char *const[]){ array }, &st, error_r);
+			"SELECT q.name, (SELECT count(*) FROM tickets t WHERE t.queue_id = q.id) "
+			"FROM queues q WHERE q.name <> ALL($1::text[]) AND EXISTS "
+			"(SELECT 1 FROM tickets t WHERE t.queue_id = q.id) ORDER BY q.name",
+			1, (const char *const[]){ array }, &st, error_r);
 		g_free(array);
 		if (res != NULL && PQntuples(res) > 0) {
 			error_set(error_r,

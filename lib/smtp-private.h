@@ -52,8 +52,8 @@ void smtp_expect(mailsmtp *s);
 void smtp_disconnect(struct smtp *smtp, bool quit);
 /* A failed command: its reason into *why_r ("WHAT: reply"), the session
  * dropped when it cannot carry on (no reply, 421, TLS), and the result. */
-enum transport_result smtp_fail(struct smtp *smtp, enum smtp_stage stage, int r,
-				const char *what, char **why_r);
+enum transport_result smtp_fail(struct smtp *smtp, enum smtp_stage stage, int r, const char *what,
+				char **why_r);
 /* After a failed transaction: RSET, or drop the session if that fails. */
 void smtp_reset(struct smtp *smtp);
 

@@ -84,7 +84,7 @@ static void smtp_sigpipe_restore(const struct smtp_sigpipe *sp)
 	sigaddset(&pipe_set, SIGPIPE);
 	sigpending(&pending);
 	if (!sp->was_pending && sigismember(&pending, SIGPIPE)) {
-		struct timespec zero = {0, 0};
+		struct timespec zero = { 0, 0 };
 		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
@@ -243,8 +243,8 @@ int smtp_open(const struct config_transport *cfg, struct smtp **smtp_r, char **e
 		goto fail;
 	}
 	smtp->label = smtp->port == (implicit ? 465u : 25u)
-			  ? g_strdup(smtp->host)
-			  : g_strdup_printf("%s:%u", smtp->host, smtp->port);
+			      ? g_strdup(smtp->host)
+			      : g_strdup_printf("%s:%u", smtp->host, smtp->port);
 	if (cfg->user != NULL) {
 		for (const char *p = cfg->user; *p != '\0'; p++) {
 			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
@@ -348,8 +348,8 @@ void smtp_disconnect(struct smtp *smtp, bool quit)
 
 /* A failed command: its reason into *why_r ("WHAT: reply"), the session
  * dropped when it cannot carry on (no reply, 421, TLS), and the result. */
-enum transport_result smtp_fail(struct smtp *smtp, enum smtp_stage stage, int r,
-				const char *what, char **why_r)
+enum transport_result smtp_fail(struct smtp *smtp, enum smtp_stage stage, int r, const char *what,
+				char **why_r)
 {
 	int code = smtp->session->response_code;
 	char *reply = smtp_reply_text(smtp, r);
@@ -382,7 +382,7 @@ void smtp_reset(struct smtp *smtp)
  * says only "connection refused" whatever happened.  Returns the fd or -1. */
 static int smtp_tcp_connect(const struct smtp *smtp, char **why_r)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
 	char port[8];
 	int fd = -1, err = 0, r, one = 1;
@@ -405,7 +405,7 @@ static int smtp_tcp_connect(const struct smtp *smtp, char **why_r)
 			break;
 		err = errno;
 		if (err == EINPROGRESS) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 			socklen_t len = sizeof(err);
 
 			do
@@ -591,7 +591,7 @@ static int smtp_connect(struct smtp *smtp, char **why_r)
 			tls = true;
 		} else if (smtp->tls == SMTP_TLS_REQUIRED) {
 			*why_r =
-			    g_strdup("the server offers no STARTTLS (starttls = \"required\")");
+				g_strdup("the server offers no STARTTLS (starttls = \"required\")");
 			goto fail;
 		}
 	}
@@ -615,7 +615,7 @@ fail:
 static bool smtp_peer_closed(mailsmtp *s)
 {
 	int fd = mailstream_low_get_fd(mailstream_get_low(s->stream));
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t n;
 	char c;
 
@@ -625,7 +625,6 @@ static bool smtp_peer_closed(mailsmtp *s)
 	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
-
 
 enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				const char *const *rcpts, const char *data, size_t len,

@@ -18,73 +18,75 @@
 #define TEMPLATE_MAX_FILE_SIZE (1024 * 1024)
 
 const char *const template_kind_names[TEMPLATE_KIND_COUNT] = {
-    "new_ticket", "closed", "answer", "notification", "refusal", "escalation",
+	"new_ticket", "closed", "answer", "notification", "refusal", "escalation",
 };
 
 const char *const template_variables[] = {
-    "ticket.id",         "ticket.subject",  "ticket.priority", "ticket.status",   "ticket.tag",
-    "queue.name",        "queue.address",   "requestor.name",  "requestor.email", "staff.name",
-    "staff.description", "staff.signature", "message.text",    "message.quoted",  NULL,
+	"ticket.id",         "ticket.subject",  "ticket.priority", "ticket.status",   "ticket.tag",
+	"queue.name",        "queue.address",   "requestor.name",  "requestor.email", "staff.name",
+	"staff.description", "staff.signature", "message.text",    "message.quoted",  NULL,
 };
 
 /* Headers a template may override, spelled as they are sent. */
-static const char *const template_header_names[] = {"Subject", "From", "Reply-To", NULL};
+static const char *const template_header_names[] = { "Subject", "From", "Reply-To", NULL };
 
 /* The built-in templates.  etc/templates/<kind>.txt are copies of these. */
 static const char *const template_builtin_texts[TEMPLATE_KIND_COUNT] = {
-    [TEMPLATE_NEW_TICKET] =
-	"Hello,\n"
-	"\n"
-	"thank you for your message. We have opened ticket {{ticket.tag}} for it\n"
-	"and will get back to you as soon as we can.\n"
-	"\n"
-	"If you write to us about this matter again, please reply to this message\n"
-	"and keep {{ticket.tag}} in the subject, so that your mail reaches the\n"
-	"same ticket.\n"
-	"\n"
-	"Your message was about:\n"
-	"    {{ticket.subject}}\n"
-	"\n"
-	"-- \n"
-	"{{queue.name}} <{{queue.address}}>\n",
-    [TEMPLATE_CLOSED] = "Hello,\n"
-			"\n"
-			"your ticket {{ticket.tag}} has been closed:\n"
-			"    {{ticket.subject}}\n"
-			"\n"
-			"If you still need help with it, simply reply to this message, keeping\n"
-			"{{ticket.tag}} in the subject, and the ticket will be reopened.\n"
-			"\n"
-			"-- \n"
-			"{{queue.name}} <{{queue.address}}>\n",
-    [TEMPLATE_ANSWER] = "Assigned to: {{staff.name}} ({{staff.description}})\n"
-			"\n"
-			"{{message.text}}\n"
-			"\n"
-			"-- \n"
-			"{{staff.signature}}\n"
-			"\n"
-			"{{message.quoted}}\n",
-    [TEMPLATE_NOTIFICATION] =
-	"Ticket {{ticket.tag}} in queue {{queue.name}} (priority {{ticket.priority}}, "
-	"{{ticket.status}})\n"
-	"From: {{requestor.name}} <{{requestor.email}}>\n"
-	"Subject: {{ticket.subject}}\n"
-	"\n"
-	"{{message.text}}\n",
-    [TEMPLATE_REFUSAL] = "Your message about ticket {{ticket.tag}} was not applied:\n"
-			 "\n"
-			 "{{message.text}}\n"
-			 "\n"
-			 "Nothing in that message was changed on the ticket.  Please correct it\n"
-			 "and send it again.\n",
-    [TEMPLATE_ESCALATION] =
-	"Ticket {{ticket.tag}} in queue {{queue.name}} is still waiting for an\n"
-	"answer; its priority is now {{ticket.priority}}.\n"
-	"\n"
-	"Subject:   {{ticket.subject}}\n"
-	"Requestor: {{requestor.name}} <{{requestor.email}}>\n"
-	"Status:    {{ticket.status}}\n",
+	[TEMPLATE_NEW_TICKET] =
+		"Hello,\n"
+		"\n"
+		"thank you for your message. We have opened ticket {{ticket.tag}} for it\n"
+		"and will get back to you as soon as we can.\n"
+		"\n"
+		"If you write to us about this matter again, please reply to this message\n"
+		"and keep {{ticket.tag}} in the subject, so that your mail reaches the\n"
+		"same ticket.\n"
+		"\n"
+		"Your message was about:\n"
+		"    {{ticket.subject}}\n"
+		"\n"
+		"-- \n"
+		"{{queue.name}} <{{queue.address}}>\n",
+	[TEMPLATE_CLOSED] =
+		"Hello,\n"
+		"\n"
+		"your ticket {{ticket.tag}} has been closed:\n"
+		"    {{ticket.subject}}\n"
+		"\n"
+		"If you still need help with it, simply reply to this message, keeping\n"
+		"{{ticket.tag}} in the subject, and the ticket will be reopened.\n"
+		"\n"
+		"-- \n"
+		"{{queue.name}} <{{queue.address}}>\n",
+	[TEMPLATE_ANSWER] = "Assigned to: {{staff.name}} ({{staff.description}})\n"
+			    "\n"
+			    "{{message.text}}\n"
+			    "\n"
+			    "-- \n"
+			    "{{staff.signature}}\n"
+			    "\n"
+			    "{{message.quoted}}\n",
+	[TEMPLATE_NOTIFICATION] =
+		"Ticket {{ticket.tag}} in queue {{queue.name}} (priority {{ticket.priority}}, "
+		"{{ticket.status}})\n"
+		"From: {{requestor.name}} <{{requestor.email}}>\n"
+		"Subject: {{ticket.subject}}\n"
+		"\n"
+		"{{message.text}}\n",
+	[TEMPLATE_REFUSAL] =
+		"Your message about ticket {{ticket.tag}} was not applied:\n"
+		"\n"
+		"{{message.text}}\n"
+		"\n"
+		"Nothing in that message was changed on the ticket.  Please correct it\n"
+		"and send it again.\n",
+	[TEMPLATE_ESCALATION] =
+		"Ticket {{ticket.tag}} in queue {{queue.name}} is still waiting for an\n"
+		"answer; its priority is now {{ticket.priority}}.\n"
+		"\n"
+		"Subject:   {{ticket.subject}}\n"
+		"Requestor: {{requestor.name}} <{{requestor.email}}>\n"
+		"Status:    {{ticket.status}}\n",
 };
 
 struct template_piece {
@@ -136,7 +138,7 @@ static void template_mail_header_free(void *p)
 }
 
 static void template_error(struct template_parser *tp, unsigned line, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+	G_GNUC_PRINTF(3, 4);
 
 static void template_error(struct template_parser *tp, unsigned line, const char *fmt, ...)
 {
@@ -186,8 +188,8 @@ static void template_parse_text(struct template_parser *tp, const char *s, size_
 				j++;
 			if (j >= len || s[j] == '\n') {
 				template_error(
-				    tp, *line,
-				    "unclosed {{ (a variable is written {{name}} on one line)");
+					tp, *line,
+					"unclosed {{ (a variable is written {{name}} on one line)");
 				g_string_append(lit, "{{");
 				i += 2;
 				continue;
@@ -287,10 +289,10 @@ static size_t template_parse_headers(struct template_parser *tp, const char *tex
 			char *raw = g_strndup(text + pos, MIN(llen, 40));
 			char *shown = log_sanitize(raw, 0);
 			template_error(
-			    tp, this_line,
-			    "not an allowed header line in the header block: '%s' "
-			    "(allowed: Subject, From, Reply-To; an empty line ends the block)",
-			    shown);
+				tp, this_line,
+				"not an allowed header line in the header block: '%s' "
+				"(allowed: Subject, From, Reply-To; an empty line ends the block)",
+				shown);
 			g_free(shown);
 			g_free(raw);
 		}
@@ -302,7 +304,7 @@ static size_t template_parse_headers(struct template_parser *tp, const char *tex
 int template_parse(const char *origin, const char *text, size_t len, struct template **tpl_r,
 		   char **error_r)
 {
-	struct template_parser tp = {NULL, NULL};
+	struct template_parser tp = { NULL, NULL };
 	const char *bad = NULL, *nl;
 	unsigned line = 1;
 	size_t body_off = 0, first_len, value_off;

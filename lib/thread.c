@@ -95,7 +95,8 @@ char *thread_subject_add_tag(const char *subject, const char *tag, long long tic
 
 static bool strip_prefix(const char **pp)
 {
-	static const char *const prefixes[] = { "re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", NULL };
+	static const char *const prefixes[] = { "re", "fwd", "fw",   "aw", "wg",
+						"sv", "vs",  "antw", NULL };
 	const char *p = *pp;
 
 	for (size_t i = 0; prefixes[i] != NULL; i++) {

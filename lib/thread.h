@@ -16,7 +16,11 @@
 
 #include <stdbool.h>
 
-enum thread_rule { THREAD_NEW, THREAD_BY_REFERENCE, THREAD_BY_TAG };
+enum thread_rule {
+	THREAD_NEW,
+	THREAD_BY_REFERENCE,
+	THREAD_BY_TAG
+};
 
 struct thread_facts {
 	long long ref_ticket;       /* ticket of a referenced Message-ID, 0: none */

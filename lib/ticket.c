@@ -68,7 +68,7 @@ long long ticket_id_result(struct db *db, int handle)
 }
 
 enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
-					   char **error_r)
+					 char **error_r)
 {
 	char *array = db_text_array(msgids);
 	enum db_status st;
@@ -81,21 +81,21 @@ enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *
 	 * ticket is looked up by the id found (a join was planned as a hash
 	 * of all tickets while the statistics were behind: 4.7 ms). */
 	st = db_send_sql(db,
-			  "SELECT id, queue_id, requestor, status FROM tickets WHERE id = "
-			  "(SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
-			  "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1)",
-			  1, (const char *const[]){ array }, handle_r, error_r);
+			 "SELECT id, queue_id, requestor, status FROM tickets WHERE id = "
+			 "(SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
+			 "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1)",
+			 1, (const char *const[]){ array }, handle_r, error_r);
 	g_free(array);
 	return st;
 }
 
 enum db_status ticket_ask_incoming_copy(struct db *db, const char *message_id,
-					  const char *from_addr, const char *body, int *handle_r,
-					  char **error_r)
+					const char *from_addr, const char *body, int *handle_r,
+					char **error_r)
 {
 	return db_send(db, "ticket_incoming_copy", 3,
-			(const char *const[]){ message_id, from_addr, body }, NULL, 0, handle_r,
-			error_r);
+		       (const char *const[]){ message_id, from_addr, body }, NULL, 0, handle_r,
+		       error_r);
 }
 
 enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char **error_r)
@@ -104,7 +104,7 @@ enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char *
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
 	return db_send(db, "ticket_get", 1, (const char *const[]){ idtext }, NULL, 0, handle_r,
-			error_r);
+		       error_r);
 }
 
 bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
@@ -130,13 +130,13 @@ void ticket_info_clear(struct ticket_info *info)
 }
 
 enum db_status ticket_ask_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
-				   char **error_r)
+				 char **error_r)
 {
 	char idtext[24];
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
 	return db_send(db, "ticket_has_cc", 2, (const char *const[]){ idtext, addr }, NULL, 0,
-			handle_r, error_r);
+		       handle_r, error_r);
 }
 
 enum db_status ticket_event(struct db *db, long long id, const char *now, const char *actor,
@@ -147,8 +147,8 @@ enum db_status ticket_event(struct db *db, long long id, const char *now, const 
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
 	return db_send(db, "ticket_event_insert", 6,
-			(const char *const[]){ idtext, now, actor, type, old_value, new_value }, NULL,
-			0, NULL, error_r);
+		       (const char *const[]){ idtext, now, actor, type, old_value, new_value },
+		       NULL, 0, NULL, error_r);
 }
 
 enum db_status ticket_create(struct db *db, const struct ticket_new *t, long long *id_r,
@@ -166,14 +166,14 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 		g_snprintf(idtext, sizeof(idtext), "%lld", t->id);
 		*id_r = t->id;
 		return db_send(db, "ticket_insert_id", 9,
-				(const char *const[]){ queue, t->subject, t->requestor,
-						       t->requestor_name, prio, t->origin, t->now,
-						       t->actor, idtext },
-				NULL, 0, NULL, error_r);
+			       (const char *const[]){ queue, t->subject, t->requestor,
+						      t->requestor_name, prio, t->origin, t->now,
+						      t->actor, idtext },
+			       NULL, 0, NULL, error_r);
 	}
 	res = db_run(db, "ticket_insert", 8,
-		     (const char *const[]){ queue, t->subject, t->requestor, t->requestor_name, prio,
-					    t->origin, t->now, t->actor },
+		     (const char *const[]){ queue, t->subject, t->requestor, t->requestor_name,
+					    prio, t->origin, t->now, t->actor },
 		     NULL, 0, &st, error_r);
 	*id_r = res != NULL && PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	PQclear(res);
@@ -186,7 +186,7 @@ enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", id);
 	return db_send(db, "ticket_cc_insert", 2, (const char *const[]){ idtext, addr }, NULL, 0,
-			NULL, error_r);
+		       NULL, error_r);
 }
 
 #define ATTACHMENT_COPY_THRESHOLD (1024 * 1024)
@@ -205,8 +205,8 @@ static enum db_status add_attachment(struct db *db, const struct mail_attachment
 
 	g_snprintf(sizetext, sizeof(sizetext), "%zu", (size_t)size);
 	if (size <= ATTACHMENT_COPY_THRESHOLD)
-		return db_send(db, "ticket_attachment_insert", 4, values + 1, lengths, 1u << 3, NULL,
-				error_r);
+		return db_send(db, "ticket_attachment_insert", 4, values + 1, lengths, 1u << 3,
+			       NULL, error_r);
 	/* streamed: libpq would otherwise copy it whole once more */
 	res = db_exec(db, "SELECT currval('messages_id_seq')", 0, NULL, &st, error_r);
 	if (res == NULL)
@@ -229,15 +229,13 @@ enum db_status ticket_add_message(struct db *db, const struct ticket_message *m,
 	g_snprintf(ticket, sizeof(ticket), "%lld", m->ticket_id);
 	g_snprintf(raw, sizeof(raw), "%lld", m->raw_id);
 	st = db_send(db, "ticket_message_insert", 15,
-		      (const char *const[]){ ticket, m->raw_id > 0 ? raw : NULL, m->direction, m->kind,
-					     m->message_id, m->in_reply_to, refs,
-					     m->from_addr ? m->from_addr : "",
-					     m->from_name ? m->from_name : "",
-					     m->to_addrs ? m->to_addrs : "",
-					     m->cc_addrs ? m->cc_addrs : "",
-					     m->subject ? m->subject : "", m->body ? m->body : "",
-					     m->now, m->raw_is_last ? "t" : "f" },
-		      NULL, 0, NULL, error_r);
+		     (const char *const[]){
+			     ticket, m->raw_id > 0 ? raw : NULL, m->direction, m->kind,
+			     m->message_id, m->in_reply_to, refs, m->from_addr ? m->from_addr : "",
+			     m->from_name ? m->from_name : "", m->to_addrs ? m->to_addrs : "",
+			     m->cc_addrs ? m->cc_addrs : "", m->subject ? m->subject : "",
+			     m->body ? m->body : "", m->now, m->raw_is_last ? "t" : "f" },
+		     NULL, 0, NULL, error_r);
 	g_free(refs);
 	for (guint i = 0; st == DB_OK && m->attachments != NULL && i < m->attachments->len; i++)
 		st = add_attachment(db, g_ptr_array_index(m->attachments, i), error_r);
@@ -252,7 +250,7 @@ enum db_status ticket_customer_followup(struct db *db, const struct ticket_info 
 
 	g_snprintf(idtext, sizeof(idtext), "%lld", info->id);
 	st = db_send(db, "ticket_followup", 2, (const char *const[]){ idtext, now }, NULL, 0, NULL,
-		      error_r);
+		     error_r);
 	if (st != DB_OK)
 		return st;
 	if (strcmp(info->status, "resolved") == 0 || strcmp(info->status, "closed") == 0)

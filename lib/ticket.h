@@ -24,7 +24,7 @@ struct ticket_info {
 };
 
 struct ticket_new {
-	long long id;       /* drawn from tickets_id_seq already, or 0 */
+	long long id; /* drawn from tickets_id_seq already, or 0 */
 	int queue_id;
 	const char *subject;
 	const char *requestor;
@@ -32,7 +32,7 @@ struct ticket_new {
 	int priority;
 	const char *origin; /* "email" | "cli" */
 	const char *now;
-	const char *actor;  /* for the event: an address or a login */
+	const char *actor; /* for the event: an address or a login */
 };
 
 struct ticket_message {
@@ -61,16 +61,16 @@ enum db_status ticket_prepare(struct db *db, char **error_r);
  */
 /* The newest ticket holding a message with one of these Message-IDs. */
 enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
-					   char **error_r);
+					 char **error_r);
 /* The ticket that already holds an incoming message with this Message-ID
  * from this sender and with this text (a second copy of one delivery,
  * e.g. To support@ and Cc billing@). */
 enum db_status ticket_ask_incoming_copy(struct db *db, const char *message_id,
-					  const char *from_addr, const char *body, int *handle_r,
-					  char **error_r);
+					const char *from_addr, const char *body, int *handle_r,
+					char **error_r);
 enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char **error_r);
 enum db_status ticket_ask_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
-				   char **error_r);
+				 char **error_r);
 /* For by_message_ids and get: false when there is no such ticket. */
 bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
 /* For incoming_copy: the ticket id, 0 if none.  For has_cc: 1 or 0. */

@@ -137,8 +137,7 @@ static char *tls_describe(unsigned int status, gnutls_x509_crt_t leaf, const cha
 			tls_format_date(from, date, sizeof(date));
 			TLS_WHY("certificate is not valid before %s (check the clocks)", date);
 		} else {
-			TLS_WHY(
-			    "a CA certificate of the chain is not valid yet (check the clocks)");
+			TLS_WHY("a CA certificate of the chain is not valid yet (check the clocks)");
 		}
 		known |= GNUTLS_CERT_NOT_ACTIVATED;
 	}
@@ -166,7 +165,7 @@ static char *tls_describe(unsigned int status, gnutls_x509_crt_t leaf, const cha
 	/* GNUTLS_CERT_INVALID accompanies every other bit; anything left is
 	 * described by GnuTLS itself. */
 	if ((status & ~(known | GNUTLS_CERT_INVALID)) != 0 || why->len == 0) {
-		gnutls_datum_t text = {NULL, 0};
+		gnutls_datum_t text = { NULL, 0 };
 		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text,
 								 0) == 0) {
 			g_string_append_printf(why, "%s%s", why->len > 0 ? "; " : "",
@@ -198,7 +197,7 @@ int tls_check_peer(mailstream *stream, const char *host, const char *ca_file, ch
 		count = TLS_MAX_CHAIN;
 	for (unsigned int i = 0; i < count; i++) {
 		MMAPString *der = carray_get(chain, i);
-		gnutls_datum_t datum = {(unsigned char *)der->str, (unsigned int)der->len};
+		gnutls_datum_t datum = { (unsigned char *)der->str, (unsigned int)der->len };
 
 		if ((r = gnutls_x509_crt_init(&certs[ncerts])) < 0) {
 			error_set(error_r, "cannot check the certificate: %s", gnutls_strerror(r));
@@ -237,8 +236,9 @@ int tls_check_peer(mailstream *stream, const char *host, const char *ca_file, ch
 	}
 
 	gnutls_typed_vdata_st vdata[2] = {
-	    {.type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)host},
-	    {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER},
+		{ .type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)host },
+		{ .type = GNUTLS_DT_KEY_PURPOSE_OID,
+		  .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER },
 	};
 	r = gnutls_x509_trust_list_verify_crt2(trust, certs, ncerts, vdata, 2, 0, &status, NULL);
 	if (r < 0) {

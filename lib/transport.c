@@ -113,7 +113,7 @@ static int transport_mkdir(const char *path, char **error_r)
 static int transport_maildir_open(struct transport *tr, const struct config_transport *cfg,
 				  char **error_r)
 {
-	static const char *const subdirs[] = {"tmp", "new", "cur"};
+	static const char *const subdirs[] = { "tmp", "new", "cur" };
 	char host[HOST_NAME_MAX + 1];
 	GString *escaped;
 
@@ -288,7 +288,7 @@ static int transport_sendmail_feed(int fd, const char *text, size_t len)
 	if (transport_write_all(fd, text, len) < 0)
 		err = errno;
 	if (err == EPIPE && !was_pending) {
-		struct timespec zero = {0, 0};
+		struct timespec zero = { 0, 0 };
 		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
 			;
 	}
@@ -305,7 +305,7 @@ static enum transport_result transport_sendmail_send(struct transport *tr,
 	GPtrArray *argv = NULL;
 	char *text = NULL;
 	size_t text_len;
-	int data_fds[2] = {-1, -1}, err_fds[2] = {-1, -1};
+	int data_fds[2] = { -1, -1 }, err_fds[2] = { -1, -1 };
 	int status, exec_errno = 0, write_errno;
 	ssize_t n;
 	pid_t pid;
@@ -361,7 +361,7 @@ static enum transport_result transport_sendmail_send(struct transport *tr,
 		n = read(err_fds[0], &exec_errno, sizeof(exec_errno));
 	while (n < 0 && errno == EINTR);
 	write_errno =
-	    n == sizeof(exec_errno) ? 0 : transport_sendmail_feed(data_fds[1], text, text_len);
+		n == sizeof(exec_errno) ? 0 : transport_sendmail_feed(data_fds[1], text, text_len);
 	close(data_fds[1]);
 	data_fds[1] = -1;
 
@@ -431,10 +431,10 @@ static void transport_smtp_close(struct transport *tr)
 }
 
 static const struct transport_driver transport_drivers[] = {
-    {"maildir", false, transport_maildir_open, transport_maildir_send, NULL},
-    {"sendmail", false, transport_sendmail_open, transport_sendmail_send, NULL},
-    {"smtp", true, transport_smtp_open, transport_smtp_send, transport_smtp_close},
-    {"smtps", true, transport_smtp_open, transport_smtp_send, transport_smtp_close},
+	{ "maildir", false, transport_maildir_open, transport_maildir_send, NULL },
+	{ "sendmail", false, transport_sendmail_open, transport_sendmail_send, NULL },
+	{ "smtp", true, transport_smtp_open, transport_smtp_send, transport_smtp_close },
+	{ "smtps", true, transport_smtp_open, transport_smtp_send, transport_smtp_close },
 };
 
 /* Finds url's driver and checks the rest; *rest_r points into url. */

@@ -47,7 +47,11 @@
 
 struct config_transport; /* config.h */
 
-enum transport_result { TRANSPORT_OK = 0, TRANSPORT_TEMPFAIL = -1, TRANSPORT_PERMFAIL = -2 };
+enum transport_result {
+	TRANSPORT_OK = 0,
+	TRANSPORT_TEMPFAIL = -1,
+	TRANSPORT_PERMFAIL = -2
+};
 
 struct transport;
 

@@ -24,26 +24,26 @@ static inline int tap_ok(int cond, const char *file, int line, const char *name)
 }
 
 #define ok(cond, name) tap_ok(!!(cond), __FILE__, __LINE__, (name))
-#define is_int(got, want, name)                                                          \
-	do {                                                                             \
-		long long g_ = (long long)(got), w_ = (long long)(want);                 \
-		if (!ok(g_ == w_, name))                                                 \
-			printf("#   got %lld, want %lld\n", g_, w_);                         \
+#define is_int(got, want, name)                                                                    \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (!ok(g_ == w_, name))                                                           \
+			printf("#   got %lld, want %lld\n", g_, w_);                               \
 	} while (0)
-#define is_str(got, want, name)                                                          \
-	do {                                                                             \
-		const char *g_ = (got), *w_ = (want);                                    \
-		int same_ = (g_ == NULL && w_ == NULL) ||                               \
-			    (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0);             \
-		if (!ok(same_, name))                                                    \
-			printf("#   got  '%s'\n#   want '%s'\n", g_ ? g_ : "(null)",         \
-			       w_ ? w_ : "(null)");                                          \
+#define is_str(got, want, name)                                                                    \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		int same_ = (g_ == NULL && w_ == NULL) ||                                          \
+			    (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0);                     \
+		if (!ok(same_, name))                                                              \
+			printf("#   got  '%s'\n#   want '%s'\n", g_ ? g_ : "(null)",               \
+			       w_ ? w_ : "(null)");                                                \
 	} while (0)
-#define like(got, needle, name)                                                          \
-	do {                                                                             \
-		const char *g_ = (got), *n_ = (needle);                                  \
-		if (!ok(g_ != NULL && strstr(g_, n_) != NULL, name))                    \
-			printf("#   '%s'\n#   does not contain '%s'\n", g_ ? g_ : "(null)", n_); \
+#define like(got, needle, name)                                                                    \
+	do {                                                                                       \
+		const char *g_ = (got), *n_ = (needle);                                            \
+		if (!ok(g_ != NULL && strstr(g_, n_) != NULL, name))                               \
+			printf("#   '%s'\n#   does not contain '%s'\n", g_ ? g_ : "(null)", n_);   \
 	} while (0)
 
 static inline int tap_done(void)

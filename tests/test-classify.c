@@ -43,18 +43,22 @@ int main(void)
 
 	check("From: a@customer.example\n", false, "a customer's mail is not automatic");
 	check("From: a@customer.example\nAuto-Submitted: no\n", false, "Auto-Submitted: no");
-	check("From: a@customer.example\nAuto-Submitted: auto-replied\n", true, "Auto-Submitted: auto-replied");
-	check("From: a@customer.example\nAuto-Submitted: auto-generated\n", true, "Auto-Submitted: auto-generated");
+	check("From: a@customer.example\nAuto-Submitted: auto-replied\n", true,
+	      "Auto-Submitted: auto-replied");
+	check("From: a@customer.example\nAuto-Submitted: auto-generated\n", true,
+	      "Auto-Submitted: auto-generated");
 	check("From: a@customer.example\nAuto-Submitted: Auto-Notified; owner-email=x@y\n", true,
 	      "Auto-Submitted with parameters, any case");
 	check("From: a@customer.example\nPrecedence: bulk\n", true, "Precedence: bulk");
 	check("From: a@customer.example\nPrecedence: junk\n", true, "Precedence: junk");
 	check("From: a@customer.example\nPrecedence: list\n", true, "Precedence: list");
-	check("From: a@customer.example\nPrecedence: urgent\n", false, "Precedence: urgent is not automatic");
+	check("From: a@customer.example\nPrecedence: urgent\n", false,
+	      "Precedence: urgent is not automatic");
 	check("From: a@customer.example\nList-Id: <news.customer.example>\n", true, "List-Id");
 	check("From: a@customer.example\nX-Autoreply: yes\n", true, "X-Autoreply");
 	check("From: a@customer.example\nReturn-Path: <>\n", true, "empty Return-Path");
-	check("From: a@customer.example\nReturn-Path: <a@customer.example>\n", false, "a real Return-Path");
+	check("From: a@customer.example\nReturn-Path: <a@customer.example>\n", false,
+	      "a real Return-Path");
 	check("From: MAILER-DAEMON@mx.customer.example\n", true, "MAILER-DAEMON");
 	check("From: postmaster@customer.example\n", true, "postmaster");
 	check("From: Support <SUPPORT@example.com>\n", true, "our own address");

@@ -112,7 +112,7 @@ static int compose_ok(const struct outgoing_mail *mail, GByteArray **out_r)
 
 static void test_full_message(void)
 {
-	const char *cc[] = {"cc1@example.org", "cc2@example.org", NULL};
+	const char *cc[] = { "cc1@example.org", "cc2@example.org", NULL };
 	char *refs[31];
 	GString *body;
 	GByteArray *out = NULL;
@@ -122,7 +122,7 @@ static void test_full_message(void)
 	GMimeReferences *parsed;
 	GMimeObject *part;
 	char *text, *index;
-	struct outgoing_mail mail = {0};
+	struct outgoing_mail mail = { 0 };
 
 	for (int i = 0; i < 30; i++)
 		refs[i] = g_strdup_printf("ref%02d.%d@mua.example.net", i, i * 7919);
@@ -171,7 +171,7 @@ static void test_full_message(void)
 	list = g_mime_message_get_cc(msg);
 	is_int(internet_address_list_length(list), 2, "two Cc");
 	is_str(internet_address_mailbox_get_addr(
-		   INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 1))),
+		       INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 1))),
 	       "cc2@example.org", "second Cc");
 	is_str(g_mime_message_get_subject(msg), utf8_subject,
 	       "Subject decodes to the UTF-8 original");
@@ -234,7 +234,7 @@ static void test_plain_message(void)
 	GMimeObject *part;
 	char *text, *index;
 	const char *body = "Hello,\r\n\r\nyour ticket was closed.\r\n";
-	struct outgoing_mail mail = {0};
+	struct outgoing_mail mail = { 0 };
 
 	mail.from_addr = "support@example.com";
 	mail.to_addr = "customer@example.net";
@@ -290,7 +290,7 @@ static void test_long_ascii_line(void)
 	GMimeMessage *msg;
 	GString *body = g_string_new(NULL);
 	char *text;
-	struct outgoing_mail mail = {0};
+	struct outgoing_mail mail = { 0 };
 
 	for (int i = 0; i < 1200; i++)
 		g_string_append_c(body, 'x');
@@ -308,9 +308,9 @@ static void test_long_ascii_line(void)
 	ok(longest_line(out) <= 998, "long ASCII line: no output line over 998");
 	msg = parse_back(out);
 	if (msg != NULL) {
-		is_int(
-		    g_mime_part_get_content_encoding(GMIME_PART(g_mime_message_get_mime_part(msg))),
-		    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE, "long ASCII line: quoted-printable");
+		is_int(g_mime_part_get_content_encoding(
+			       GMIME_PART(g_mime_message_get_mime_part(msg))),
+		       GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE, "long ASCII line: quoted-printable");
 		text = body_of(msg);
 		is_str(text, body->str, "long ASCII line decodes back");
 		g_free(text);
@@ -326,8 +326,8 @@ static void test_injection(void)
 {
 	GByteArray *out = NULL;
 	GMimeMessage *msg;
-	const char *refs[] = {"a@x\r\nBcc: evil3@x", "good@example.com", NULL};
-	struct outgoing_mail mail = {0};
+	const char *refs[] = { "a@x\r\nBcc: evil3@x", "good@example.com", NULL };
+	struct outgoing_mail mail = { 0 };
 
 	mail.from_name = "Evil\r\nBcc: evil2@x";
 	mail.from_addr = "support@example.com";
@@ -351,7 +351,7 @@ static void test_injection(void)
 		is_str(g_mime_message_get_subject(msg), "HiBcc: evil@x",
 		       "CR/LF removed from Subject");
 		ok(g_mime_message_get_bcc(msg) == NULL ||
-		       internet_address_list_length(g_mime_message_get_bcc(msg)) == 0,
+			   internet_address_list_length(g_mime_message_get_bcc(msg)) == 0,
 		   "parsed message has no Bcc");
 		is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "References"),
 		       "<good@example.com>", "unusable reference skipped");
@@ -364,15 +364,15 @@ static void test_injection(void)
 
 static void test_overrides(void)
 {
-	struct mail_header subj = {"subject", "[Ticket#9] Overridden é"};
-	struct mail_header from = {"From", "Help Desk <help@example.com>"};
-	struct mail_header reply = {"Reply-To", "replies@example.com"};
-	struct mail_header other = {"Bcc", "evil@x"};
+	struct mail_header subj = { "subject", "[Ticket#9] Overridden é" };
+	struct mail_header from = { "From", "Help Desk <help@example.com>" };
+	struct mail_header reply = { "Reply-To", "replies@example.com" };
+	struct mail_header other = { "Bcc", "evil@x" };
 	GPtrArray *extra = g_ptr_array_new();
 	GByteArray *out = NULL;
 	GMimeMessage *msg;
 	InternetAddressList *list;
-	struct outgoing_mail mail = {0};
+	struct outgoing_mail mail = { 0 };
 	char *error = NULL;
 
 	g_ptr_array_add(extra, &subj);
@@ -399,8 +399,8 @@ static void test_overrides(void)
 		is_int(internet_address_list_length(list), 1, "From override replaces From");
 		is_str(internet_address_get_name(internet_address_list_get_address(list, 0)),
 		       "Help Desk", "From override name");
-		is_str(internet_address_mailbox_get_addr(
-			   INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(list, 0))),
+		is_str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(
+			       internet_address_list_get_address(list, 0))),
 		       "help@example.com", "From override addr");
 		list = g_mime_message_get_reply_to(msg);
 		is_int(internet_address_list_length(list), 1, "Reply-To override added");
@@ -437,8 +437,8 @@ static void test_invalid_input(void)
 {
 	GByteArray *out = NULL;
 	char *error = NULL;
-	const char *bad_cc[] = {"ok@example.org", "bad cc@example.org", NULL};
-	struct outgoing_mail mail = {0};
+	const char *bad_cc[] = { "ok@example.org", "bad cc@example.org", NULL };
+	struct outgoing_mail mail = { 0 };
 
 	mail.from_addr = "support@example.com";
 	mail.subject = "x";

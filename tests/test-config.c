@@ -113,46 +113,46 @@ static void test_durations(void)
 		const char *text;
 		long want;
 	} good[] = {
-	    {"90s", 90},     {"30m", 1800},
-	    {"1h", 3600},    {"7d", 604800},
-	    {"2w", 1209600}, {"45", 45},
-	    {"0", 0},        {"0s", 0},
-	    {"007m", 420},   {"9223372036854775807", 9223372036854775807L},
+		{ "90s", 90 },     { "30m", 1800 },
+		{ "1h", 3600 },    { "7d", 604800 },
+		{ "2w", 1209600 }, { "45", 45 },
+		{ "0", 0 },        { "0s", 0 },
+		{ "007m", 420 },   { "9223372036854775807", 9223372036854775807L },
 	};
 	static const char *const bad[] = {
-	    "",
-	    "-5",
-	    "+5",
-	    "5x",
-	    "1h30m",
-	    " 5",
-	    "5 ",
-	    "h",
-	    "1H",
-	    "1.5h",
-	    "5ss",
-	    "99999999999999999999",
-	    "9223372036854775807s0",
-	    "15250284452472w",
+		"",
+		"-5",
+		"+5",
+		"5x",
+		"1h30m",
+		" 5",
+		"5 ",
+		"h",
+		"1H",
+		"1.5h",
+		"5ss",
+		"99999999999999999999",
+		"9223372036854775807s0",
+		"15250284452472w",
 	};
 	static const struct {
 		const char *text;
 		size_t want;
 	} good_sizes[] = {
-	    {"512", 512},      {"64k", 65536},     {"64K", 65536},
-	    {"10M", 10485760}, {"1G", 1073741824}, {"0", 0},
+		{ "512", 512 },      { "64k", 65536 },     { "64K", 65536 },
+		{ "10M", 10485760 }, { "1G", 1073741824 }, { "0", 0 },
 	};
 	static const char *const bad_sizes[] = {
-	    "",
-	    "-1",
-	    "1T",
-	    "10MB",
-	    "1.5M",
-	    "10m",
-	    "M",
-	    " 1",
-	    "18446744073709551616",
-	    "17179869184G",
+		"",
+		"-1",
+		"1T",
+		"10MB",
+		"1.5M",
+		"10m",
+		"M",
+		" 1",
+		"18446744073709551616",
+		"17179869184G",
 	};
 	long secs;
 	size_t bytes;
@@ -181,48 +181,48 @@ static void test_durations(void)
 }
 
 static const char full_conf[] =
-    "# a full config\n"
-    "database = { conninfo = \"host=/run/postgresql dbname=tickets\"; };\n"
-    "daemon = {\n"
-    "  poll_interval = \"5m\";\n"
-    "  user = \"ticketd\";\n"
-    "  tag = \"Help-Desk_2\";\n"
-    "  secret_file = \"secret\";\n"
-    "  autoresponse_limit = { count = 3; per = \"2h\"; };\n"
-    "  max_message_size = \"20M\";\n"
-    "  batch_size = 50;\n"
-    "  pid_file = \"run/ticketd.pid\";\n"
-    "  staff_auth = [ \"pgp\" ];\n"
-    "};\n"
-    "transport = { url = \"smtps://smtp.example.com:465\"; starttls = \"off\";\n"
-    "  user = \"tick\"; password_file = \"/SMTPPASS\"; };\n"
-    "pgp = { gnupg_home = \"gnupg\"; passphrase_file = \"pgp.pass\"; };\n"
-    "staff = (\n"
-    "  { login = \"alice\"; name = \"Alice Woods\"; description = \"senior engineer\";\n"
-    "    email = \"Alice@Example.COM\"; role = \"admin\"; queues = [ \"support\", \"billing\" ];\n"
-    "    signature = \"Alice\\nExample\"; pgp_key = \"0xABCD\"; },\n"
-    "  { login = \"bob\"; name = \"Bob Stone\"; email = \"bob@example.com\"; role = \"support\";\n"
-    "    queues = [ \"support\" ]; available = false; }\n"
-    ");\n"
-    "queues = (\n"
-    "  { name = \"support\"; address = \"Support@Example.com\";\n"
-    "    comment_address = \"support-comment@example.com\";\n"
-    "    mailbox = { url = \"imaps://mail.example.com/INBOX\"; user = \"support\";\n"
-    "                password_file = \"support.pass\"; after = \"move:Archive\";\n"
-    "                tls_verify = false; };\n"
-    "    priority = 60; autoresponse = false;\n"
-    "    escalation = { every = \"1h\"; step = 10; };\n"
-    "    autoclose = \"7d\"; sticky = true; assign = \"least-loaded\"; notify = \"all\";\n"
-    "    templates = { new_ticket = \"tpl/new.txt\"; }; },\n"
-    "  { name = \"billing\"; address = \"billing@example.com\"; default = true;\n"
-    "    from_name = \"Billing Team\"; envelope_from = \"bounces@example.com\";\n"
-    "    mailbox = { url = \"maildir:mail/billing\"; after = \"delete\"; };\n"
-    "    autoclose = -1; },\n"
-    "  { name = \"sales\"; address = \"sales@example.com\"; autoclose = 0;\n"
-    "    mailbox = { url = \"mbox:/var/mail/sales\"; }; },\n"
-    "  { name = \"pop\"; address = \"pop@example.com\";\n"
-    "    mailbox = { url = \"POP3S://pop.example.com:995\"; }; }\n"
-    ");\n";
+	"# a full config\n"
+	"database = { conninfo = \"host=/run/postgresql dbname=tickets\"; };\n"
+	"daemon = {\n"
+	"  poll_interval = \"5m\";\n"
+	"  user = \"ticketd\";\n"
+	"  tag = \"Help-Desk_2\";\n"
+	"  secret_file = \"secret\";\n"
+	"  autoresponse_limit = { count = 3; per = \"2h\"; };\n"
+	"  max_message_size = \"20M\";\n"
+	"  batch_size = 50;\n"
+	"  pid_file = \"run/ticketd.pid\";\n"
+	"  staff_auth = [ \"pgp\" ];\n"
+	"};\n"
+	"transport = { url = \"smtps://smtp.example.com:465\"; starttls = \"off\";\n"
+	"  user = \"tick\"; password_file = \"/SMTPPASS\"; };\n"
+	"pgp = { gnupg_home = \"gnupg\"; passphrase_file = \"pgp.pass\"; };\n"
+	"staff = (\n"
+	"  { login = \"alice\"; name = \"Alice Woods\"; description = \"senior engineer\";\n"
+	"    email = \"Alice@Example.COM\"; role = \"admin\"; queues = [ \"support\", \"billing\" ];\n"
+	"    signature = \"Alice\\nExample\"; pgp_key = \"0xABCD\"; },\n"
+	"  { login = \"bob\"; name = \"Bob Stone\"; email = \"bob@example.com\"; role = \"support\";\n"
+	"    queues = [ \"support\" ]; available = false; }\n"
+	");\n"
+	"queues = (\n"
+	"  { name = \"support\"; address = \"Support@Example.com\";\n"
+	"    comment_address = \"support-comment@example.com\";\n"
+	"    mailbox = { url = \"imaps://mail.example.com/INBOX\"; user = \"support\";\n"
+	"                password_file = \"support.pass\"; after = \"move:Archive\";\n"
+	"                tls_verify = false; };\n"
+	"    priority = 60; autoresponse = false;\n"
+	"    escalation = { every = \"1h\"; step = 10; };\n"
+	"    autoclose = \"7d\"; sticky = true; assign = \"least-loaded\"; notify = \"all\";\n"
+	"    templates = { new_ticket = \"tpl/new.txt\"; }; },\n"
+	"  { name = \"billing\"; address = \"billing@example.com\"; default = true;\n"
+	"    from_name = \"Billing Team\"; envelope_from = \"bounces@example.com\";\n"
+	"    mailbox = { url = \"maildir:mail/billing\"; after = \"delete\"; };\n"
+	"    autoclose = -1; },\n"
+	"  { name = \"sales\"; address = \"sales@example.com\"; autoclose = 0;\n"
+	"    mailbox = { url = \"mbox:/var/mail/sales\"; }; },\n"
+	"  { name = \"pop\"; address = \"pop@example.com\";\n"
+	"    mailbox = { url = \"POP3S://pop.example.com:995\"; }; }\n"
+	");\n";
 
 static const char *lookup_none(void *ctx, const char *name)
 {
@@ -267,7 +267,7 @@ static void test_full(void)
 	is_str(cfg->pid_file, want, "pid_file relative to the config");
 	g_free(want);
 	ok(cfg->staff_auth != NULL && g_strv_length(cfg->staff_auth) == 1 &&
-	       strcmp(cfg->staff_auth[0], "pgp") == 0,
+		   strcmp(cfg->staff_auth[0], "pgp") == 0,
 	   "staff_auth [pgp]");
 	is_str(cfg->authserv_id, NULL, "authserv_id unset");
 	is_str(cfg->transport.url, "smtps://smtp.example.com:465", "transport.url");
@@ -303,7 +303,7 @@ static void test_full(void)
 	is_str(q->assign, "least-loaded", "assign");
 	is_str(q->notify, "all", "notify");
 	ok(q->template_paths[TEMPLATE_NEW_TICKET] != NULL &&
-	       g_str_has_suffix(q->template_paths[TEMPLATE_NEW_TICKET], "/tpl/new.txt"),
+		   g_str_has_suffix(q->template_paths[TEMPLATE_NEW_TICKET], "/tpl/new.txt"),
 	   "new_ticket template path");
 	is_str(q->template_paths[TEMPLATE_CLOSED], NULL, "closed is built-in");
 	for (int k = 0; k < TEMPLATE_KIND_COUNT; k++)
@@ -345,7 +345,7 @@ static void test_full(void)
 	is_str(st->email, "alice@example.com", "email lower-cased");
 	is_int(st->role, STAFF_ROLE_ADMIN, "alice is admin");
 	ok(st->queues != NULL && g_strv_length(st->queues) == 2 &&
-	       strcmp(st->queues[1], "billing") == 0,
+		   strcmp(st->queues[1], "billing") == 0,
 	   "alice's queues");
 	is_str(st->signature, "Alice\nExample", "signature");
 	is_str(st->pgp_key, "0xABCD", "pgp_key");
@@ -391,8 +391,8 @@ static void test_defaults(void)
 		is_int(cfg->max_message_size, 100 * 1024 * 1024, "max_message_size default 100M");
 		is_int(cfg->batch_size, 200, "batch_size default");
 		ok(cfg->staff_auth != NULL && g_strv_length(cfg->staff_auth) == 2 &&
-		       strcmp(cfg->staff_auth[0], "pgp") == 0 &&
-		       strcmp(cfg->staff_auth[1], "authres") == 0,
+			   strcmp(cfg->staff_auth[0], "pgp") == 0 &&
+			   strcmp(cfg->staff_auth[1], "authres") == 0,
 		   "staff_auth default [pgp, authres]");
 		is_str(cfg->user, NULL, "user unset");
 		is_str(cfg->pid_file, NULL, "pid_file unset");
@@ -421,7 +421,7 @@ static void test_defaults(void)
 static char *find_top(void)
 {
 	const char *env = getenv("TICKETD_TOP");
-	const char *const tries[] = {env != NULL ? env : ".", ".", "..", NULL};
+	const char *const tries[] = { env != NULL ? env : ".", ".", "..", NULL };
 
 	for (size_t i = 0; tries[i] != NULL; i++) {
 		char *p = g_build_filename(tries[i], "etc/ticketd.conf.example", NULL);
@@ -435,64 +435,64 @@ static char *find_top(void)
 
 /* Every key config.c accepts: the example and the man page must name each. */
 static const char *const all_keys[] = {
-    "database",
-    "conninfo",
-    "daemon",
-    "poll_interval",
-    "user",
-    "tag",
-    "secret_file",
-    "autoresponse_limit",
-    "count",
-    "per",
-    "max_message_size",
-    "batch_size",
-    "pid_file",
-    "staff_auth",
-    "authserv_id",
-    "transport",
-    "url",
-    "starttls",
-    "password_file",
-    "ca_file",
-    "pgp",
-    "gnupg_home",
-    "passphrase_file",
-    "staff",
-    "login",
-    "name",
-    "description",
-    "email",
-    "role",
-    "queues",
-    "signature",
-    "pgp_key",
-    "available",
-    "address",
-    "default",
-    "comment_address",
-    "from_name",
-    "envelope_from",
-    "mailbox",
-    "tls_verify",
-    "after",
-    "priority",
-    "autoresponse",
-    "autoclose",
-    "escalation",
-    "every",
-    "step",
-    "max",
-    "sticky",
-    "assign",
-    "notify",
-    "templates",
-    "new_ticket",
-    "closed",
-    "answer",
-    "notification",
-    "refusal",
-    NULL,
+	"database",
+	"conninfo",
+	"daemon",
+	"poll_interval",
+	"user",
+	"tag",
+	"secret_file",
+	"autoresponse_limit",
+	"count",
+	"per",
+	"max_message_size",
+	"batch_size",
+	"pid_file",
+	"staff_auth",
+	"authserv_id",
+	"transport",
+	"url",
+	"starttls",
+	"password_file",
+	"ca_file",
+	"pgp",
+	"gnupg_home",
+	"passphrase_file",
+	"staff",
+	"login",
+	"name",
+	"description",
+	"email",
+	"role",
+	"queues",
+	"signature",
+	"pgp_key",
+	"available",
+	"address",
+	"default",
+	"comment_address",
+	"from_name",
+	"envelope_from",
+	"mailbox",
+	"tls_verify",
+	"after",
+	"priority",
+	"autoresponse",
+	"autoclose",
+	"escalation",
+	"every",
+	"step",
+	"max",
+	"sticky",
+	"assign",
+	"notify",
+	"templates",
+	"new_ticket",
+	"closed",
+	"answer",
+	"notification",
+	"refusal",
+	NULL,
 };
 
 static void test_example(void)
@@ -552,7 +552,7 @@ static void test_example(void)
 		char *mpat = g_strdup_printf(".B %s\n", all_keys[i]);
 
 		ok(example != NULL &&
-		       (strstr(example, pat) != NULL || strstr(example, pat2) != NULL),
+			   (strstr(example, pat) != NULL || strstr(example, pat2) != NULL),
 		   name);
 		g_free(name);
 		name = g_strdup_printf("man page documents '%s'", all_keys[i]);
@@ -609,8 +609,9 @@ static void test_errors(void)
 	g_free(text);
 
 	/* wrong types */
-	text = make_conf(
-	    NULL, "  { name = \"s\"; address = \"s@example.com\"; priority = \"50\"; }\n", NULL);
+	text = make_conf(NULL,
+			 "  { name = \"s\"; address = \"s@example.com\"; priority = \"50\"; }\n",
+			 NULL);
 	expect_error(text, "priority", "queues.s.priority: expected an integer, got a string",
 		     "wrong type: string for integer");
 	g_free(text);
@@ -618,14 +619,15 @@ static void test_errors(void)
 	expect_error(text, "batch_size", "daemon.batch_size: expected an integer, got a floating",
 		     "wrong type: float");
 	g_free(text);
-	text = make_conf(
-	    NULL, "  { name = \"s\"; address = \"s@example.com\"; sticky = \"yes\"; }\n", NULL);
+	text = make_conf(NULL,
+			 "  { name = \"s\"; address = \"s@example.com\"; sticky = \"yes\"; }\n",
+			 NULL);
 	expect_error(text, "sticky", "queues.s.sticky: expected a boolean", "wrong type: bool");
 	g_free(text);
 	text = make_conf(
-	    NULL, NULL,
-	    "  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"admin\";\n"
-	    "    queues = \"support\"; }\n");
+		NULL, NULL,
+		"  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"admin\";\n"
+		"    queues = \"support\"; }\n");
 	expect_error(text, "queues = \"support\"", "staff.a.queues: expected an array of strings",
 		     "wrong type: string for a list");
 	g_free(text);
@@ -656,15 +658,17 @@ static void test_errors(void)
 	g_free(text);
 
 	/* queues: duplicates, defaults */
-	text = make_conf(
-	    NULL, QUEUE_SUPPORT "  ,{ name = \"support\"; address = \"other@example.com\"; }\n",
-	    NULL);
+	text = make_conf(NULL,
+			 QUEUE_SUPPORT
+			 "  ,{ name = \"support\"; address = \"other@example.com\"; }\n",
+			 NULL);
 	expect_error(text, "other@", "queues.support: duplicate queue name 'support'",
 		     "duplicate queue name");
 	g_free(text);
-	text = make_conf(
-	    NULL, QUEUE_SUPPORT "  ,{ name = \"b\";\n    address = \"SUPPORT@example.com\"; }\n",
-	    NULL);
+	text = make_conf(NULL,
+			 QUEUE_SUPPORT
+			 "  ,{ name = \"b\";\n    address = \"SUPPORT@example.com\"; }\n",
+			 NULL);
 	expect_error(text, "SUPPORT@",
 		     "queues.b: address 'support@example.com' is already used by queue 'support'",
 		     "duplicate address, any case");
@@ -680,27 +684,27 @@ static void test_errors(void)
 	text = make_conf(NULL, "", NULL);
 	expect_error(text, "queues = (", "queues: at least one queue is required", "no queue");
 	g_free(text);
-	text =
-	    make_conf(NULL, "  { name = \"Support Desk\"; address = \"s@example.com\"; }\n", NULL);
+	text = make_conf(NULL, "  { name = \"Support Desk\"; address = \"s@example.com\"; }\n",
+			 NULL);
 	expect_error(text, "Support Desk", "queues.[0].name: 'Support Desk' is not valid",
 		     "bad queue name; element named by index");
 	g_free(text);
 
 	/* staff */
 	text = make_conf(
-	    NULL, NULL,
-	    "  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"support\"; }\n");
+		NULL, NULL,
+		"  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"support\"; }\n");
 	expect_error(text, "staff = (", "staff: no staff member has role \"admin\"", "no admin");
 	g_free(text);
 	text = make_conf(NULL, NULL, "");
 	expect_error(text, "staff = (", "staff: no staff member has role \"admin\"",
 		     "empty staff list");
 	g_free(text);
-	text =
-	    make_conf(NULL, NULL,
-		      STAFF_ALICE "  ,{ login = \"b\"; name = \"B\"; email = \"b@example.com\";\n"
-				  "    role = \"support\"; queues = [ \"support\",\n"
-				  "      \"sales\" ]; }\n");
+	text = make_conf(NULL, NULL,
+			 STAFF_ALICE
+			 "  ,{ login = \"b\"; name = \"B\"; email = \"b@example.com\";\n"
+			 "    role = \"support\"; queues = [ \"support\",\n"
+			 "      \"sales\" ]; }\n");
 	expect_error(text, "\"sales\"", "staff.b.queues: unknown queue 'sales'",
 		     "staff naming an unknown queue: at the element's line");
 	g_free(text);
@@ -716,8 +720,8 @@ static void test_errors(void)
 		     "duplicate email");
 	g_free(text);
 	text = make_conf(
-	    NULL, NULL,
-	    "  { login = \"a\"; name = \"A\"; email = \"a.example.com\"; role = \"admin\"; }\n");
+		NULL, NULL,
+		"  { login = \"a\"; name = \"A\"; email = \"a.example.com\"; role = \"admin\"; }\n");
 	expect_error(text, "a.example.com",
 		     "staff.a.email: 'a.example.com' is not an email address", "email without @");
 	g_free(text);
@@ -756,8 +760,8 @@ static void test_errors(void)
 		     "autoclose 7 refused");
 	g_free(text);
 	text = make_conf(
-	    NULL, "  { name = \"s\"; address = \"s@example.com\"; autoclose = \"7days\"; }\n",
-	    NULL);
+		NULL, "  { name = \"s\"; address = \"s@example.com\"; autoclose = \"7days\"; }\n",
+		NULL);
 	expect_error(text, "autoclose", "queues.s.autoclose: '7days' is not a duration",
 		     "bad autoclose duration");
 	g_free(text);
@@ -818,12 +822,12 @@ static void test_errors(void)
 		g_strfreev(parts);
 	}
 	want = g_strdup_printf(
-	    "daemon.secret_file: %s is accessible by group or others (mode 0644)", path);
+		"daemon.secret_file: %s is accessible by group or others (mode 0644)", path);
 	expect_error(text, "open.secret", want, "world-readable secret refused, file named");
 	g_free(want);
 	chmod(path, 0640);
 	want = g_strdup_printf(
-	    "daemon.secret_file: %s is accessible by group or others (mode 0640)", path);
+		"daemon.secret_file: %s is accessible by group or others (mode 0640)", path);
 	expect_error(text, "open.secret", want, "group-readable secret refused");
 	g_free(want);
 	g_file_set_contents(path, "\n", -1, NULL);
@@ -852,14 +856,14 @@ static void test_errors(void)
 	g_free(text);
 
 	/* templates */
-	path =
-	    tmp_file("tpl/bad.txt", "Subject: {{ticket.tag}}\n\nHello\n{{customer.name}}\n", 0644);
+	path = tmp_file("tpl/bad.txt", "Subject: {{ticket.tag}}\n\nHello\n{{customer.name}}\n",
+			0644);
 	text = make_conf(NULL,
 			 "  { name = \"s\"; address = \"s@example.com\";\n"
 			 "    templates = { closed = \"tpl/bad.txt\"; reopened = \"x\"; }; }\n",
 			 NULL);
 	want = g_strdup_printf(
-	    "queues.s.templates.closed: %s:4: unknown variable {{customer.name}}", path);
+		"queues.s.templates.closed: %s:4: unknown variable {{customer.name}}", path);
 	expect_error(text, "tpl/bad.txt", want, "template error: template path and line");
 	g_free(want);
 	expect_error(text, "reopened", "queues.s.templates.reopened: unknown key 'reopened'",
@@ -916,10 +920,10 @@ static void test_include(void)
 			"staff = ( " STAFF_ALICE " );\n"
 			"bogus = 1;\n");
 	is_int(load_text(text, &cfg, &error), -1, "error in an included file");
-	want =
-	    g_strdup_printf("%s:%d: bogus: unknown key 'bogus' in the top level\n"
-			    "%s:3: queues.support.colour: unknown key 'colour' in queues.support",
-			    conf_path, line_of(text, "bogus"), inc);
+	want = g_strdup_printf(
+		"%s:%d: bogus: unknown key 'bogus' in the top level\n"
+		"%s:3: queues.support.colour: unknown key 'colour' in queues.support",
+		conf_path, line_of(text, "bogus"), inc);
 	is_str(error, want, "main file first, then the included file with its own line");
 	g_free(want);
 	g_free(text);
@@ -932,18 +936,18 @@ static void test_many_errors(void)
 	struct ticketd_config *cfg = NULL;
 	char *error = NULL, **lines;
 	const char *text =
-	    "database = { conninfo = 5; };\n"
-	    "daemon = { secret_file = \"secret\"; poll_interval = \"soon\"; authserv_id = \"mx\"; "
-	    "};\n"
-	    "transport = { url = \"maildir:/x\"; };\n"
-	    "staff = (\n"
-	    "  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"support\";\n"
-	    "    queues = [ \"nope\" ]; }\n"
-	    ");\n"
-	    "queues = (\n"
-	    "  { name = \"s\"; address = \"s@example.com\"; bogus = 1; },\n"
-	    "  { name = \"s\"; address = \"t@example.com\"; priority = 0; }\n"
-	    ");\n";
+		"database = { conninfo = 5; };\n"
+		"daemon = { secret_file = \"secret\"; poll_interval = \"soon\"; authserv_id = \"mx\"; "
+		"};\n"
+		"transport = { url = \"maildir:/x\"; };\n"
+		"staff = (\n"
+		"  { login = \"a\"; name = \"A\"; email = \"a@example.com\"; role = \"support\";\n"
+		"    queues = [ \"nope\" ]; }\n"
+		");\n"
+		"queues = (\n"
+		"  { name = \"s\"; address = \"s@example.com\"; bogus = 1; },\n"
+		"  { name = \"s\"; address = \"t@example.com\"; priority = 0; }\n"
+		");\n";
 
 	is_int(load_text(text, &cfg, &error), -1, "config with many errors");
 	lines = g_strsplit(error != NULL ? error : "", "\n", -1);

@@ -154,17 +154,17 @@ static void test_charsets(void)
 static void test_html(void)
 {
 	static const char page[] =
-	    "<!DOCTYPE html><html><head><title>Title</title>"
-	    "<style>body { color: red }</style><script>var x = '<p>no</p>';</script></head>"
-	    "<body><h1>Hello&nbsp;World</h1>\n\n\n<p>First   paragraph\nwith   spaces &amp; "
-	    "&lt;tags&gt; &quot;q&quot; &#39;s&#39; &#233;t&#xE9; &euro;&copy;</p>"
-	    "<!-- <p>hidden comment</p> --><div>a div</div><br><br><br><br>after breaks"
-	    "<ul><li>one</li><li>two</li></ul>"
-	    "<p>Visit <a href=\"https://example.com/x?a=1&amp;b=2\">our site</a> or "
-	    "<a href='https://example.com/'>https://example.com/</a> or "
-	    "<a href=\"mailto:help@example.com\">help@example.com</a>.</p>"
-	    "<table><tr><td>c1</td><td>c2</td></tr><tr><td>c3</td></tr></table>"
-	    "<SCRIPT type=x>document.write('<b>gone</b>')</SCRIPT >end</body></html>";
+		"<!DOCTYPE html><html><head><title>Title</title>"
+		"<style>body { color: red }</style><script>var x = '<p>no</p>';</script></head>"
+		"<body><h1>Hello&nbsp;World</h1>\n\n\n<p>First   paragraph\nwith   spaces &amp; "
+		"&lt;tags&gt; &quot;q&quot; &#39;s&#39; &#233;t&#xE9; &euro;&copy;</p>"
+		"<!-- <p>hidden comment</p> --><div>a div</div><br><br><br><br>after breaks"
+		"<ul><li>one</li><li>two</li></ul>"
+		"<p>Visit <a href=\"https://example.com/x?a=1&amp;b=2\">our site</a> or "
+		"<a href='https://example.com/'>https://example.com/</a> or "
+		"<a href=\"mailto:help@example.com\">help@example.com</a>.</p>"
+		"<table><tr><td>c1</td><td>c2</td></tr><tr><td>c3</td></tr></table>"
+		"<SCRIPT type=x>document.write('<b>gone</b>')</SCRIPT >end</body></html>";
 	char *s, *big;
 	GString *buf;
 	gint64 start;
@@ -221,17 +221,17 @@ static void test_headers(void)
 	const struct mail_address *a;
 
 	m = parse(
-	    "From: =?KOI8-R?B?8NLJ18XU?= <Ivan@Example.RU>\n"
-	    "To: Bob <bob@example.com>, undisclosed:;, =?utf-8?q?Ren=C3=A9e?= <renee@example.fr>\n"
-	    "Cc: group: one@example.com, Two <TWO@example.com>;\n"
-	    "Subject: =?koi8-r?B?8NLJ18XUIA==?= =?UTF-8?Q?caf=C3=A9_au_lait?=\n"
-	    "Message-ID: <abc.123@example.ru> (comment)\n"
-	    "In-Reply-To: <first@example.com> <second@example.com>\n"
-	    "References: <r1@x> junk <r2@x>\n <bad id@x> <r3@x> <unclosed\n"
-	    "Return-Path: <Bounce@Example.RU>\n"
-	    "Date: Mon, 02 Mar 2026 11:00:00 +0100\n"
-	    "X-Folded: first\n  second\n"
-	    "\nbody\n");
+		"From: =?KOI8-R?B?8NLJ18XU?= <Ivan@Example.RU>\n"
+		"To: Bob <bob@example.com>, undisclosed:;, =?utf-8?q?Ren=C3=A9e?= <renee@example.fr>\n"
+		"Cc: group: one@example.com, Two <TWO@example.com>;\n"
+		"Subject: =?koi8-r?B?8NLJ18XUIA==?= =?UTF-8?Q?caf=C3=A9_au_lait?=\n"
+		"Message-ID: <abc.123@example.ru> (comment)\n"
+		"In-Reply-To: <first@example.com> <second@example.com>\n"
+		"References: <r1@x> junk <r2@x>\n <bad id@x> <r3@x> <unclosed\n"
+		"Return-Path: <Bounce@Example.RU>\n"
+		"Date: Mon, 02 Mar 2026 11:00:00 +0100\n"
+		"X-Folded: first\n  second\n"
+		"\nbody\n");
 	ok(m != NULL, "headers: parse");
 	if (m == NULL)
 		return;
@@ -294,7 +294,7 @@ static void test_headers(void)
 	message_free(&m);
 
 	m = parse(
-	    "From: a@example.com\nMessage-ID: <>\nDate: Fri, 01 Jan 2300 00:00:00 +0000\n\nb\n");
+		"From: a@example.com\nMessage-ID: <>\nDate: Fri, 01 Jan 2300 00:00:00 +0000\n\nb\n");
 	is_str(m != NULL ? m->message_id : NULL, NULL, "headers: empty Message-ID refused");
 	is_int(m != NULL ? m->date : -1, 0, "headers: Date after 2200 gives 0");
 	message_free(&m);
@@ -345,7 +345,7 @@ static void test_senders(void)
 
 static void test_limits(void)
 {
-	struct message_limits lim = {.max_size = 100};
+	struct message_limits lim = { .max_size = 100 };
 	struct parsed_message *m = NULL;
 	char *error = NULL, *body;
 	GString *buf;
@@ -361,16 +361,16 @@ static void test_limits(void)
 	error = NULL;
 	g_string_free(buf, TRUE);
 
-	lim = (struct message_limits){.max_text = 10};
+	lim = (struct message_limits){ .max_text = 10 };
 	body = HDR "Content-Type: text/plain; charset=utf-8\n\néééééééééé\n";
 	is_int(message_parse(body, strlen(body), &lim, &m, &error), 0, "limits: long text parses");
 	ok(m != NULL && strlen(m->text) <= 10 && g_utf8_validate(m->text, -1, NULL) &&
-	       g_str_has_prefix(m->text, "ééééé"),
+		   g_str_has_prefix(m->text, "ééééé"),
 	   "limits: text cut on a UTF-8 boundary");
 	ok(has_warning(m, "cut"), "limits: cut warned about");
 	message_free(&m);
 
-	lim = (struct message_limits){.max_parts = 3};
+	lim = (struct message_limits){ .max_parts = 3 };
 	buf = g_string_new(HDR "Content-Type: multipart/mixed; boundary=b\n\n");
 	for (int i = 0; i < 10; i++)
 		g_string_append_printf(buf, "--b\nContent-Type: text/plain\n\npart %d\n", i);
@@ -385,8 +385,9 @@ static void test_limits(void)
 	/* 200 nested multiparts */
 	buf = g_string_new(HDR "Content-Type: multipart/mixed; boundary=\"n0\"\n\n");
 	for (int i = 1; i < 200; i++)
-		g_string_append_printf(
-		    buf, "--n%d\nContent-Type: multipart/mixed; boundary=\"n%d\"\n\n", i - 1, i);
+		g_string_append_printf(buf,
+				       "--n%d\nContent-Type: multipart/mixed; boundary=\"n%d\"\n\n",
+				       i - 1, i);
 	g_string_append(buf, "--n199\nContent-Type: text/plain\n\ndeep text\n--n199--\n");
 	for (int i = 198; i >= 0; i--)
 		g_string_append_printf(buf, "--n%d--\n", i);
@@ -396,7 +397,7 @@ static void test_limits(void)
 	ok(m != NULL && strstr(m->text, "deep text") == NULL,
 	   "limits: parts below the limit ignored");
 	message_free(&m);
-	lim = (struct message_limits){.max_depth = 500};
+	lim = (struct message_limits){ .max_depth = 500 };
 	is_int(message_parse(buf->str, buf->len, &lim, &m, &error), 0, "limits: deep walk allowed");
 	like(m != NULL ? m->text : NULL, "deep text", "limits: text found 200 levels down");
 	message_free(&m);
@@ -410,7 +411,8 @@ static void test_bodies(void)
 	const struct mail_attachment *a;
 
 	m = parse(
-	    HDR "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n"
+		HDR
+		"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n"
 		"caf\xe9\r\nline 2\r\n");
 	is_str(m != NULL ? m->text : NULL, "café\nline 2\n", "body: ISO-8859-1, CRLF normalised");
 	ok(m != NULL && !m->text_from_html, "body: plain text is not from HTML");
@@ -454,7 +456,7 @@ static void test_bodies(void)
 
 	{
 		static const char nul[] =
-		    HDR "Content-Type: text/plain\n\nbefore\0\0after\nend\0\n";
+			HDR "Content-Type: text/plain\n\nbefore\0\0after\nend\0\n";
 		struct parsed_message *n = NULL;
 		char *error = NULL;
 		is_int(message_parse(nul, sizeof(nul) - 1, NULL, &n, &error), 0,
@@ -481,20 +483,20 @@ static void test_bodies(void)
 	message_free(&m);
 
 	m = parse(
-	    HDR
-	    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"outer\"\n\n"
-	    "preamble\n--outer\nContent-Type: multipart/alternative; boundary=\"alt\"\n\n"
-	    "--alt\nContent-Type: text/plain; charset=utf-8\n\nplain version\n"
-	    "--alt\nContent-Type: multipart/related; boundary=\"rel\"\n\n"
-	    "--rel\nContent-Type: text/html\n\n<p>html version</p>\n"
-	    "--rel\nContent-Type: image/png\nContent-ID: <img1>\nContent-Transfer-Encoding: "
-	    "base64\n\n"
-	    "iVBORw0KGgo=\n--rel--\n--alt--\n"
-	    "--outer\nContent-Type: text/plain\nContent-Disposition: inline\n\nsecond inline part\n"
-	    "--outer\nContent-Type: application/pdf; name=\"=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=\"\n"
-	    "Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQ=\n"
-	    "--outer\nContent-Type: text/plain\nContent-Disposition: attachment\n\nlog text\n"
-	    "--outer--\nepilogue\n");
+		HDR
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"outer\"\n\n"
+		"preamble\n--outer\nContent-Type: multipart/alternative; boundary=\"alt\"\n\n"
+		"--alt\nContent-Type: text/plain; charset=utf-8\n\nplain version\n"
+		"--alt\nContent-Type: multipart/related; boundary=\"rel\"\n\n"
+		"--rel\nContent-Type: text/html\n\n<p>html version</p>\n"
+		"--rel\nContent-Type: image/png\nContent-ID: <img1>\nContent-Transfer-Encoding: "
+		"base64\n\n"
+		"iVBORw0KGgo=\n--rel--\n--alt--\n"
+		"--outer\nContent-Type: text/plain\nContent-Disposition: inline\n\nsecond inline part\n"
+		"--outer\nContent-Type: application/pdf; name=\"=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=\"\n"
+		"Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQ=\n"
+		"--outer\nContent-Type: text/plain\nContent-Disposition: attachment\n\nlog text\n"
+		"--outer--\nepilogue\n");
 	is_str(m != NULL ? m->text : NULL, "plain version\nsecond inline part",
 	       "nested: plain alternative, then the next inline part");
 	ok(m != NULL && !m->text_from_html, "nested: not from HTML");
@@ -504,11 +506,11 @@ static void test_bodies(void)
 	is_str(a != NULL ? a->filename : NULL, "résumé.pdf", "nested: RFC 2047 encoded filename");
 	is_str(a != NULL ? a->content_type : NULL, "application/pdf", "nested: content type");
 	ok(a != NULL && g_bytes_get_size(a->data) == 8 &&
-	       memcmp(g_bytes_get_data(a->data, NULL), "%PDF-1.4", 8) == 0,
+		   memcmp(g_bytes_get_data(a->data, NULL), "%PDF-1.4", 8) == 0,
 	   "nested: attachment decoded from base64");
 	a = attachment(m, 1);
 	ok(a != NULL && a->filename == NULL && strcmp(a->content_type, "text/plain") == 0 &&
-	       g_bytes_get_size(a->data) == 8,
+		   g_bytes_get_size(a->data) == 8,
 	   "nested: text/plain with disposition attachment is an attachment");
 	message_free(&m);
 
@@ -526,11 +528,11 @@ static void test_bodies(void)
 	message_free(&m);
 
 	m = parse(
-	    HDR
-	    "Content-Type: multipart/related; boundary=r\n\n"
-	    "--r\nContent-Type: text/html\n\n<p>see <img src=\"cid:i1\"></p>\n"
-	    "--r\nContent-Type: image/gif\nContent-ID: <i1>\nContent-Transfer-Encoding: base64\n\n"
-	    "R0lGODlhAQABAAAAACw=\n--r--\n");
+		HDR
+		"Content-Type: multipart/related; boundary=r\n\n"
+		"--r\nContent-Type: text/html\n\n<p>see <img src=\"cid:i1\"></p>\n"
+		"--r\nContent-Type: image/gif\nContent-ID: <i1>\nContent-Transfer-Encoding: base64\n\n"
+		"R0lGODlhAQABAAAAACw=\n--r--\n");
 	is_str(m != NULL ? m->text : NULL, "see", "related: HTML text");
 	a = attachment(m, 0);
 	ok(a != NULL && a->filename == NULL && strcmp(a->content_type, "image/gif") == 0,
@@ -538,23 +540,23 @@ static void test_bodies(void)
 	message_free(&m);
 
 	m = parse(
-	    HDR
-	    "Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nsee\n"
-	    "--zz\nContent-Type: application/octet-stream\n"
-	    "Content-Disposition: attachment;\n filename*0*=UTF-8''R%C3%A9sum%C3%A9%20;\n"
-	    " filename*1*=de%20Jos%C3%A9;\n filename*2=\".txt\"\n\nabc\n--zz--\n");
+		HDR
+		"Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nsee\n"
+		"--zz\nContent-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n filename*0*=UTF-8''R%C3%A9sum%C3%A9%20;\n"
+		" filename*1*=de%20Jos%C3%A9;\n filename*2=\".txt\"\n\nabc\n--zz--\n");
 	a = attachment(m, 0);
 	is_str(a != NULL ? a->filename : NULL, "Résumé de José.txt",
 	       "rfc2231: filename continuations");
 	message_free(&m);
 
 	m = parse(
-	    HDR
-	    "Content-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: text/plain\n\nFYI\n"
-	    "--f\nContent-Type: message/rfc822\n\nFrom: c@example.net\nSubject: "
-	    "=?utf-8?q?caf=C3=A9?= / help\n\n"
-	    "inner body\n--f\nContent-Type: message/rfc822\n\nFrom: d@example.net\n\nno "
-	    "subject\n--f--\n");
+		HDR
+		"Content-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: text/plain\n\nFYI\n"
+		"--f\nContent-Type: message/rfc822\n\nFrom: c@example.net\nSubject: "
+		"=?utf-8?q?caf=C3=A9?= / help\n\n"
+		"inner body\n--f\nContent-Type: message/rfc822\n\nFrom: d@example.net\n\nno "
+		"subject\n--f--\n");
 	is_str(m != NULL ? m->text : NULL, "FYI", "rfc822: only the outer text");
 	a = attachment(m, 0);
 	is_str(a != NULL ? a->filename : NULL, "café _ help.eml",
@@ -669,7 +671,7 @@ static bool mutations_sane(const char *data, size_t len)
 		memcpy(copy, data, len);
 		for (int j = 0; j < 8; j++)
 			copy[g_rand_int_range(rand, 0, (gint32)MIN(len, G_MAXINT32))] =
-			    (char)g_rand_int_range(rand, 0, 256);
+				(char)g_rand_int_range(rand, 0, 256);
 		sane = parse_sane(copy, len, NULL);
 	}
 	g_free(copy);
@@ -728,7 +730,7 @@ static void test_corpus(void)
 		char *path = g_build_filename(dir, key, NULL);
 		char *label = g_strdup_printf("corpus: README entry %s exists", (char *)key);
 		ok(g_file_test(path, G_FILE_TEST_IS_REGULAR) &&
-		       (strcmp(value, "ok") == 0 || strcmp(value, "fail") == 0),
+			   (strcmp(value, "ok") == 0 || strcmp(value, "fail") == 0),
 		   label);
 		g_free(label);
 		g_free(path);

@@ -66,7 +66,7 @@ static bool fake_check_plain(struct fake *f, const char *b64)
 	/* authzid NUL authcid NUL password */
 	const char *nul1 = memchr(raw, '\0', len);
 	const char *nul2 =
-	    nul1 != NULL ? memchr(nul1 + 1, '\0', len - (nul1 + 1 - (char *)raw)) : NULL;
+		nul1 != NULL ? memchr(nul1 + 1, '\0', len - (nul1 + 1 - (char *)raw)) : NULL;
 	bool good = false;
 
 	if (nul2 != NULL) {
@@ -208,7 +208,7 @@ static gpointer fake_main(gpointer data)
 
 static void fake_start(struct fake *f)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 
 	g_mutex_init(&f->lock);
@@ -291,11 +291,11 @@ static const char message[] = "From: support@example.com\r\n"
 static struct transport *open_fake(const struct fake *f, const char *starttls, const char *user,
 				   const char *password_file)
 {
-	struct config_transport cfg = {.starttls = (char *)starttls,
-				       .user = (char *)user,
-				       .password_file = (char *)password_file,
-				       .tls_verify = true,
-				       .timeout = 1};
+	struct config_transport cfg = { .starttls = (char *)starttls,
+					.user = (char *)user,
+					.password_file = (char *)password_file,
+					.tls_verify = true,
+					.timeout = 1 };
 	struct transport *tr = NULL;
 	char *error = NULL;
 
@@ -311,7 +311,7 @@ static struct transport *open_fake(const struct fake *f, const char *starttls, c
 static enum transport_result send1(struct transport *tr, const char *from, const char *rcpt,
 				   char **error_r)
 {
-	const char *rcpts[] = {rcpt, NULL};
+	const char *rcpts[] = { rcpt, NULL };
 
 	return transport_send(tr, from, rcpts, message, strlen(message), error_r);
 }
@@ -325,31 +325,31 @@ static void test_parse_url(void)
 		unsigned port;
 		bool implicit;
 	} good[] = {
-	    {"smtp://mail.example.com", "mail.example.com", 25, false},
-	    {"smtp://mail.example.com/", "mail.example.com", 25, false},
-	    {"SMTP://Mail.Example.com:587", "Mail.Example.com", 587, false},
-	    {"smtps://mail.example.com", "mail.example.com", 465, true},
-	    {"smtps://127.0.0.1:10007", "127.0.0.1", 10007, true},
-	    {"smtp://[::1]:25", "::1", 25, false},
-	    {"smtp://[2001:db8::1]", "2001:db8::1", 25, false},
+		{ "smtp://mail.example.com", "mail.example.com", 25, false },
+		{ "smtp://mail.example.com/", "mail.example.com", 25, false },
+		{ "SMTP://Mail.Example.com:587", "Mail.Example.com", 587, false },
+		{ "smtps://mail.example.com", "mail.example.com", 465, true },
+		{ "smtps://127.0.0.1:10007", "127.0.0.1", 10007, true },
+		{ "smtp://[::1]:25", "::1", 25, false },
+		{ "smtp://[2001:db8::1]", "2001:db8::1", 25, false },
 	};
 	static const char *const bad[] = {
-	    "",
-	    "smtp:",
-	    "smtp:host",
-	    "smtp://",
-	    "smtp://:25",
-	    "smtp://host:0",
-	    "smtp://host:65536",
-	    "smtp://host:",
-	    "smtp://host:25x",
-	    "smtp://user@host",
-	    "smtp://[]:25",
-	    "smtp://[::1",
-	    "smtp://[zz::1]",
-	    "smtp://host/path",
-	    "imap://host",
-	    "smtp://host\r\nx",
+		"",
+		"smtp:",
+		"smtp:host",
+		"smtp://",
+		"smtp://:25",
+		"smtp://host:0",
+		"smtp://host:65536",
+		"smtp://host:",
+		"smtp://host:25x",
+		"smtp://user@host",
+		"smtp://[]:25",
+		"smtp://[::1",
+		"smtp://[zz::1]",
+		"smtp://host/path",
+		"imap://host",
+		"smtp://host\r\nx",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
@@ -382,10 +382,10 @@ static void test_parse_url(void)
 
 static void test_open(const char *top)
 {
-	struct config_transport cfg = {.url = "smtp://mail.example.invalid",
-				       .starttls = "required",
-				       .tls_verify = true,
-				       .timeout = 5};
+	struct config_transport cfg = { .url = "smtp://mail.example.invalid",
+					.starttls = "required",
+					.tls_verify = true,
+					.timeout = 5 };
 	char *pw = g_build_filename(top, "password", NULL);
 	struct transport *tr = NULL;
 	char *error = NULL;
@@ -425,8 +425,8 @@ static void test_session(bool pipelining)
 {
 	/* held replies: a client that waits for the reply to MAIL FROM before
 	 * sending RCPT TO gets nothing and times out */
-	struct fake f = {.ehlo = pipelining ? ehlo_pipelining : ehlo_plain,
-			 .hold_replies = pipelining};
+	struct fake f = { .ehlo = pipelining ? ehlo_pipelining : ehlo_plain,
+			  .hold_replies = pipelining };
 	struct transport *tr;
 	char *error = NULL, *log;
 	const char *data;
@@ -460,12 +460,12 @@ static void test_session(bool pipelining)
 
 static void test_refusals(bool pipelining)
 {
-	struct fake f = {.ehlo = pipelining ? ehlo_pipelining : NULL};
+	struct fake f = { .ehlo = pipelining ? ehlo_pipelining : NULL };
 	struct transport *tr;
-	const char *two[] = {"customer@example.net", "perm@example.net", NULL};
-	const char *mixed[] = {"customer@example.net", "temp@example.net", "perm@example.net",
-			       NULL};
-	const char *both[] = {"perm@example.net", "perm2@example.net", NULL};
+	const char *two[] = { "customer@example.net", "perm@example.net", NULL };
+	const char *mixed[] = { "customer@example.net", "temp@example.net", "perm@example.net",
+				NULL };
+	const char *both[] = { "perm@example.net", "perm2@example.net", NULL };
 	char *error = NULL, *log;
 
 	printf("# refusals, %s\n", pipelining ? "pipelining" : "one command at a time");
@@ -541,7 +541,7 @@ static void test_refusals(bool pipelining)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.ehlo = f.ehlo, .end_reply = "554 5.7.1 spam\r\n"};
+	f = (struct fake){ .ehlo = f.ehlo, .end_reply = "554 5.7.1 spam\r\n" };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_PERMFAIL,
@@ -551,7 +551,7 @@ static void test_refusals(bool pipelining)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.ehlo = f.ehlo, .mail_reply = "530 5.7.0 Authentication required\r\n"};
+	f = (struct fake){ .ehlo = f.ehlo, .mail_reply = "530 5.7.0 Authentication required\r\n" };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
@@ -562,7 +562,7 @@ static void test_refusals(bool pipelining)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.ehlo = f.ehlo, .mail_reply = "553 5.1.8 sender rejected\r\n"};
+	f = (struct fake){ .ehlo = f.ehlo, .mail_reply = "553 5.1.8 sender rejected\r\n" };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "support@example.com", "customer@example.net", &error), TRANSPORT_PERMFAIL,
@@ -583,7 +583,7 @@ static void test_refusals(bool pipelining)
 	transport_close(&tr);
 	fake_stop(&f);
 
-	f = (struct fake){.ehlo = f.ehlo, .end_reply = "452 4.3.1 disk full\r\n"};
+	f = (struct fake){ .ehlo = f.ehlo, .end_reply = "452 4.3.1 disk full\r\n" };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
@@ -597,8 +597,8 @@ static void test_refusals(bool pipelining)
  * client then sends "." alone, and the session carries on. */
 static void test_pipelined_data_anyway(void)
 {
-	struct fake f = {.ehlo = ehlo_pipelining, .data_anyway = true};
-	const char *both[] = {"perm@example.net", "perm2@example.net", NULL};
+	struct fake f = { .ehlo = ehlo_pipelining, .data_anyway = true };
+	const char *both[] = { "perm@example.net", "perm2@example.net", NULL };
 	struct transport *tr;
 	char *error = NULL, *log;
 
@@ -627,27 +627,27 @@ static void test_pipelined_replies(void)
 		const char *reply, *name, *error;
 		enum transport_result result;
 	} cases[] = {
-	    {"250-2.1.5 first\r\n250-2.1.5 second\r\n250 2.1.5 ok\r\n", "reply of three lines",
-	     NULL, TRANSPORT_OK},
-	    {"551-5.1.6 gone\r\n551 5.1.6 try elsewhere\r\n", "refusal of two lines",
-	     "RCPT TO <customer@example.net>: 551 5.1.6 gone 5.1.6 try elsewhere",
-	     TRANSPORT_PERMFAIL},
-	    {"hello\r\n", "not a reply",
-	     "RCPT TO <customer@example.net>: unreadable reply (not an SMTP reply)",
-	     TRANSPORT_TEMPFAIL},
-	    {"250-more\r\n", "lines of different codes (250-, then DATA's 354)",
-	     "unreadable reply (lines of different codes)", TRANSPORT_TEMPFAIL},
+		{ "250-2.1.5 first\r\n250-2.1.5 second\r\n250 2.1.5 ok\r\n", "reply of three lines",
+		  NULL, TRANSPORT_OK },
+		{ "551-5.1.6 gone\r\n551 5.1.6 try elsewhere\r\n", "refusal of two lines",
+		  "RCPT TO <customer@example.net>: 551 5.1.6 gone 5.1.6 try elsewhere",
+		  TRANSPORT_PERMFAIL },
+		{ "hello\r\n", "not a reply",
+		  "RCPT TO <customer@example.net>: unreadable reply (not an SMTP reply)",
+		  TRANSPORT_TEMPFAIL },
+		{ "250-more\r\n", "lines of different codes (250-, then DATA's 354)",
+		  "unreadable reply (lines of different codes)", TRANSPORT_TEMPFAIL },
 	};
 	char *long_reply = g_strdup_printf("250 %0*d\r\n", 5000, 0);
 	char *error = NULL;
 
 	for (size_t i = 0; i <= G_N_ELEMENTS(cases); i++) {
 		bool last = i == G_N_ELEMENTS(cases);
-		struct fake f = {.ehlo = ehlo_pipelining,
-				 .rcpt_reply = last ? long_reply : cases[i].reply};
+		struct fake f = { .ehlo = ehlo_pipelining,
+				  .rcpt_reply = last ? long_reply : cases[i].reply };
 		struct transport *tr;
-		char *name =
-		    g_strdup_printf("pipelining, %s", last ? "line of 5000 bytes" : cases[i].name);
+		char *name = g_strdup_printf("pipelining, %s",
+					     last ? "line of 5000 bytes" : cases[i].name);
 
 		fake_start(&f);
 		tr = open_fake(&f, "off", NULL, NULL);
@@ -675,7 +675,7 @@ static void test_stale(bool pipelining, unsigned *dead_port_r)
 
 	printf("# sessions that end, %s\n", pipelining ? "pipelining" : "one command at a time");
 	/* a session the server closed while idle is replaced */
-	f = (struct fake){.ehlo = ehlo, .close_after = 1};
+	f = (struct fake){ .ehlo = ehlo, .close_after = 1 };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
@@ -691,7 +691,7 @@ static void test_stale(bool pipelining, unsigned *dead_port_r)
 	fake_stop(&f);
 
 	/* ... also when it says 421 first */
-	f = (struct fake){.ehlo = ehlo, .refuse_after = 1};
+	f = (struct fake){ .ehlo = ehlo, .refuse_after = 1 };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_OK, "first message");
@@ -706,7 +706,7 @@ static void test_stale(bool pipelining, unsigned *dead_port_r)
 	fake_stop(&f);
 
 	/* no reply within the timeout */
-	f = (struct fake){.ehlo = ehlo, .end_delay = 2};
+	f = (struct fake){ .ehlo = ehlo, .end_delay = 2 };
 	fake_start(&f);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
@@ -720,7 +720,7 @@ static void test_stale(bool pipelining, unsigned *dead_port_r)
 
 static void test_connections(void)
 {
-	struct fake f = {.ehlo = "502 5.5.2 what?\r\n"};
+	struct fake f = { .ehlo = "502 5.5.2 what?\r\n" };
 	struct transport *tr;
 	char *error = NULL, *log, *url;
 	unsigned dead_port;
@@ -755,7 +755,7 @@ static void test_connections(void)
 	test_stale(false, &dead_port); /* its last fake's port: nobody listens now */
 
 	/* nobody listening */
-	f = (struct fake){.port = dead_port};
+	f = (struct fake){ .port = dead_port };
 	url = g_strdup_printf("smtp://127.0.0.1:%u", dead_port);
 	tr = open_fake(&f, "off", NULL, NULL);
 	is_int(send1(tr, "", "customer@example.net", &error), TRANSPORT_TEMPFAIL,
@@ -768,7 +768,7 @@ static void test_connections(void)
 
 static void test_auth(const char *top)
 {
-	struct fake f = {.ehlo = "250-fake.test\r\n250 AUTH LOGIN PLAIN\r\n"};
+	struct fake f = { .ehlo = "250-fake.test\r\n250 AUTH LOGIN PLAIN\r\n" };
 	char *pw = g_build_filename(top, "password", NULL);
 	struct transport *tr;
 	char *error = NULL, *log;
@@ -813,7 +813,7 @@ static void test_auth(const char *top)
  * result and the reason on one line; exits 0 once it has tried. */
 static int send_main(int argc, char **argv)
 {
-	struct config_transport cfg = {.starttls = "required", .tls_verify = true, .timeout = 20};
+	struct config_transport cfg = { .starttls = "required", .tls_verify = true, .timeout = 20 };
 	GString *data = g_string_new(NULL);
 	struct transport *tr = NULL;
 	enum transport_result r;

@@ -17,13 +17,13 @@ struct var {
 };
 
 static const struct var test_vars[] = {
-    {"ticket.id", "42"},
-    {"ticket.subject", "Printer on fire"},
-    {"ticket.tag", "[Ticket#42]"},
-    {"ticket.priority", "50"},
-    {"requestor.email", "carol@example.org"},
-    {"staff.name", "Alice Woods"},
-    {NULL, NULL},
+	{ "ticket.id", "42" },
+	{ "ticket.subject", "Printer on fire" },
+	{ "ticket.tag", "[Ticket#42]" },
+	{ "ticket.priority", "50" },
+	{ "requestor.email", "carol@example.org" },
+	{ "staff.name", "Alice Woods" },
+	{ NULL, NULL },
 };
 
 static const char *lookup_table(void *ctx, const char *name)
@@ -92,8 +92,8 @@ static void test_basic(void)
 
 	is_int(parse("[{{ticket.subject}}]", &tpl, &error), 0, "one variable");
 	{
-		static const struct var sneaky[] = {{"ticket.subject", "{{ticket.id}} {{x"},
-						    {NULL, NULL}};
+		static const struct var sneaky[] = { { "ticket.subject", "{{ticket.id}} {{x" },
+						     { NULL, NULL } };
 		is_int(template_render(tpl, lookup_table, (void *)sneaky, &out, &error), 0,
 		       "renders");
 	}
@@ -191,10 +191,10 @@ static void test_headers(void)
 	const struct mail_header *h;
 	char *error = NULL;
 	static const struct var evil[] = {
-	    {"ticket.subject", "Hi\r\nBcc: victim@example.net\r\n\r\nforged"},
-	    {"ticket.tag", "[Ticket#7]"},
-	    {"requestor.name", "Eve\nX: y"},
-	    {NULL, NULL},
+		{ "ticket.subject", "Hi\r\nBcc: victim@example.net\r\n\r\nforged" },
+		{ "ticket.tag", "[Ticket#7]" },
+		{ "requestor.name", "Eve\nX: y" },
+		{ NULL, NULL },
 	};
 
 	is_int(parse("subject: Re: {{ticket.subject}} {{ticket.tag}}\n"
@@ -250,7 +250,7 @@ static void test_headers(void)
 static char *find_top(void)
 {
 	const char *env = getenv("TICKETD_TOP");
-	const char *const tries[] = {env != NULL ? env : ".", ".", "..", NULL};
+	const char *const tries[] = { env != NULL ? env : ".", ".", "..", NULL };
 
 	for (size_t i = 0; tries[i] != NULL; i++) {
 		char *p = g_build_filename(tries[i], "etc/templates/new_ticket.txt", NULL);
@@ -280,7 +280,7 @@ static void test_builtins(void)
 		is_int(template_render(tpl, lookup_table, (void *)test_vars, &out, &error), 0,
 		       "built-in renders");
 		ok(out->body != NULL && strlen(out->body) > 20 &&
-		       g_utf8_validate(out->body, -1, NULL),
+			   g_utf8_validate(out->body, -1, NULL),
 		   "built-in has text");
 		ok(strstr(out->body, "{{") == NULL, "no variable left over");
 		template_output_free(&out);

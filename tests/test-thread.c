@@ -15,7 +15,9 @@ static void test_decide(void)
 	is_int(thread_decide(&f, &id), THREAD_BY_REFERENCE, "a reference threads");
 	is_int(id, 7, "to the referenced ticket");
 
-	f = (struct thread_facts){ .ref_ticket = 7, .tag_ticket = 9, .sender_is_participant = true };
+	f = (struct thread_facts){ .ref_ticket = 7,
+				   .tag_ticket = 9,
+				   .sender_is_participant = true };
 	is_int(thread_decide(&f, &id), THREAD_BY_REFERENCE, "a reference wins over the tag");
 	is_int(id, 7, "the reference's ticket");
 
@@ -31,7 +33,8 @@ static void test_decide(void)
 static void test_tag(void)
 {
 	is_int(thread_subject_tag("[Ticket#42] Printer", "Ticket"), 42, "plain tag");
-	is_int(thread_subject_tag("Re: AW: [ticket#42] Printer", "Ticket"), 42, "tag after prefixes, any case");
+	is_int(thread_subject_tag("Re: AW: [ticket#42] Printer", "Ticket"), 42,
+	       "tag after prefixes, any case");
 	is_int(thread_subject_tag("[Ticket # 42 ] x", "Ticket"), 42, "spaces inside the tag");
 	is_int(thread_subject_tag("[Ticket#] x", "Ticket"), 0, "no number");
 	is_int(thread_subject_tag("[Ticket#12a] x", "Ticket"), 0, "junk after the number");

@@ -86,32 +86,32 @@ static void write_script(const char *path, const char *text)
 static void test_check_url(void)
 {
 	static const char *const good[] = {
-	    "maildir:/var/spool/ticketd/out",
-	    "sendmail:/usr/sbin/sendmail",
-	    "smtp://mail.example.com",
-	    "smtps://mail.example.com:465",
-	    "smtp://[::1]:25",
-	    "SMTP://mail.example.com/",
-	    "maildir:/path with space",
+		"maildir:/var/spool/ticketd/out",
+		"sendmail:/usr/sbin/sendmail",
+		"smtp://mail.example.com",
+		"smtps://mail.example.com:465",
+		"smtp://[::1]:25",
+		"SMTP://mail.example.com/",
+		"maildir:/path with space",
 	};
 	static const char *const bad[] = {
-	    "",
-	    "maildir",
-	    "maildir:",
-	    "maildir:relative/path",
-	    "sendmail:usr/sbin/sendmail",
-	    "sendmail:/usr/sbin/sendmail -t",
-	    "ftp://example.com",
-	    "mbox:/var/mail/x",
-	    "smtp:mail.example.com",
-	    "smtp://",
-	    "smtp://host:0",
-	    "smtp://host:65536",
-	    "smtp://host:25x",
-	    "smtp://host:",
-	    "smtp://user@host",
-	    "smtp://[]:25",
-	    "maildir:/tmp/a\nb",
+		"",
+		"maildir",
+		"maildir:",
+		"maildir:relative/path",
+		"sendmail:usr/sbin/sendmail",
+		"sendmail:/usr/sbin/sendmail -t",
+		"ftp://example.com",
+		"mbox:/var/mail/x",
+		"smtp:mail.example.com",
+		"smtp://",
+		"smtp://host:0",
+		"smtp://host:65536",
+		"smtp://host:25x",
+		"smtp://host:",
+		"smtp://user@host",
+		"smtp://[]:25",
+		"maildir:/tmp/a\nb",
 	};
 	char *error = NULL;
 
@@ -141,7 +141,7 @@ static void test_check_url(void)
 /* transport_open() takes the [transport] section; these tests need its url only. */
 static int open_url(const char *url, struct transport **tr_r, char **error_r)
 {
-	struct config_transport cfg = {.url = (char *)url, .tls_verify = true, .timeout = 60};
+	struct config_transport cfg = { .url = (char *)url, .tls_verify = true, .timeout = 60 };
 
 	return transport_open(&cfg, tr_r, error_r);
 }
@@ -176,8 +176,8 @@ static void test_maildir(const char *top)
 	is_int(count_entries(new_dir, &name), 1, "one file in new/");
 	is_int(count_entries(tmp_dir, NULL), 0, "nothing left in tmp/");
 	is_int(count_entries(cur_dir, NULL), 0, "nothing in cur/");
-	ok(name != NULL &&
-	       g_regex_match_simple("^[0-9]+\\.[0-9]+_[0-9]+_[0-9a-f]{16}\\.[^/:]+$", name, 0, 0),
+	ok(name != NULL && g_regex_match_simple("^[0-9]+\\.[0-9]+_[0-9]+_[0-9a-f]{16}\\.[^/:]+$",
+						name, 0, 0),
 	   "unique name is time.pid_counter_random.host");
 	if (name != NULL)
 		printf("# %s\n", name);
@@ -235,7 +235,7 @@ static void set_code(const char *top, const char *code)
 
 static void test_sendmail(const char *top)
 {
-	const char *const rcpts[] = {"rcpt1@example.net", "rcpt2@example.org", NULL};
+	const char *const rcpts[] = { "rcpt1@example.net", "rcpt2@example.org", NULL };
 	char *script = g_build_filename(top, "fake-sendmail", NULL);
 	char *argv_file = g_build_filename(top, "argv", NULL);
 	char *stdin_file = g_build_filename(top, "stdin", NULL);
@@ -290,17 +290,17 @@ static void test_sendmail(const char *top)
 	set_code(top, "0");
 	unlink(argv_file);
 	{
-		const char *const evil[] = {"ok@example.net", "-oQ/tmp", NULL};
-		is_int(
-		    transport_send(tr, "from@example.com", evil, message, strlen(message), &error),
-		    TRANSPORT_PERMFAIL, "recipient -oQ/tmp is PERMFAIL");
+		const char *const evil[] = { "ok@example.net", "-oQ/tmp", NULL };
+		is_int(transport_send(tr, "from@example.com", evil, message, strlen(message),
+				      &error),
+		       TRANSPORT_PERMFAIL, "recipient -oQ/tmp is PERMFAIL");
 		ok(access(argv_file, F_OK) < 0, "  ... and sendmail was not run");
 		like(error, "recipient", "  ... reason");
 		g_free(error);
 		error = NULL;
 	}
 	{
-		const char *const spaced[] = {"a b@example.net", NULL};
+		const char *const spaced[] = { "a b@example.net", NULL };
 		is_int(transport_send(tr, "from@example.com", spaced, message, strlen(message),
 				      &error),
 		       TRANSPORT_PERMFAIL, "recipient with whitespace is PERMFAIL");
@@ -308,10 +308,10 @@ static void test_sendmail(const char *top)
 		error = NULL;
 	}
 	{
-		const char *const ctl[] = {"a@example.net\n-oQ/tmp", NULL};
-		is_int(
-		    transport_send(tr, "from@example.com", ctl, message, strlen(message), &error),
-		    TRANSPORT_PERMFAIL, "recipient with a control character is PERMFAIL");
+		const char *const ctl[] = { "a@example.net\n-oQ/tmp", NULL };
+		is_int(transport_send(tr, "from@example.com", ctl, message, strlen(message),
+				      &error),
+		       TRANSPORT_PERMFAIL, "recipient with a control character is PERMFAIL");
 		g_free(error);
 		error = NULL;
 	}
@@ -324,10 +324,10 @@ static void test_sendmail(const char *top)
 	g_free(error);
 	error = NULL;
 	{
-		const char *const none[] = {NULL};
-		is_int(
-		    transport_send(tr, "from@example.com", none, message, strlen(message), &error),
-		    TRANSPORT_PERMFAIL, "no recipients is PERMFAIL");
+		const char *const none[] = { NULL };
+		is_int(transport_send(tr, "from@example.com", none, message, strlen(message),
+				      &error),
+		       TRANSPORT_PERMFAIL, "no recipients is PERMFAIL");
 		g_free(error);
 		error = NULL;
 	}
@@ -346,7 +346,7 @@ out:
  * one killed by a signal, one that cannot be executed, one missing. */
 static void test_sendmail_failures(const char *top)
 {
-	const char *const rcpts[] = {"rcpt@example.net", NULL};
+	const char *const rcpts[] = { "rcpt@example.net", NULL };
 	char *script = g_build_filename(top, "lazy-sendmail", NULL);
 	char *url = g_strconcat("sendmail:", script, NULL);
 	char *error = NULL, *path, *other_url;
@@ -378,9 +378,9 @@ static void test_sendmail_failures(const char *top)
 
 	write_script(script, "#!/bin/sh\nkill -KILL $$\n");
 	if (open_url(url, &tr, &error) == 0) {
-		is_int(
-		    transport_send(tr, "from@example.com", rcpts, message, strlen(message), &error),
-		    TRANSPORT_TEMPFAIL, "sendmail killed by a signal: TEMPFAIL");
+		is_int(transport_send(tr, "from@example.com", rcpts, message, strlen(message),
+				      &error),
+		       TRANSPORT_TEMPFAIL, "sendmail killed by a signal: TEMPFAIL");
 		like(error, "signal 9", "  ... reason");
 		g_free(error);
 		error = NULL;
@@ -392,9 +392,9 @@ static void test_sendmail_failures(const char *top)
 	if (under_valgrind()) {
 		ok(1, "sendmail that cannot be executed # SKIP valgrind dies on a failed execve");
 	} else if (open_url(url, &tr, &error) == 0) {
-		is_int(
-		    transport_send(tr, "from@example.com", rcpts, message, strlen(message), &error),
-		    TRANSPORT_TEMPFAIL, "sendmail that cannot be executed: TEMPFAIL");
+		is_int(transport_send(tr, "from@example.com", rcpts, message, strlen(message),
+				      &error),
+		       TRANSPORT_TEMPFAIL, "sendmail that cannot be executed: TEMPFAIL");
 		like(error, "cannot run", "  ... reason");
 		g_free(error);
 		error = NULL;
