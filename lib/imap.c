@@ -7,7 +7,7 @@
  * Connection: the certificate is checked with tls_check_peer() after every
  * handshake and before LOGIN (libetpan checks none); capabilities are asked
  * for again after STARTTLS and after LOGIN, since libetpan keeps the ones of
- * the greeting (LIBRARIES.md).  Every operation is bounded by mailbox.timeout.
+ * the greeting (../shared/LIBRARIES.md).  Every operation is bounded by mailbox.timeout.
  *
  * A message's uid is "UIDVALIDITY:UID": intake never depends on \Seen
  * (DESIGN §3).  list is UID SEARCH ALL, ascending; fetch is UID FETCH

@@ -1,8 +1,8 @@
 /*
  * mailbox.h - mail sources behind one small table of functions, as isync's
  * struct driver: list what is new, fetch one message, acknowledge it after
- * the commit that stored it.  Maildir is here now; IMAP, POP3 and mbox join
- * IMAP and POP3 (libetpan) and mbox are in the same table.
+ * the commit that stored it.  Maildir and mbox (plain file code), IMAP and
+ * POP3 (libetpan) are the drivers of the table.
  *
  * The identity of a message in its source is (mailbox_source(), uid): it
  * survives a crash between the commit and the acknowledgement, so the intake

@@ -3,7 +3,7 @@
  * read the file, and after the commit rename it to cur/ with the S flag,
  * move it to a Maildir++ folder, or unlink it.  (libetpan's Maildir driver
  * writes into the mailbox and misses mail that arrives in the second of the
- * last scan; see LIBRARIES.md.)
+ * last scan; see ../shared/LIBRARIES.md.)
  *
  * A message's uid is its base name in new/ without any ":2,..." info part.
  */

@@ -4,7 +4,7 @@
  * file and an fcntl lock, both held from open to close).
  *
  * libetpan's mbox driver rewrites the file with its own headers, a new inode
- * and mode 0600 (LIBRARIES.md), so this is plain code: the file is read
+ * and mode 0600 (../shared/LIBRARIES.md), so this is plain code: the file is read
  * whole, split at "From " lines that follow an empty line, and ">From "
  * quoting is undone (mboxrd).  A message's uid is the SHA-256 of its From
  * line and content, which stays the same when other messages are removed.

@@ -1,6 +1,6 @@
 /*
  * smtp.c - the SMTP client of the transport table (smtp://, smtps://), on
- * libetpan's low-level mailsmtp API (LIBRARIES.md, "SMTP").
+ * libetpan's low-level mailsmtp API (../shared/LIBRARIES.md, "SMTP").
  *
  * A session: connect (our own TCP connect, see smtp_tcp_connect(); smtps:
  * TLS at once, SNI set by tls_sni_callback), EHLO (HELO when the server
@@ -530,7 +530,7 @@ static int smtp_auth(struct smtp *smtp, bool tls, char **why_r)
 	if (r == MAILSMTP_NO_ERROR)
 		return 0;
 	if (r == MAILSMTP_ERROR_AUTH_LOGIN && s->response_code == 0) {
-		/* cyrus-sasl refused before anything was sent (LIBRARIES.md pitfall 2) */
+		/* cyrus-sasl refused before anything was sent (../shared/LIBRARIES.md pitfall 2) */
 		*why_r = g_strdup_printf("AUTH %s: the SASL library cannot do it (is "
 					 "libsasl2-modules installed?)",
 					 mech);

@@ -37,8 +37,5 @@ long long thread_subject_tag(const char *subject, const char *tag);
 /* subject with "[TAG#N] " in front, unless that tag is already in it.
  * Newly allocated. */
 char *thread_subject_add_tag(const char *subject, const char *tag, long long ticket_id);
-/* subject without leading Re:/Fwd:/AW:/SV: prefixes and our tag; newly
- * allocated ("(no subject)" when nothing is left). */
-char *thread_subject_base(const char *subject, const char *tag);
 
 #endif

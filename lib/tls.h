@@ -1,7 +1,7 @@
 /*
  * tls.h - certificate checks for libetpan's TLS streams.
  *
- * libetpan (GnuTLS build) checks no certificate at all (LIBRARIES.md,
+ * libetpan (GnuTLS build) checks no certificate at all (../shared/LIBRARIES.md,
  * pitfall 1), so every TLS connection of ticketd, IMAP, POP3 and SMTP alike,
  * calls tls_check_peer() right after the handshake (after connect for
  * imaps/pop3s/smtps, after STARTTLS otherwise) and before any credential is

@@ -13,7 +13,8 @@
  * reads the password file there).  SMTP connects on the first
  * transport_send() and keeps the session for the following ones; a
  * broken session is closed and the next send connects again (a failed
- * session setup is not retried for SMTP_SETUP_HOLD seconds, smtp.h).
+ * session setup is TEMPFAIL for that message, and the next send tries to
+ * connect anew).
  * transport_close() ends the session with QUIT.
  *
  * Signals: the sendmail and SMTP drivers block SIGPIPE in the calling

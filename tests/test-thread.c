@@ -53,16 +53,6 @@ static void test_tag(void)
 	s = thread_subject_add_tag("", "Ticket", 3);
 	is_str(s, "[Ticket#3] (no subject)", "empty subject");
 	g_free(s);
-
-	s = thread_subject_base("Re: AW: [Ticket#42] Fwd: Printer ", "Ticket");
-	is_str(s, "Printer", "base subject without prefixes and tag");
-	g_free(s);
-	s = thread_subject_base("Re[2]: Printer", "Ticket");
-	is_str(s, "Printer", "Re[2]: prefix");
-	g_free(s);
-	s = thread_subject_base("Re: ", "Ticket");
-	is_str(s, "(no subject)", "nothing left");
-	g_free(s);
 }
 
 int main(void)
