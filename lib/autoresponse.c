@@ -149,7 +149,7 @@ enum db_status autoresponse_queue(struct db *db, const struct autoresponse_reque
 	struct ticket_message row = {
 		.ticket_id = req->ticket_id,
 		.direction = "out",
-		.kind = "auto-response",
+		.kind = MESSAGE_AUTO_RESPONSE,
 		.message_id = msgid,
 		.in_reply_to = mail.in_reply_to,
 		.references = refs,

@@ -11,8 +11,21 @@
 /* A statement sent in pipeline mode whose result is not read yet. */
 struct db_pending {
 	unsigned mark; /* db->mark when it was sent */
-	int handle;    /* slot in db->results, or -1: the result is not wanted */
+	int slot;      /* in db->results, or -1: the result is not wanted */
 };
+
+/* A result somebody asked for: taken once with db_take(), after the sync
+ * that read it and before the next round of statements with results. */
+struct db_result {
+	PGresult *res;
+	const char *name; /* the statement (prepared name, or its SQL text) */
+	bool ready;       /* read by a sync (res may still be NULL: it failed) */
+	bool taken;
+};
+
+/* A handle is its slot and the round it belongs to, so that a handle of an
+ * earlier round is recognised, not read as another statement's result. */
+#define HANDLE_SLOTS 0x10000
 
 struct db {
 	PGconn *conn;
@@ -21,8 +34,9 @@ struct db {
 	bool async_commit; /* synchronous_commit is off for this session */
 	bool synced;       /* db->results hold the last sync's results */
 	unsigned mark;
-	GArray *pending;    /* struct db_pending, in the order sent */
-	GPtrArray *results; /* PGresult * by handle (NULL: taken or failed) */
+	GArray *pending; /* struct db_pending, in the order sent */
+	GArray *results; /* struct db_result by slot, this round's */
+	unsigned round;  /* incremented when results are dropped */
 };
 
 static void db_notice(void *arg, const char *message)
@@ -31,6 +45,14 @@ static void db_notice(void *arg, const char *message)
 	 * at info level. */
 	(void)arg;
 	(void)message;
+}
+
+static void drop_results(struct db *db)
+{
+	for (guint i = 0; i < db->results->len; i++)
+		PQclear(g_array_index(db->results, struct db_result, i).res);
+	g_array_set_size(db->results, 0);
+	db->round++;
 }
 
 enum db_status db_connect(const char *conninfo, struct db **db_r, char **error_r)
@@ -49,7 +71,7 @@ enum db_status db_connect(const char *conninfo, struct db **db_r, char **error_r
 	db->conn = conn;
 	db->prepared = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	db->pending = g_array_new(FALSE, FALSE, sizeof(struct db_pending));
-	db->results = g_ptr_array_new_with_free_func((GDestroyNotify)PQclear);
+	db->results = g_array_new(FALSE, TRUE, sizeof(struct db_result));
 	*db_r = db;
 	if (db_command(db, "SET TIME ZONE 'UTC'", error_r) != DB_OK) {
 		db_close(db_r);
@@ -67,7 +89,8 @@ void db_close(struct db **dbp)
 	PQfinish(db->conn);
 	g_hash_table_destroy(db->prepared);
 	g_array_free(db->pending, TRUE);
-	g_ptr_array_free(db->results, TRUE);
+	drop_results(db);
+	g_array_free(db->results, TRUE);
 	g_free(db);
 	*dbp = NULL;
 }
@@ -123,7 +146,7 @@ static bool send_statement(struct db *db, bool prepared, const char *name_or_sql
 static void start_round(struct db *db)
 {
 	if (db->synced) {
-		g_ptr_array_set_size(db->results, 0);
+		drop_results(db);
 		db->synced = false;
 	}
 }
@@ -142,7 +165,7 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 			    const char *const *values, const int *lengths, unsigned binary_mask,
 			    int *handle_r, char **error_r)
 {
-	struct db_pending p = { .mark = db->mark, .handle = -1 };
+	struct db_pending p = { .mark = db->mark, .slot = -1 };
 
 	if (handle_r != NULL)
 		start_round(db);
@@ -153,9 +176,13 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 		return PQstatus(db->conn) == CONNECTION_OK ? DB_ERR_FAILED : DB_ERR_CONNECTION;
 	}
 	if (handle_r != NULL) {
-		p.handle = (int)db->results->len;
-		g_ptr_array_add(db->results, NULL);
-		*handle_r = p.handle;
+		struct db_result r = { .name = name_or_sql };
+		p.slot = (int)db->results->len;
+		if (p.slot >= HANDLE_SLOTS)
+			log_panic("database: more than %d results wanted in one round (%s)",
+				  HANDLE_SLOTS, name_or_sql);
+		g_array_append_val(db->results, r);
+		*handle_r = (int)((db->round % 0x7fff) * HANDLE_SLOTS) + p.slot;
 	}
 	if (db->pipeline) {
 		g_array_append_val(db->pending, p);
@@ -167,9 +194,12 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 
 	while ((extra = PQgetResult(db->conn)) != NULL)
 		PQclear(extra);
-	if (st == DB_OK && p.handle >= 0)
-		db->results->pdata[p.handle] = res;
-	else
+	if (p.slot >= 0) {
+		struct db_result *r = &g_array_index(db->results, struct db_result, p.slot);
+		r->ready = true;
+		r->res = st == DB_OK ? res : NULL;
+	}
+	if (st != DB_OK || p.slot < 0)
 		PQclear(res);
 	return st;
 }
@@ -188,13 +218,26 @@ enum db_status db_send_sql(struct db *db, const char *sql, int nparams, const ch
 
 PGresult *db_take(struct db *db, int handle)
 {
-	PGresult *res;
+	struct db_result *r;
+	unsigned slot;
 
-	if (handle < 0 || (guint)handle >= db->results->len)
+	if (handle == DB_NOT_ASKED)
 		return NULL;
-	res = db->results->pdata[handle];
-	db->results->pdata[handle] = NULL;
-	return res;
+	slot = (unsigned)handle % HANDLE_SLOTS;
+	if (handle < 0 || (unsigned)handle / HANDLE_SLOTS != db->round % 0x7fff ||
+	    slot >= db->results->len)
+		log_panic("database: result handle %d taken after its round ended", handle);
+	r = &g_array_index(db->results, struct db_result, slot);
+	if (r->taken)
+		log_panic("database: the result of %s taken twice", r->name);
+	if (!r->ready)
+		log_panic("database: the result of %s taken before the sync that reads it",
+			  r->name);
+	if (r->res == NULL)
+		log_panic("database: the result of %s taken although its statement failed",
+			  r->name);
+	r->taken = true;
+	return g_steal_pointer(&r->res);
 }
 
 unsigned db_mark(struct db *db)
@@ -245,11 +288,13 @@ enum db_status db_sync(struct db *db, char **error_r)
 				st = one == DB_ERR_FAILED && p->mark != db->mark ? DB_ERR_EARLIER
 										 : one;
 			PQclear(res);
-		} else if (p->handle >= 0 && st == DB_OK) {
-			db->results->pdata[p->handle] = res;
+		} else if (p->slot >= 0 && st == DB_OK) {
+			g_array_index(db->results, struct db_result, p->slot).res = res;
 		} else {
 			PQclear(res);
 		}
+		if (p->slot >= 0)
+			g_array_index(db->results, struct db_result, p->slot).ready = true;
 	}
 	g_array_set_size(db->pending, 0);
 	res = PQgetResult(db->conn);

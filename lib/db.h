@@ -94,7 +94,13 @@ enum db_status db_send_sql(struct db *db, const char *sql, int nparams, const ch
 			   int *handle_r, char **error_r);
 /* Sends what is pipelined and reads every result. */
 enum db_status db_sync(struct db *db, char **error_r);
-/* The result of a pipelined statement (the caller PQclears it), or NULL. */
+/* A handle for a question that was not asked: db_take() gives NULL. */
+#define DB_NOT_ASKED (-1)
+/* The result of a pipelined statement (the caller PQclears it), or NULL
+ * for DB_NOT_ASKED.  Taking a result out of order is a bug and panics,
+ * naming the statement: twice, before its sync, after the next round of
+ * statements began, or when its statement failed (the sync said so).  It
+ * never returns a silent NULL that would read as "no ticket" or "0". */
 PGresult *db_take(struct db *db, int handle);
 /* Pushes pipelined statements to the server so that it works on them while
  * we do something else. */

@@ -431,7 +431,7 @@ static enum db_status apply(struct intake *in, const char *source, const char *u
 		.ticket_id = ticket,
 		.raw_is_last = true,
 		.direction = "in",
-		.kind = cls.automatic ? "automatic" : "customer",
+		.kind = cls.automatic ? MESSAGE_AUTOMATIC : MESSAGE_CUSTOMER,
 		.message_id = msg->message_id,
 		.in_reply_to = msg->in_reply_to,
 		.references = msg->references,

@@ -46,6 +46,70 @@ static const struct {
 	  "INSERT INTO events (ticket_id, at, actor, type, old, new) VALUES ($1, $2, $3, $4, $5, $6)" },
 };
 
+static const char *const status_names[TICKET_STATUS_COUNT] = {
+	[TICKET_NEW] = "new",           [TICKET_ASSIGNED] = "assigned",
+	[TICKET_ANSWERED] = "answered", [TICKET_ON_HOLD] = "on-hold",
+	[TICKET_REOPENED] = "reopened", [TICKET_RESOLVED] = "resolved",
+	[TICKET_CLOSED] = "closed",
+};
+
+static const char *const kind_names[MESSAGE_KIND_COUNT] = {
+	[MESSAGE_CUSTOMER] = "customer",
+	[MESSAGE_AUTOMATIC] = "automatic",
+	[MESSAGE_STAFF_ANSWER] = "staff-answer",
+	[MESSAGE_INTERNAL_NOTE] = "internal-note",
+	[MESSAGE_AUTO_RESPONSE] = "auto-response",
+	[MESSAGE_NOTIFICATION] = "notification",
+	[MESSAGE_SYSTEM] = "system",
+};
+
+const char *ticket_status_name(enum ticket_status status)
+{
+	if ((unsigned)status >= TICKET_STATUS_COUNT)
+		log_panic("ticket status %d out of range", (int)status);
+	return status_names[status];
+}
+
+const char *message_kind_name(enum message_kind kind)
+{
+	if ((unsigned)kind >= MESSAGE_KIND_COUNT)
+		log_panic("message kind %d out of range", (int)kind);
+	return kind_names[kind];
+}
+
+static int name_index(const char *const *names, int count, const char *name)
+{
+	for (int i = 0; name != NULL && i < count; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int ticket_status_parse(const char *name, enum ticket_status *status_r)
+{
+	int i = name_index(status_names, TICKET_STATUS_COUNT, name);
+
+	if (i < 0)
+		return -1;
+	*status_r = (enum ticket_status)i;
+	return 0;
+}
+
+int message_kind_parse(const char *name, enum message_kind *kind_r)
+{
+	int i = name_index(kind_names, MESSAGE_KIND_COUNT, name);
+
+	if (i < 0)
+		return -1;
+	*kind_r = (enum message_kind)i;
+	return 0;
+}
+
+bool ticket_status_is_done(enum ticket_status status)
+{
+	return status == TICKET_RESOLVED || status == TICKET_CLOSED;
+}
+
 enum db_status ticket_prepare(struct db *db, char **error_r)
 {
 	enum db_status st = DB_OK;
@@ -116,7 +180,9 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
 		info->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		info->queue_id = atoi(PQgetvalue(res, 0, 1));
 		info->requestor = g_strdup(PQgetvalue(res, 0, 2));
-		info->status = g_strdup(PQgetvalue(res, 0, 3));
+		if (ticket_status_parse(PQgetvalue(res, 0, 3), &info->status) < 0)
+			log_panic("ticket %lld: status '%s' is not in enum ticket_status", info->id,
+				  PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	return found;
@@ -125,7 +191,6 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
 void ticket_info_clear(struct ticket_info *info)
 {
 	g_free(info->requestor);
-	g_free(info->status);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -230,11 +295,12 @@ enum db_status ticket_add_message(struct db *db, const struct ticket_message *m,
 	g_snprintf(raw, sizeof(raw), "%lld", m->raw_id);
 	st = db_send(db, "ticket_message_insert", 15,
 		     (const char *const[]){
-			     ticket, m->raw_id > 0 ? raw : NULL, m->direction, m->kind,
-			     m->message_id, m->in_reply_to, refs, m->from_addr ? m->from_addr : "",
-			     m->from_name ? m->from_name : "", m->to_addrs ? m->to_addrs : "",
-			     m->cc_addrs ? m->cc_addrs : "", m->subject ? m->subject : "",
-			     m->body ? m->body : "", m->now, m->raw_is_last ? "t" : "f" },
+			     ticket, m->raw_id > 0 ? raw : NULL, m->direction,
+			     message_kind_name(m->kind), m->message_id, m->in_reply_to, refs,
+			     m->from_addr ? m->from_addr : "", m->from_name ? m->from_name : "",
+			     m->to_addrs ? m->to_addrs : "", m->cc_addrs ? m->cc_addrs : "",
+			     m->subject ? m->subject : "", m->body ? m->body : "", m->now,
+			     m->raw_is_last ? "t" : "f" },
 		     NULL, 0, NULL, error_r);
 	g_free(refs);
 	for (guint i = 0; st == DB_OK && m->attachments != NULL && i < m->attachments->len; i++)
@@ -253,8 +319,9 @@ enum db_status ticket_customer_followup(struct db *db, const struct ticket_info 
 		     error_r);
 	if (st != DB_OK)
 		return st;
-	if (strcmp(info->status, "resolved") == 0 || strcmp(info->status, "closed") == 0)
-		st = ticket_event(db, info->id, now, actor, "status", info->status, "reopened",
-				  error_r);
+	if (ticket_status_is_done(info->status))
+		st = ticket_event(db, info->id, now, actor, "status",
+				  ticket_status_name(info->status),
+				  ticket_status_name(TICKET_REOPENED), error_r);
 	return st;
 }

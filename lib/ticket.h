@@ -16,11 +16,45 @@
 #include "db.h"
 #include "message.h"
 
+/* The statuses of a ticket (DESIGN §1), as the schema's CHECK list has
+ * them; tests/test-ticket.c holds the two in step. */
+enum ticket_status {
+	TICKET_NEW,
+	TICKET_ASSIGNED,
+	TICKET_ANSWERED,
+	TICKET_ON_HOLD,
+	TICKET_REOPENED,
+	TICKET_RESOLVED,
+	TICKET_CLOSED,
+	TICKET_STATUS_COUNT
+};
+
+/* What a stored message is (messages.kind). */
+enum message_kind {
+	MESSAGE_CUSTOMER,
+	MESSAGE_AUTOMATIC, /* incoming automatic mail (RFC 3834): changes nothing */
+	MESSAGE_STAFF_ANSWER,
+	MESSAGE_INTERNAL_NOTE,
+	MESSAGE_AUTO_RESPONSE,
+	MESSAGE_NOTIFICATION,
+	MESSAGE_SYSTEM,
+	MESSAGE_KIND_COUNT
+};
+
+/* The schema's spelling ("on-hold", "staff-answer" ...). */
+const char *ticket_status_name(enum ticket_status status);
+const char *message_kind_name(enum message_kind kind);
+/* From the schema's spelling; -1 when name is none of them. */
+int ticket_status_parse(const char *name, enum ticket_status *status_r);
+int message_kind_parse(const char *name, enum message_kind *kind_r);
+/* Resolved and closed tickets have left the working lists. */
+bool ticket_status_is_done(enum ticket_status status);
+
 struct ticket_info {
 	long long id;
 	int queue_id;
 	char *requestor;
-	char *status;
+	enum ticket_status status;
 };
 
 struct ticket_new {
@@ -40,7 +74,7 @@ struct ticket_message {
 	long long raw_id;      /* 0: none (or raw_is_last) */
 	bool raw_is_last;      /* the raw message this connection inserted last */
 	const char *direction; /* "in" | "out" */
-	const char *kind;      /* customer, automatic, auto-response, ... */
+	enum message_kind kind;
 	const char *message_id;
 	const char *in_reply_to;
 	GPtrArray *references; /* char *, may be NULL */
