@@ -1,15 +1,16 @@
 /*
  * intake.c - the hot path: one connection, prepared statements in libpq's
- * pipeline mode (one round trip per message, two for a new ticket), a batch of
- * messages per transaction with a savepoint each.
+ * pipeline mode (one round trip per message, two for a new ticket whose
+ * number could not be drawn with the lookups), a batch of messages per
+ * transaction with a savepoint each.  What a message does to its ticket is
+ * apply.c's; this file keeps mailboxes, batches, savepoints, the raw copy
+ * and the acknowledgements.
  */
 #include "intake.h"
-#include "autoresponse.h"
-#include "classify.h"
-#include "compose.h"
+#include "mailout.h"
 #include "outbox.h"
 #include "queue.h"
-#include "thread.h"
+#include "ticket-message.h"
 #include "ticket.h"
 #include "util.h"
 
@@ -21,23 +22,26 @@ static void pending_clear(struct intake *in);
 static const struct {
 	const char *name, *sql;
 } statements[] = {
-	/* Stored before?  And, for a message that names no ticket ($3), the
-	 * number its ticket will get, so that it needs no second round trip
-	 * (drawn only when not stored before: CASE is lazy). */
+	/* Stored before?  If not, the id its raw copy will get, and for a
+	 * message that names no ticket ($3) the number its ticket will get,
+	 * so that neither needs a round trip of its own (drawn only when not
+	 * stored before: CASE is lazy). */
 	{ "intake_seen",
-	  "SELECT id, CASE WHEN id IS NULL AND $3 THEN nextval('tickets_id_seq') END FROM "
+	  "SELECT id, CASE WHEN id IS NULL THEN nextval('raw_messages_id_seq') END, "
+	  "CASE WHEN id IS NULL AND $3 THEN nextval('tickets_id_seq') END FROM "
 	  "(SELECT (SELECT id FROM raw_messages WHERE source = $1 AND source_uid = $2) AS id) s" },
 	{ "intake_raw_id", "SELECT nextval(pg_get_serial_sequence('raw_messages', 'id'))" },
 	{ "intake_lock",
 	  "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
 	{ "intake_unlock",
 	  "SELECT pg_advisory_unlock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)" },
-	/* No ON CONFLICT: intake_seen asked first, under the mailbox's lock;
-	 * the message row that follows takes this row's id by currval. */
+	/* No ON CONFLICT: intake_seen asked first, under the mailbox's lock.
+	 * $11 is the id drawn with it (NULL: draw one now). */
 	{ "intake_raw_insert",
-	  "INSERT INTO raw_messages (source, source_uid, queue_id, received, sha256, size, raw, "
-	  "status, reason, header_message_id) VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6, $7, "
-	  "$8, $9, $10)" },
+	  "INSERT INTO raw_messages (id, source, source_uid, queue_id, received, sha256, size, "
+	  "raw, status, reason, header_message_id) VALUES (COALESCE($11::bigint, "
+	  "nextval('raw_messages_id_seq')), $1, $2, $3, $4, decode($5, 'hex'), $6, $7, $8, $9, "
+	  "$10)" },
 };
 
 int intake_init(struct intake *in, struct db *db, const struct ticketd_config *cfg, time_t now,
@@ -50,11 +54,17 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 	in->cfg = cfg;
 	in->now = now;
 	in->queue_ids = g_new0(int, cfg->queue_count);
+	in->apply =
+		(struct apply_ctx){ .db = db, .cfg = cfg, .queue_ids = in->queue_ids, .now = now };
 	in->acks = g_ptr_array_new();
 	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
 		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
 	if (st == DB_OK)
 		st = ticket_prepare(db, error_r);
+	if (st == DB_OK)
+		st = ticket_message_prepare(db, error_r);
+	if (st == DB_OK)
+		st = mailout_prepare(db, error_r);
 	if (st == DB_OK)
 		st = outbox_prepare(db, error_r);
 	if (st == DB_OK)
@@ -64,6 +74,11 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 		return -1;
 	}
 	return 0;
+}
+
+static int queue_id_of(const struct intake *in, const struct config_queue *q)
+{
+	return in->queue_ids[q - in->cfg->queues];
 }
 
 void intake_deinit(struct intake *in)
@@ -76,84 +91,27 @@ void intake_deinit(struct intake *in)
 	in->acks = NULL;
 }
 
-static int queue_id_of(const struct intake *in, const struct config_queue *q)
-{
-	return in->queue_ids[q - in->cfg->queues];
-}
-
-static const struct config_queue *match_queue(const char *addr,
-					      const struct config_queue *const *queues,
-					      size_t nqueues)
-{
-	for (size_t i = 0; addr != NULL && i < nqueues; i++) {
-		if (g_ascii_strcasecmp(addr, queues[i]->address) == 0 ||
-		    (queues[i]->comment_address != NULL &&
-		     g_ascii_strcasecmp(addr, queues[i]->comment_address) == 0))
-			return queues[i];
-	}
-	return NULL;
-}
-
-/* The bare address inside a header value such as "<a@b>" or "a@b". */
-static char *header_addr(const char *value)
-{
-	const char *lt = strchr(value, '<'), *gt;
-
-	if (lt != NULL && (gt = strchr(lt, '>')) != NULL)
-		return addr_normalize(g_strndup(lt + 1, gt - lt - 1));
-	return addr_normalize(g_strstrip(g_strdup(value)));
-}
-
-const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
-					       const struct config_queue *const *queues,
-					       size_t nqueues)
-{
-	static const char *const envelope_headers[] = { "Delivered-To", "X-Original-To" };
-	const struct config_queue *q = NULL;
-
-	if (nqueues == 1)
-		return queues[0];
-	for (size_t h = 0; h < G_N_ELEMENTS(envelope_headers) && q == NULL; h++) {
-		for (guint i = 0; msg->headers != NULL && i < msg->headers->len && q == NULL; i++) {
-			const struct mail_header *hdr = g_ptr_array_index(msg->headers, i);
-			if (g_ascii_strcasecmp(hdr->name, envelope_headers[h]) != 0)
-				continue;
-			char *addr = header_addr(hdr->value);
-			q = match_queue(addr, queues, nqueues);
-			g_free(addr);
-		}
-	}
-	GPtrArray *lists[2] = { msg->to, msg->cc };
-	for (size_t l = 0; l < 2 && q == NULL; l++)
-		for (guint i = 0; lists[l] != NULL && i < lists[l]->len && q == NULL; i++)
-			q = match_queue(((struct mail_address *)g_ptr_array_index(lists[l], i))
-						->addr,
-					queues, nqueues);
-	for (size_t i = 0; i < nqueues && q == NULL; i++)
-		if (queues[i]->is_default)
-			q = queues[i];
-	return q != NULL ? q : queues[0];
-}
-
 /* A large message goes to the database by COPY, streamed, so that libpq
  * never holds a second copy of it (peak memory: the message once). */
 #define RAW_COPY_THRESHOLD (1024 * 1024)
 
-static enum db_status insert_raw_copy(struct intake *in, const char *const *values, size_t len,
-				      char **error_r)
+static enum db_status insert_raw_copy(struct intake *in, const char *idtext,
+				      const char *const *values, size_t len, char **error_r)
 {
-	char idtext[24], *sha = NULL;
+	char drawn[24], *sha = NULL;
 	const char *row[11];
 	size_t lengths[11] = { 0 };
 	enum db_status st;
 	PGresult *res;
 
-	/* nextval also makes it this session's currval for the message row */
-	res = db_run(in->db, "intake_raw_id", 0, NULL, NULL, 0, &st, error_r);
-	if (res == NULL)
-		return st;
-	g_strlcpy(idtext, PQgetvalue(res, 0, 0), sizeof(idtext));
-	PQclear(res);
+	if (idtext == NULL) { /* a failed message kept after its savepoint */
+		res = db_run(in->db, "intake_raw_id", 0, NULL, NULL, 0, &st, error_r);
+		if (res == NULL)
+			return st;
+		g_strlcpy(drawn, PQgetvalue(res, 0, 0), sizeof(drawn));
+		PQclear(res);
+		idtext = drawn;
+	}
 	sha = g_strconcat("\\x", values[4], NULL);
 	row[0] = idtext;
 	for (int i = 0; i < 10; i++)
@@ -168,26 +126,38 @@ static enum db_status insert_raw_copy(struct intake *in, const char *const *valu
 	return st;
 }
 
-/* Queues the raw copy of a message (the caller asked intake_seen first). */
-static enum db_status insert_raw(struct intake *in, const char *source, const char *uid,
-				 const char *data, size_t len, int queue_id, const char *status,
-				 const char *reason, const char *msgid, char **error_r)
+/* Pipelines the raw copy of a message with the id drawn for it (0: draw
+ * one); the caller asked intake_seen first. */
+static enum db_status insert_raw(struct intake *in, long long raw_id, const char *source,
+				 const char *uid, const char *data, size_t len, int queue_id,
+				 const char *status, const char *reason, const char *msgid,
+				 char **error_r)
 {
 	char *sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
-	char queue[16], size[24], now[32];
-	const char *values[10] = { source, uid,  queue_id > 0 ? queue : NULL, now,
-				   sha,    size, data != NULL ? data : "",    status,
-				   reason, msgid };
-	int lengths[10] = { 0, 0, 0, 0, 0, 0, (int)len, 0, 0, 0 };
+	char queue[16], size[24], now[32], idtext[24];
+	const char *id = raw_id > 0 ? idtext : NULL;
+	const char *values[11] = { source,
+				   uid,
+				   queue_id > 0 ? queue : NULL,
+				   now,
+				   sha,
+				   size,
+				   data != NULL ? data : "",
+				   status,
+				   reason,
+				   msgid,
+				   id };
+	int lengths[11] = { [6] = (int)len };
 	enum db_status st;
 
+	g_snprintf(idtext, sizeof(idtext), "%lld", raw_id);
 	g_snprintf(queue, sizeof(queue), "%d", queue_id);
 	g_snprintf(size, sizeof(size), "%zu", len);
 	time_iso(in->now, now, sizeof(now));
 	if (len > RAW_COPY_THRESHOLD)
-		st = insert_raw_copy(in, values, len, error_r);
+		st = insert_raw_copy(in, id, values, len, error_r);
 	else
-		st = db_send(in->db, "intake_raw_insert", 10, values, lengths, 1u << 6, NULL,
+		st = db_send(in->db, "intake_raw_insert", 11, values, lengths, 1u << 6, NULL,
 			     error_r);
 	g_free(sha);
 	return st;
@@ -197,196 +167,51 @@ enum db_status intake_keep_failed(struct intake *in, const char *source, const c
 				  const char *data, size_t len, int queue_id, const char *reason,
 				  char **error_r)
 {
-	return insert_raw(in, source, uid, data, len, queue_id, "failed", reason, NULL, error_r);
-}
-
-static char *join_addrs(GPtrArray *list)
-{
-	GString *s = g_string_new(NULL);
-
-	for (guint i = 0; list != NULL && i < list->len; i++) {
-		if (i > 0)
-			g_string_append(s, ", ");
-		g_string_append(s, ((struct mail_address *)g_ptr_array_index(list, i))->addr);
-	}
-	return g_string_free(s, FALSE);
-}
-
-/* Our own signed Message-IDs looked up per id: at most this many. */
-#define SIGNED_REFS_MAX 16
-
-/* What intake asks the database about a message, in one round trip:
- * handles of pipelined lookups, -1 when not asked. */
-struct lookups {
-	int seen, copy, by_ids, tag, tag_cc, limit;
-	int signed_refs[SIGNED_REFS_MAX];
-	unsigned nsigned;
-};
-
-/* Every reference, newest first: In-Reply-To, then References backwards. */
-static GPtrArray *reference_ids(const struct parsed_message *msg)
-{
-	GPtrArray *ids = g_ptr_array_new();
-
-	if (msg->in_reply_to != NULL)
-		g_ptr_array_add(ids, msg->in_reply_to);
-	for (guint i = msg->references != NULL ? msg->references->len : 0; i > 0; i--)
-		g_ptr_array_add(ids, g_ptr_array_index(msg->references, i - 1));
-	return ids;
-}
-
-/* Queues every question of DESIGN §3 about this message, and whether it
- * was stored before (a crash between COMMIT and its removal). */
-static enum db_status ask(struct intake *in, const char *source, const char *uid,
-			  const struct parsed_message *msg, const struct config_queue *queue,
-			  bool automatic, struct lookups *q, char **error_r)
-{
-	const struct ticketd_config *cfg = in->cfg;
-	enum db_status st;
-	GPtrArray *ids;
-	long long tag;
-
-	memset(q, 0xff, sizeof(*q)); /* every handle -1 */
-	q->nsigned = 0;
-	ids = msg != NULL ? reference_ids(msg) : NULL;
-	tag = msg != NULL ? thread_subject_tag(msg->subject, cfg->tag) : 0;
-	st = db_send(in->db, "intake_seen", 3,
-		     (const char *const[]){ source, uid,
-					    ids != NULL && ids->len == 0 && tag == 0 ? "t" : "f" },
-		     NULL, 0, &q->seen, error_r);
-	if (msg == NULL || st != DB_OK)
-		goto out;
-	if (msg->message_id != NULL)
-		st = ticket_ask_incoming_copy(in->db, msg->message_id, msg->from->addr, msg->text,
-					      &q->copy, error_r);
-	/* our own signed Message-IDs thread even when the stored copy is gone */
-	for (guint i = 0; i < ids->len && q->nsigned < SIGNED_REFS_MAX && st == DB_OK; i++) {
-		long long id =
-			msgid_verify(cfg->secret, cfg->secret_len, g_ptr_array_index(ids, i));
-		if (id > 0)
-			st = ticket_ask_get(in->db, id, &q->signed_refs[q->nsigned++], error_r);
-	}
-	if (ids->len > 0 && st == DB_OK)
-		st = ticket_ask_by_message_ids(in->db, ids, &q->by_ids, error_r);
-	if (tag > 0 && st == DB_OK)
-		st = ticket_ask_get(in->db, tag, &q->tag, error_r);
-	if (tag > 0 && st == DB_OK)
-		st = ticket_ask_has_cc(in->db, tag, msg->from->addr, &q->tag_cc, error_r);
-	if (!automatic && queue->autoresponse && st == DB_OK)
-		st = autoresponse_ask_limit(in->db, cfg, msg->from->addr, in->now, &q->limit,
-					    error_r);
-out:
-	if (ids != NULL)
-		g_ptr_array_free(ids, TRUE);
-	return st;
-}
-
-/* The facts of DESIGN §3 from the answers; *info gets the ticket a
- * reference names (for its status). */
-static void gather_facts(struct intake *in, const struct parsed_message *msg, struct lookups *q,
-			 struct thread_facts *facts, struct ticket_info *info)
-{
-	struct ticket_info tag_info = { 0 };
-
-	memset(facts, 0, sizeof(*facts));
-	for (unsigned i = 0; i < q->nsigned; i++) {
-		if (facts->ref_ticket == 0 && ticket_get_result(in->db, q->signed_refs[i], info))
-			facts->ref_ticket = info->id;
-	}
-	if (facts->ref_ticket == 0 && ticket_get_result(in->db, q->by_ids, info))
-		facts->ref_ticket = info->id;
-	if (facts->ref_ticket > 0 || !ticket_get_result(in->db, q->tag, &tag_info))
-		return;
-	facts->tag_ticket = tag_info.id;
-	facts->sender_is_participant = strcmp(tag_info.requestor, msg->from->addr) == 0 ||
-				       config_staff_by_email(in->cfg, msg->from->addr) != NULL ||
-				       ticket_id_result(in->db, q->tag_cc) == 1;
-	ticket_info_clear(info);
-	*info = tag_info;
-}
-
-/* *ticket_r: the number drawn in advance, or 0 to ask for one. */
-static enum db_status new_ticket(struct intake *in, const struct parsed_message *msg,
-				 const struct config_queue *queue, bool automatic, const char *now,
-				 long long *ticket_r, char **error_r)
-{
-	char *subject =
-		g_strstrip(g_strdup(msg->subject[0] != '\0' ? msg->subject : "(no subject)"));
-	struct ticket_new t = {
-		.id = *ticket_r,
-		.queue_id = queue_id_of(in, queue),
-		.subject = subject,
-		.requestor = msg->from->addr,
-		.requestor_name = msg->from->name != NULL ? msg->from->name : "",
-		.priority = queue->priority,
-		.origin = "email",
-		.now = now,
-		.actor = msg->from->addr,
-	};
-	GPtrArray *lists[2] = { msg->to, msg->cc };
-	enum db_status st = ticket_create(in->db, &t, ticket_r, error_r);
-
-	/* Everybody the customer wrote to, but us, follows the ticket. */
-	for (size_t l = 0; l < 2 && st == DB_OK && !automatic; l++) {
-		for (guint i = 0; lists[l] != NULL && i < lists[l]->len && st == DB_OK; i++) {
-			const char *addr =
-				((struct mail_address *)g_ptr_array_index(lists[l], i))->addr;
-			if (strcmp(addr, msg->from->addr) == 0 ||
-			    config_queue_by_address(in->cfg, addr) != NULL)
-				continue;
-			st = ticket_add_cc(in->db, *ticket_r, addr, error_r);
-		}
-	}
-	g_free(subject);
-	return st;
+	return insert_raw(in, 0, source, uid, data, len, queue_id, "failed", reason, NULL, error_r);
 }
 
 /*
  * Round trips: one for the lookups (which also settles what the previous
- * message pipelined), and for a new ticket one more for its number; every
- * write is pipelined.  In pipeline mode the database works on them while we
- * parse the next message.
+ * message pipelined), and for a new ticket whose number was not drawn
+ * with them one more; every write is pipelined.  In pipeline mode the
+ * database works on them while we parse the next message.
  */
-/* Applies one message, parsed already (msg, or NULL and the parser's
- * reason), in the current savepoint. */
-static enum db_status apply(struct intake *in, const char *source, const char *uid,
-			    const char *data, size_t len, struct parsed_message *msg,
-			    const char *reason, const struct config_queue *const *queues,
-			    size_t nqueues, enum intake_result *result_r, char **error_r)
+/* One message, parsed already (msg, or NULL and the parser's reason), in
+ * the current savepoint: stored before?  Else kept as failed, as a
+ * duplicate copy, or applied to its ticket (apply.h). */
+static enum db_status store_one(struct intake *in, const char *source, const char *uid,
+				const char *data, size_t len, struct parsed_message *msg,
+				const char *reason, const struct config_queue *const *queues,
+				size_t nqueues, enum intake_result *result_r, char **error_r)
 {
-	const struct ticketd_config *cfg = in->cfg;
-	const struct config_queue *queue = queues[0];
-	struct classification cls = { 0 };
-	struct thread_facts facts;
-	struct ticket_info info = { 0 };
-	struct lookups q;
-	long long ticket = 0, copy_of, recent, drawn = 0;
-	enum thread_rule rule;
-	char now[32], *to = NULL, *cc = NULL;
+	struct apply_plan plan;
+	long long raw_id, drawn = 0;
 	enum db_status st;
 	PGresult *seen;
+	int ask_seen;
 
-	time_iso(in->now, now, sizeof(now));
 	*result_r = INTAKE_ALREADY;
-	if (msg != NULL) {
-		queue = intake_choose_queue(msg, queues, nqueues);
-		classify_message(msg, cfg, &cls);
-	}
-	if ((st = ask(in, source, uid, msg, queue, cls.automatic, &q, error_r)) != DB_OK ||
+	apply_begin(&in->apply, msg, queues, nqueues, &plan);
+	if ((st = apply_ask(&in->apply, msg, &plan, error_r)) != DB_OK ||
+	    (st = db_send(in->db, "intake_seen", 3,
+			  (const char *const[]){ source, uid, plan.names_no_ticket ? "t" : "f" },
+			  NULL, 0, &ask_seen, error_r)) != DB_OK ||
 	    (st = db_sync(in->db, error_r)) != DB_OK)
 		goto out;
-	/* Stored before: only acknowledged. */
-	seen = db_take(in->db, q.seen);
-	if (seen == NULL || !PQgetisnull(seen, 0, 0)) {
+	/* Stored before (a crash between COMMIT and its removal): only
+	 * acknowledged. */
+	seen = db_take(in->db, ask_seen);
+	if (!PQgetisnull(seen, 0, 0)) {
 		PQclear(seen);
 		goto out;
 	}
-	if (!PQgetisnull(seen, 0, 1))
-		drawn = strtoll(PQgetvalue(seen, 0, 1), NULL, 10);
+	raw_id = strtoll(PQgetvalue(seen, 0, 1), NULL, 10);
+	if (!PQgetisnull(seen, 0, 2))
+		drawn = strtoll(PQgetvalue(seen, 0, 2), NULL, 10);
 	PQclear(seen);
 	if (msg == NULL) {
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "failed",
-				reason, NULL, error_r);
+		st = insert_raw(in, raw_id, source, uid, data, len, queue_id_of(in, plan.queue),
+				"failed", reason, NULL, error_r);
 		if (st == DB_OK) {
 			char *safe = log_sanitize(reason, 0);
 			log_warning("source=%s uid=%s kept as failed: %s", source, uid, safe);
@@ -395,94 +220,32 @@ static enum db_status apply(struct intake *in, const char *source, const char *u
 		}
 		goto out;
 	}
-	copy_of = ticket_id_result(in->db, q.copy);
-	if (copy_of > 0) {
-		char *why = g_strdup_printf("another copy is stored on ticket %lld", copy_of);
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "duplicate",
-				why, msg->message_id, error_r);
+	apply_decide(&in->apply, msg, &plan);
+	if (plan.duplicate_of > 0) {
+		char *why =
+			g_strdup_printf("another copy is stored on ticket %lld", plan.duplicate_of);
+		st = insert_raw(in, raw_id, source, uid, data, len, queue_id_of(in, plan.queue),
+				"duplicate", why, msg->message_id, error_r);
 		g_free(why);
 		if (st == DB_OK)
 			*result_r = INTAKE_DUPLICATE;
 		goto out;
 	}
-	gather_facts(in, msg, &q, &facts, &info);
-	recent = outbox_count_result(in->db, q.limit);
-	rule = thread_decide(&facts, &ticket);
 	/* The new ticket first: when its number was not drawn with the
 	 * lookups, that round trip then waits for nothing else, and the raw
 	 * copy (the costliest insert) is sent after it, to run while we
 	 * compose the auto-response. */
-	if (rule == THREAD_NEW) {
-		ticket = drawn;
-		st = new_ticket(in, msg, queue, cls.automatic, now, &ticket, error_r);
-		*result_r = INTAKE_NEW_TICKET;
-	} else {
-		*result_r = INTAKE_FOLLOWUP;
-	}
-	if (st == DB_OK)
-		st = insert_raw(in, source, uid, data, len, queue_id_of(in, queue), "stored", NULL,
-				msg->message_id, error_r);
-	if (st != DB_OK)
+	*result_r = plan.rule == THREAD_NEW ? INTAKE_NEW_TICKET : INTAKE_FOLLOWUP;
+	if ((st = apply_open(&in->apply, msg, &plan, drawn, error_r)) != DB_OK ||
+	    (st = insert_raw(in, raw_id, source, uid, data, len, queue_id_of(in, plan.queue),
+			     "stored", NULL, msg->message_id, error_r)) != DB_OK ||
+	    (st = apply_store(&in->apply, msg, &plan, raw_id, error_r)) != DB_OK)
 		goto out;
-
-	to = join_addrs(msg->to);
-	cc = join_addrs(msg->cc);
-	struct ticket_message row = {
-		.ticket_id = ticket,
-		.raw_is_last = true,
-		.direction = "in",
-		.kind = cls.automatic ? MESSAGE_AUTOMATIC : MESSAGE_CUSTOMER,
-		.message_id = msg->message_id,
-		.in_reply_to = msg->in_reply_to,
-		.references = msg->references,
-		.from_addr = msg->from->addr,
-		.from_name = msg->from->name,
-		.to_addrs = to,
-		.cc_addrs = cc,
-		.subject = msg->subject,
-		.body = msg->text,
-		.attachments = msg->attachments,
-		.now = now,
-	};
-	if ((st = ticket_add_message(in->db, &row, error_r)) != DB_OK)
-		goto out;
-	db_flush(in->db);
-
-	if (rule != THREAD_NEW && !cls.automatic) {
-		st = ticket_customer_followup(in->db, &info, now, msg->from->addr, error_r);
-	} else if (rule == THREAD_NEW && !cls.automatic && queue->autoresponse) {
-		struct autoresponse_request req = {
-			.cfg = cfg,
-			.queue = queue,
-			.kind = TEMPLATE_NEW_TICKET,
-			.ticket_id = ticket,
-			.ticket_subject = row.subject[0] != '\0' ? row.subject : "(no subject)",
-			.ticket_status = "new",
-			.ticket_priority = queue->priority,
-			.requestor_addr = msg->from->addr,
-			.requestor_name = msg->from->name,
-			.msg = msg,
-			.now = in->now,
-			.recent = recent,
-		};
-		bool queued;
-		st = autoresponse_queue(in->db, &req, &queued, error_r);
-		if (st == DB_OK && queued)
-			in->stats.autoresponses++;
-	}
-	if (st == DB_OK) {
-		char *mid = log_sanitize(msg->message_id, 0);
-		log_info("queue=%s ticket=%lld msgid=<%s> rule=%s%s%s", queue->name, ticket, mid,
-			 thread_rule_name(rule), cls.automatic ? " automatic=" : "",
-			 cls.automatic ? cls.reason : "");
-		g_free(mid);
-		if (cls.automatic)
-			in->stats.automatic++;
-	}
+	in->stats.autoresponses += plan.mails;
+	if (plan.cls.automatic)
+		in->stats.automatic++;
 out:
-	ticket_info_clear(&info);
-	g_free(to);
-	g_free(cc);
+	apply_plan_clear(&plan);
 	return st;
 }
 
@@ -604,7 +367,8 @@ static enum db_status store(struct intake *in, const char *source, const char *u
 	*stored_r = false;
 	db_mark(in->db);
 	before = in->stats;
-	st = apply(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result, &reason);
+	st = store_one(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result,
+		       &reason);
 	if (st == DB_ERR_EARLIER) {
 		/* the message before this one failed: deal with it, then
 		 * this one again from the start */
@@ -614,8 +378,8 @@ static enum db_status store(struct intake *in, const char *source, const char *u
 			goto out;
 		db_mark(in->db);
 		before = in->stats;
-		st = apply(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result,
-			   &reason);
+		st = store_one(in, source, uid, data, len, msg, parse_error, queues, nqueues,
+			       &result, &reason);
 	}
 	if (st != DB_ERR_CONNECTION)
 		pending_clear(in); /* its statements went through */

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "apply.h"
 #include "config.h"
 #include "db.h"
 #include "mailbox.h"
@@ -53,6 +54,7 @@ struct intake {
 	const struct ticketd_config *cfg;
 	int *queue_ids; /* parallel to cfg->queues */
 	time_t now;
+	struct apply_ctx apply;
 	volatile const int *stop; /* set by SIGTERM: finish the message in hand */
 	struct intake_stats stats;
 	GPtrArray *acks; /* uids of the batch that may leave after the commit */
@@ -95,12 +97,5 @@ enum db_status intake_settle(struct intake *in, char **error_r);
 enum db_status intake_keep_failed(struct intake *in, const char *source, const char *uid,
 				  const char *data, size_t len, int queue_id, const char *reason,
 				  char **error_r);
-
-/* Which of queues a message is for, from its recipients (Delivered-To,
- * X-Original-To, To, Cc in that order); the default among them, or the
- * first, when none matches. */
-const struct config_queue *intake_choose_queue(const struct parsed_message *msg,
-					       const struct config_queue *const *queues,
-					       size_t nqueues);
 
 #endif

@@ -50,15 +50,6 @@ static const struct {
 	  "WHERE ticket_id IS NOT NULL" },
 };
 
-const char *time_iso(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 long outbox_backoff(int attempts)
 {
 	long delay = 60;

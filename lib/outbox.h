@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "util.h"
 #include "transport.h"
 
 struct outbox_item {
@@ -59,8 +60,5 @@ enum db_status outbox_deliver(struct db *db, struct transport *tr, time_t now,
 long outbox_backoff(int attempts);
 /* Attempts after which a temporary failure becomes permanent. */
 #define OUTBOX_MAX_ATTEMPTS 12
-
-/* ISO 8601 UTC text of t into buf (at least 32 bytes). */
-const char *time_iso(time_t t, char *buf, size_t size);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * ticket.h - every change to a ticket, and the messages stored on it.
- * Nobody else writes the tickets table; each state change writes an event.
+ * ticket.h - every change to a ticket.  Nobody else writes the tickets and
+ * events tables; each state change writes an event.  The messages stored on
+ * a ticket are ticket-message.h's.
  *
  * All functions run inside the caller's transaction on the one connection,
  * with statements prepared once (ticket_prepare()).  They return an
@@ -69,23 +70,6 @@ struct ticket_new {
 	const char *actor; /* for the event: an address or a login */
 };
 
-struct ticket_message {
-	long long ticket_id;
-	long long raw_id;      /* 0: none (or raw_is_last) */
-	bool raw_is_last;      /* the raw message this connection inserted last */
-	const char *direction; /* "in" | "out" */
-	enum message_kind kind;
-	const char *message_id;
-	const char *in_reply_to;
-	GPtrArray *references; /* char *, may be NULL */
-	const char *from_addr, *from_name;
-	const char *to_addrs, *cc_addrs;
-	const char *subject;
-	const char *body;
-	GPtrArray *attachments; /* struct mail_attachment *, may be NULL */
-	const char *now;
-};
-
 enum db_status ticket_prepare(struct db *db, char **error_r);
 
 /*
@@ -93,21 +77,14 @@ enum db_status ticket_prepare(struct db *db, char **error_r);
  * place a message in one round trip; after db_sync() the answers are read
  * with the *_result functions from the handle.
  */
-/* The newest ticket holding a message with one of these Message-IDs. */
-enum db_status ticket_ask_by_message_ids(struct db *db, GPtrArray *msgids, int *handle_r,
-					 char **error_r);
-/* The ticket that already holds an incoming message with this Message-ID
- * from this sender and with this text (a second copy of one delivery,
- * e.g. To support@ and Cc billing@). */
-enum db_status ticket_ask_incoming_copy(struct db *db, const char *message_id,
-					const char *from_addr, const char *body, int *handle_r,
-					char **error_r);
 enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char **error_r);
 enum db_status ticket_ask_has_cc(struct db *db, long long id, const char *addr, int *handle_r,
 				 char **error_r);
-/* For by_message_ids and get: false when there is no such ticket. */
+/* For ticket_ask_get and ticket_message_ask_by_ids: false when there is no
+ * such ticket. */
 bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
-/* For incoming_copy: the ticket id, 0 if none.  For has_cc: 1 or 0. */
+/* For ticket_message_ask_incoming_copy: the ticket id, 0 if none.  For
+ * ticket_ask_has_cc: 1 or 0. */
 long long ticket_id_result(struct db *db, int handle);
 void ticket_info_clear(struct ticket_info *info);
 
@@ -118,9 +95,6 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 /* The changes below are pipelined: in pipeline mode their errors come with
  * the next synchronous call. */
 enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r);
-/* raw_id 0 and raw_is_last: the raw message inserted last on this
- * connection.  Its attachments follow it. */
-enum db_status ticket_add_message(struct db *db, const struct ticket_message *m, char **error_r);
 /* A customer wrote on the ticket: timestamps, and a resolved or closed
  * ticket is reopened (with its event). */
 enum db_status ticket_customer_followup(struct db *db, const struct ticket_info *info,

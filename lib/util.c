@@ -165,3 +165,12 @@ char *addr_normalize(char *addr)
 			*p = (char)(*p - 'A' + 'a');
 	return addr;
 }
+
+const char *time_iso(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -47,6 +48,9 @@ void error_set(char **error_r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Reads a whole file into a newly allocated, NUL-terminated buffer.
  * max_size 0 means no limit.  Returns 0, or -1 with *error_r set. */
 int file_read_all(const char *path, size_t max_size, char **data_r, size_t *len_r, char **error_r);
+
+/* ISO 8601 UTC text of t into buf (at least 32 bytes); returns buf. */
+const char *time_iso(time_t t, char *buf, size_t size);
 
 /* Lower-cases an ASCII address in place and returns it. */
 char *addr_normalize(char *addr);

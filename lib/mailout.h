@@ -1,0 +1,54 @@
+/*
+ * mailout.h - one mail about a ticket: its template's variables, the
+ * template rendered, the message composed (our signed Message-ID, the
+ * ticket tag in the subject, In-Reply-To and the whole References chain),
+ * and its message row and outbox row written by one statement in the
+ * caller's transaction.  Every kind of mail ticketd writes goes through
+ * here: auto-responses today; answers, notifications, refusals, closed-
+ * ticket responses and escalation notices as they come.
+ *
+ * A mail that cannot be made (a template that fails to render, an address
+ * the mail builder refuses, a compose error) never fails the change that
+ * caused it: mailout_write() records the reason as a "mail-failed" event on
+ * the ticket, logs it, and returns DB_OK with *written_r false.  Only a
+ * database failure is returned (enum db_status, reason in *error_r).
+ */
+#ifndef TICKETD_MAILOUT_H
+#define TICKETD_MAILOUT_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "message.h"
+#include "ticket.h"
+
+struct mailout {
+	const struct ticketd_config *cfg;
+	const struct config_queue *queue;
+	enum template_kind template;
+	enum message_kind kind;
+	bool automatic; /* RFC 3834 headers and the null envelope sender */
+	long long ticket_id;
+	const char *ticket_subject; /* without the tag */
+	enum ticket_status ticket_status;
+	int ticket_priority;
+	const char *requestor_addr, *requestor_name;
+	const char *to_addr, *to_name;    /* the recipient */
+	const struct parsed_message *msg; /* the message answered (quoted, threaded to), or NULL */
+	time_t now;
+};
+
+enum db_status mailout_prepare(struct db *db, char **error_r);
+
+/* Makes the mail and writes its rows (pipelined).  *written_r false: it
+ * could not be made, and the ticket has a "mail-failed" event saying why. */
+enum db_status mailout_write(struct db *db, const struct mailout *m, bool *written_r,
+			     char **error_r);
+
+/* text quoted for a reply: each line prefixed with "> " (">" before a line
+ * quoted already).  Newly allocated. */
+char *mailout_quote(const char *text);
+
+#endif
