@@ -646,15 +646,17 @@ static struct imap_ahead *imap_ahead_take(struct imap_box *ib, uint32_t want)
 	return NULL;
 }
 
-static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
-		      char **error_r)
+static enum mailbox_status imap_fetch(struct mailbox *box, const char *uid, char **data_r,
+				      size_t *len_r, char **error_r)
 {
 	struct imap_box *ib = (struct imap_box *)box;
 	struct imap_ahead *e;
 	uint32_t want;
 
-	if (net_usable(&ib->conn, error_r) < 0 || imap_parse_uid(ib, uid, &want, error_r) < 0)
-		return -1;
+	if (net_usable(&ib->conn, error_r) < 0)
+		return MAILBOX_BOX_BAD;
+	if (imap_parse_uid(ib, uid, &want, error_r) < 0)
+		return MAILBOX_MSG_BAD;
 	e = imap_ahead_take(ib, want);
 	if (e == NULL) {
 		char *why = NULL;
@@ -672,19 +674,19 @@ static int imap_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 			imap_ahead_clear(ib);
 			error_set(error_r, "%s", why);
 			g_free(why);
-			return -1;
+			return ib->conn.broken ? MAILBOX_BOX_BAD : MAILBOX_MSG_BAD;
 		}
 		e = imap_ahead_take(ib, want);
 	}
 	if (e == NULL || e->data == NULL) {
 		error_set(error_r, "%s: message UID %u is no longer in %s", ib->conn.where, want,
 			  ib->folder_utf8);
-		return -1;
+		return MAILBOX_MSG_BAD;
 	}
 	*data_r = e->data;
 	*len_r = e->len;
 	e->data = NULL;
-	return 0;
+	return MAILBOX_OK;
 }
 
 /* --- ack, flush ---------------------------------------------------------------- */

@@ -433,22 +433,31 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 }
 
 /* Fetches one message and stores it in the batch transaction.  Returns
- * DB_OK when the rest of the batch may go on; the uid goes to in->acks
- * when the message may leave its mailbox after the commit.
+ * DB_OK when the database can go on; the uid goes to in->acks when the
+ * message may leave its mailbox after the commit.  *box_bad_r: the
+ * mailbox itself failed (a lost connection), with the reason in
+ * *box_error_r: the batch ends there.
  *
  * (Parsing the next message in a second thread while this one is with
  * the database was tried: on two cores it was slower, ticketd's two
  * threads and the PostgreSQL backend competing for them.) */
 static enum db_status take_one(struct intake *in, struct mailbox *box, const char *uid,
 			       const struct config_queue *const *queues, size_t nqueues,
-			       char **error_r)
+			       bool *box_bad_r, char **box_error_r, char **error_r)
 {
 	char *data = NULL, *reason = NULL;
+	enum mailbox_status ms;
 	enum db_status st;
 	bool stored;
 	size_t len;
 
-	if (box->driver->fetch(box, uid, &data, &len, &reason) < 0) {
+	ms = box->driver->fetch(box, uid, &data, &len, &reason);
+	if (ms == MAILBOX_BOX_BAD) {
+		*box_bad_r = true;
+		*box_error_r = reason;
+		return DB_OK;
+	}
+	if (ms != MAILBOX_OK) {
 		log_warning("source=%s uid=%s cannot be read, left in the mailbox: %s", box->source,
 			    uid, reason);
 		g_free(reason);
@@ -465,29 +474,57 @@ static enum db_status take_one(struct intake *in, struct mailbox *box, const cha
 	return st;
 }
 
+/* Acknowledges what the batch committed: now, and only now, the messages
+ * may leave their mailbox. */
+static void acknowledge(struct intake *in, struct mailbox *box)
+{
+	for (guint i = 0; i < in->acks->len; i++) {
+		char *reason = NULL;
+		if (box->driver->ack(box, g_ptr_array_index(in->acks, i), &reason) < 0) {
+			log_error("source=%s uid=%s stored but not removed: %s", box->source,
+				  (const char *)g_ptr_array_index(in->acks, i), reason);
+			g_free(reason);
+		}
+	}
+	if (in->acks->len > 0 && box->driver->flush != NULL) {
+		char *reason = NULL;
+		if (box->driver->flush(box, &reason) < 0) {
+			/* Stored, but still in the mailbox: the next fetch
+			 * recognises them (intake_seen). */
+			log_error("source=%s: cannot remove stored messages: %s", box->source,
+				  reason);
+			g_free(reason);
+		}
+	}
+}
+
 int intake_mailbox(struct intake *in, struct mailbox *box, const struct config_queue *const *queues,
 		   size_t nqueues, char **error_r)
 {
 	GPtrArray *uids = NULL;
 	size_t batch = in->cfg->batch_size > 0 ? (size_t)in->cfg->batch_size : 200;
 	enum db_status st = DB_OK;
+	char *box_error = NULL;
+	bool box_bad = false;
 	int ret = -1;
 
 	if (box->driver->list(box, &uids, error_r) < 0)
 		goto out;
 	if (uids->len > 0 && db_pipeline_begin(in->db, error_r) != DB_OK)
 		goto out;
-	for (guint start = 0; start < uids->len; start += batch) {
+	for (guint start = 0; start < uids->len && !box_bad; start += batch) {
+		guint i;
 		if (in->stop != NULL && *in->stop)
 			break;
 		g_ptr_array_set_size(in->acks, 0);
 		if ((st = db_begin_savepoint(in->db, error_r)) != DB_OK)
 			goto out;
-		for (guint i = start; i < uids->len && i < start + batch && st == DB_OK; i++) {
+		for (i = start; i < uids->len && i < start + batch && st == DB_OK && !box_bad;
+		     i++) {
 			if (in->stop != NULL && *in->stop)
 				break;
 			st = take_one(in, box, g_ptr_array_index(uids, i), queues, nqueues,
-				      error_r);
+				      &box_bad, &box_error, error_r);
 		}
 		if (st == DB_OK)
 			st = intake_settle(in, error_r);
@@ -496,28 +533,17 @@ int intake_mailbox(struct intake *in, struct mailbox *box, const struct config_q
 			db_rollback(in->db);
 			goto out;
 		}
+		/* What is stored is committed even when the mailbox broke
+		 * off: it is recognised, not stored again, next time. */
 		if ((st = db_commit(in->db, error_r)) != DB_OK)
 			goto out;
-		/* Committed: now, and only now, the messages may leave. */
-		for (guint i = 0; i < in->acks->len; i++) {
-			char *reason = NULL;
-			if (box->driver->ack(box, g_ptr_array_index(in->acks, i), &reason) < 0) {
-				log_error("source=%s uid=%s stored but not removed: %s",
-					  box->source, (const char *)g_ptr_array_index(in->acks, i),
-					  reason);
-				g_free(reason);
-			}
-		}
-		if (in->acks->len > 0 && box->driver->flush != NULL) {
-			char *reason = NULL;
-			if (box->driver->flush(box, &reason) < 0) {
-				/* Stored, but still in the mailbox: the next
-				 * fetch recognises them (intake_seen). */
-				log_error("source=%s: cannot remove stored messages: %s",
-					  box->source, reason);
-				g_free(reason);
-			}
-		}
+		acknowledge(in, box);
+		if (box_bad)
+			in->stats.left += uids->len - (i - 1);
+	}
+	if (box_bad) {
+		error_set(error_r, "%s", box_error);
+		goto out;
 	}
 	ret = 0;
 out:
@@ -526,6 +552,7 @@ out:
 	g_ptr_array_set_size(in->acks, 0);
 	if (uids != NULL)
 		g_ptr_array_free(uids, TRUE);
+	g_free(box_error);
 	return ret;
 }
 

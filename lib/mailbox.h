@@ -10,7 +10,11 @@
  *
  * Every function returns 0 or -1 with the reason in *error_r.  A failure of
  * list/open concerns the whole mailbox (retry next cycle); a failure of
- * fetch/ack concerns one message.
+ * ack concerns one message.  fetch says the scope of its failure, as
+ * isync's drivers do (DRV_MSG_BAD / DRV_BOX_BAD): MAILBOX_MSG_BAD, this
+ * message could not be read (it stays for the next cycle, the batch goes
+ * on), or MAILBOX_BOX_BAD, the mailbox itself is gone (a lost connection:
+ * the batch ends there and the mailbox backs off).
  */
 #ifndef TICKETD_MAILBOX_H
 #define TICKETD_MAILBOX_H
@@ -22,13 +26,19 @@
 
 struct mailbox;
 
+enum mailbox_status {
+	MAILBOX_OK = 0,
+	MAILBOX_MSG_BAD = -1, /* this message */
+	MAILBOX_BOX_BAD = -2, /* the whole mailbox, for this session */
+};
+
 struct mailbox_driver {
 	const char *scheme; /* "maildir:" */
 	int (*open)(const struct config_mailbox *cfg, struct mailbox **box_r, char **error_r);
 	/* uids of the messages waiting, oldest first (char *, owned by caller) */
 	int (*list)(struct mailbox *box, GPtrArray **uids_r, char **error_r);
-	int (*fetch)(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
-		     char **error_r);
+	enum mailbox_status (*fetch)(struct mailbox *box, const char *uid, char **data_r,
+				     size_t *len_r, char **error_r);
 	/* The message was committed: remove it (or move it, per "after").
 	 * A driver may only mark it here and apply the marks in flush. */
 	int (*ack)(struct mailbox *box, const char *uid, char **error_r);

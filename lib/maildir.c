@@ -95,15 +95,17 @@ static int maildir_list(struct mailbox *box, GPtrArray **uids_r, char **error_r)
 	return 0;
 }
 
-static int maildir_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
-			 char **error_r)
+/* A file that cannot be read is this message's trouble (another reader
+ * took it, its mode is wrong); the directory stays usable. */
+static enum mailbox_status maildir_fetch(struct mailbox *box, const char *uid, char **data_r,
+					 size_t *len_r, char **error_r)
 {
 	struct maildir *md = (struct maildir *)box;
 	char *path = g_build_filename(md->path, "new", uid, NULL);
 	int ret = file_read_all(path, 0, data_r, len_r, error_r);
 
 	g_free(path);
-	return ret;
+	return ret < 0 ? MAILBOX_MSG_BAD : MAILBOX_OK;
 }
 
 /* The uid without a ":2,FLAGS" info part. */

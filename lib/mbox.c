@@ -225,8 +225,9 @@ static struct mbox_msg *find(struct mbox *mb, const char *uid)
 	return NULL;
 }
 
-static int mbox_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
-		      char **error_r)
+/* The file was read whole at open: only a uid it does not hold fails. */
+static enum mailbox_status mbox_fetch(struct mailbox *box, const char *uid, char **data_r,
+				      size_t *len_r, char **error_r)
 {
 	struct mbox *mb = (struct mbox *)box;
 	struct mbox_msg *m = find(mb, uid);
@@ -235,7 +236,7 @@ static int mbox_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 
 	if (m == NULL) {
 		error_set(error_r, "%s: no message %s", mb->path, uid);
-		return -1;
+		return MAILBOX_MSG_BAD;
 	}
 	p = memchr(mb->data + m->start, '\n', m->end - m->start); /* skip the From line */
 	p = p != NULL ? p + 1 : mb->data + m->end;
@@ -258,7 +259,7 @@ static int mbox_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 		g_string_truncate(out, out->len - 1);
 	*len_r = out->len;
 	*data_r = g_string_free(out, FALSE);
-	return 0;
+	return MAILBOX_OK;
 }
 
 static int mbox_ack(struct mailbox *box, const char *uid, char **error_r)

@@ -326,8 +326,8 @@ static int pop3_index(struct pop3_box *pb, const char *uid, unsigned int *index_
 	return 0;
 }
 
-static int pop3_fetch(struct mailbox *box, const char *uid, char **data_r, size_t *len_r,
-		      char **error_r)
+static enum mailbox_status pop3_fetch(struct mailbox *box, const char *uid, char **data_r,
+				      size_t *len_r, char **error_r)
 {
 	struct pop3_box *pb = (struct pop3_box *)box;
 	unsigned int index;
@@ -335,19 +335,21 @@ static int pop3_fetch(struct mailbox *box, const char *uid, char **data_r, size_
 	size_t len = 0;
 	int r;
 
+	if (net_usable(&pb->conn, error_r) < 0)
+		return MAILBOX_BOX_BAD;
 	if (pop3_index(pb, uid, &index, error_r) < 0)
-		return -1;
+		return MAILBOX_MSG_BAD;
 	r = mailpop3_retr(pb->pop3, index, &msg, &len);
 	if (r != MAILPOP3_NO_ERROR) {
 		pop3_fail(pb, r, error_r, "RETR %u (UIDL %s) failed", index, uid);
-		return -1;
+		return pb->conn.broken ? MAILBOX_BOX_BAD : MAILBOX_MSG_BAD;
 	}
 	*data_r = g_malloc(len + 1);
 	memcpy(*data_r, msg, len);
 	(*data_r)[len] = '\0';
 	*len_r = len;
 	mailpop3_retr_free(msg);
-	return 0;
+	return MAILBOX_OK;
 }
 
 static int pop3_ack(struct mailbox *box, const char *uid, char **error_r)
