@@ -1,5 +1,6 @@
 /*
- * util.c - logging to syslog or stderr, error strings, whole-file reads.
+ * util.c - logging to syslog or stderr, error strings, whole-file reads,
+ * time as ISO 8601 text.
  */
 #include "util.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool log_to_stderr = true;
@@ -164,4 +166,13 @@ char *addr_normalize(char *addr)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return addr;
+}
+
+const char *time_iso(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
 }

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -50,5 +51,9 @@ int file_read_all(const char *path, size_t max_size, char **data_r, size_t *len_
 
 /* Lower-cases an ASCII address in place and returns it. */
 char *addr_normalize(char *addr);
+
+/* ISO 8601 UTC text of t ("2026-11-23T10:00:00Z") into buf (at least 21
+ * bytes; 32 is the habit); returns buf. */
+const char *time_iso(time_t t, char *buf, size_t size);
 
 #endif
