@@ -17,8 +17,7 @@
 #include "intake.h"
 #include "mailbox.h"
 #include "message.h"
-#include "outbox.h"
-#include "transport.h"
+#include "sender.h"
 #include "util.h"
 
 #include <errno.h>
@@ -268,84 +267,21 @@ out:
 	return db_ok;
 }
 
-/* A sender besides the main one (transport.sessions > 1): its own
- * database connection and transport session. */
-struct sender {
-	const struct ticketd_config *cfg;
-	time_t now;
-	struct outbox_stats stats;
-	GThread *thread;
-};
-
-static gpointer sender_run(gpointer arg)
-{
-	struct sender *snd = arg;
-	struct transport *tr = NULL;
-	struct db *db = NULL;
-	char *error = NULL;
-
-	if (db_connect(snd->cfg->conninfo, &db, &error) != DB_OK ||
-	    outbox_prepare(db, &error) != DB_OK) {
-		log_error("outbox sender: %s", error);
-		goto out;
-	}
-	if (transport_open(&snd->cfg->transport, &tr, &error) < 0) {
-		log_error("transport: %s", error);
-		goto out;
-	}
-	if (outbox_deliver(db, tr, snd->now, &stop_flag, &snd->stats, &error) != DB_OK)
-		log_error("outbox: %s", error);
-out:
-	transport_close(&tr);
-	db_close(&db);
-	g_free(error);
-	return NULL;
-}
-
-/* Delivers what is due: the main connection, and transport.sessions - 1
- * senders in threads beside it (rows are claimed FOR UPDATE SKIP LOCKED,
- * so they share the work).  Returns false when the main connection was
- * lost. */
+/* Sends what is due with every sender of the transport.  Returns false
+ * when the database connection was lost. */
 static bool send_outbox(struct db *db, const struct ticketd_config *cfg, time_t now)
 {
-	int extra = cfg->transport.sessions > 1 ? cfg->transport.sessions - 1 : 0;
-	struct sender *senders = g_new0(struct sender, extra > 0 ? extra : 1);
-	struct outbox_stats ost = { 0 };
-	struct transport *tr = NULL;
+	struct sender_stats st = { 0 };
 	char *error = NULL;
-	bool db_ok = true;
+	enum db_status status = sender_run_all(db, cfg, now, &stop_flag, &st, &error);
 
-	if (transport_open(&cfg->transport, &tr, &error) < 0) {
-		log_error("transport: %s", error);
-		goto out;
-	}
-	for (int i = 0; i < extra; i++) {
-		senders[i].cfg = cfg;
-		senders[i].now = now;
-		senders[i].thread = g_thread_try_new("sender", sender_run, &senders[i], NULL);
-		if (senders[i].thread == NULL)
-			log_warning("outbox: cannot start sender %d of %d", i + 2, extra + 1);
-	}
-	if (outbox_deliver(db, tr, now, &stop_flag, &ost, &error) != DB_OK) {
+	if (status != DB_OK)
 		log_error("outbox: %s", error);
-		db_ok = PQstatus(db_conn(db)) == CONNECTION_OK;
-	}
-	for (int i = 0; i < extra; i++) {
-		if (senders[i].thread == NULL)
-			continue;
-		g_thread_join(senders[i].thread);
-		ost.sent += senders[i].stats.sent;
-		ost.deferred += senders[i].stats.deferred;
-		ost.failed += senders[i].stats.failed;
-	}
-	if (ost.sent + ost.deferred + ost.failed > 0)
-		log_info("outbox: %u sent, %u deferred, %u failed", ost.sent, ost.deferred,
-			 ost.failed);
-out:
-	transport_close(&tr);
-	g_free(senders);
+	if (st.sent + st.deferred + st.failed > 0)
+		log_info("outbox: %u sent, %u deferred, %u failed", st.sent, st.deferred,
+			 st.failed);
 	g_free(error);
-	return db_ok;
+	return status != DB_ERR_CONNECTION;
 }
 
 /* One full cycle: every mailbox, then the outbox.  Returns false when the

@@ -1,5 +1,6 @@
 /*
- * util.c - logging to syslog or stderr, error strings, whole-file reads.
+ * util.c - logging to syslog or stderr, error strings, whole-file reads,
+ * time as ISO 8601 text.
  */
 #include "util.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool log_to_stderr = true;

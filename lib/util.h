@@ -49,10 +49,11 @@ void error_set(char **error_r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
  * max_size 0 means no limit.  Returns 0, or -1 with *error_r set. */
 int file_read_all(const char *path, size_t max_size, char **data_r, size_t *len_r, char **error_r);
 
-/* ISO 8601 UTC text of t into buf (at least 32 bytes); returns buf. */
-const char *time_iso(time_t t, char *buf, size_t size);
-
 /* Lower-cases an ASCII address in place and returns it. */
 char *addr_normalize(char *addr);
+
+/* ISO 8601 UTC text of t ("2026-11-23T10:00:00Z") into buf (at least 21
+ * bytes; 32 is the habit); returns buf. */
+const char *time_iso(time_t t, char *buf, size_t size);
 
 #endif
