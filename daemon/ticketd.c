@@ -13,11 +13,10 @@
  * (the new one is used only if it is valid).
  */
 #include "config.h"
+#include "cycle.h"
 #include "db.h"
 #include "intake.h"
-#include "mailbox.h"
 #include "message.h"
-#include "sender.h"
 #include "util.h"
 
 #include <errno.h>
@@ -41,7 +40,6 @@
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 static volatile int stop_flag; /* mirrors stop_requested for the library */
-static bool config_refused;    /* the last cycle found the config at odds with the database */
 
 static void on_signal(int sig)
 {
@@ -172,163 +170,6 @@ static struct db *connect_db(const struct ticketd_config *cfg, int *exit_code_r)
 out:
 	g_free(error);
 	return db;
-}
-
-/* The queues that share mailbox url (a shared mailbox: DESIGN §1). */
-static size_t queues_of_mailbox(const struct ticketd_config *cfg, const char *url,
-				const struct config_queue **out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < cfg->queue_count; i++)
-		if (cfg->queues[i].mailbox.url != NULL &&
-		    strcmp(cfg->queues[i].mailbox.url, url) == 0)
-			out[n++] = &cfg->queues[i];
-	return n;
-}
-
-/* A mailbox that failed is tried again after a growing pause, while the
- * other queues go on: poll interval × 2^(failures-1), at most an hour. */
-struct mailbox_health {
-	unsigned failures;
-	time_t next_try;
-};
-static GHashTable *mailbox_health; /* source → struct mailbox_health */
-
-static bool mailbox_due(const char *source)
-{
-	struct mailbox_health *h = g_hash_table_lookup(mailbox_health, source);
-
-	return h == NULL || time(NULL) >= h->next_try;
-}
-
-static void mailbox_result(const char *source, bool ok, long poll_interval)
-{
-	struct mailbox_health *h = g_hash_table_lookup(mailbox_health, source);
-	long pause = poll_interval;
-
-	if (ok) {
-		if (h != NULL && h->failures > 0)
-			log_info("source=%s works again", source);
-		g_hash_table_remove(mailbox_health, source);
-		return;
-	}
-	if (h == NULL) {
-		h = g_new0(struct mailbox_health, 1);
-		g_hash_table_insert(mailbox_health, g_strdup(source), h);
-	}
-	h->failures++;
-	for (unsigned i = 1; i < h->failures && pause < 3600; i++)
-		pause *= 2;
-	pause = MIN(pause, 3600);
-	h->next_try = time(NULL) + pause;
-	log_warning("source=%s failed %u time%s in a row; next try in %lds", source, h->failures,
-		    h->failures == 1 ? "" : "s", pause);
-}
-
-/* Takes what waits in one mailbox, under its advisory lock.  Returns false
- * when the database connection was lost. */
-static bool poll_mailbox(struct intake *in, const struct config_mailbox *mcfg,
-			 const struct config_queue **queues, size_t n)
-{
-	struct mailbox *box = NULL;
-	char *error = NULL, *source = mailbox_source(mcfg);
-	bool locked = false, ok = false, db_ok = true;
-
-	if (!mailbox_due(source))
-		goto out;
-	if (intake_lock_mailbox(in, source, &locked, &error) != DB_OK) {
-		log_error("source=%s: %s", source, error);
-		db_ok = false;
-		goto out;
-	}
-	if (!locked) {
-		log_debug("source=%s is being polled by another ticketd", source);
-		goto out;
-	}
-	if (mailbox_open(mcfg, &box, &error) < 0) {
-		log_error("queue=%s mailbox: %s", queues[0]->name, error);
-		mailbox_result(source, false, in->cfg->poll_interval);
-		goto out;
-	}
-	ok = intake_mailbox(in, box, (const struct config_queue *const *)queues, n, &error) == 0;
-	if (!ok) {
-		log_error("queue=%s: %s", queues[0]->name, error);
-		db_ok = PQstatus(db_conn(in->db)) == CONNECTION_OK;
-	}
-	if (db_ok)
-		mailbox_result(source, ok, in->cfg->poll_interval);
-out:
-	mailbox_close(&box);
-	if (locked && db_ok)
-		intake_unlock_mailbox(in, source);
-	g_free(error);
-	g_free(source);
-	return db_ok;
-}
-
-/* Sends what is due with every sender of the transport.  Returns false
- * when the database connection was lost. */
-static bool send_outbox(struct db *db, const struct ticketd_config *cfg, time_t now)
-{
-	struct sender_stats st = { 0 };
-	char *error = NULL;
-	enum db_status status = sender_run_all(db, cfg, now, &stop_flag, &st, &error);
-
-	if (status != DB_OK)
-		log_error("outbox: %s", error);
-	if (st.sent + st.deferred + st.failed > 0)
-		log_info("outbox: %u sent, %u deferred, %u failed", st.sent, st.deferred,
-			 st.failed);
-	g_free(error);
-	return status != DB_ERR_CONNECTION;
-}
-
-/* One full cycle: every mailbox, then the outbox.  Returns false when the
- * database connection was lost. */
-static bool run_cycle(struct db *db, const struct ticketd_config *cfg, time_t now)
-{
-	const struct config_queue **queues = g_new0(const struct config_queue *, cfg->queue_count);
-	struct intake in;
-	char *error = NULL;
-	bool db_ok = true;
-
-	config_refused = false;
-	if (intake_init(&in, db, cfg, now, &error) < 0) {
-		log_error("%s", error);
-		db_ok = PQstatus(db_conn(db)) == CONNECTION_OK;
-		/* the database is there but refuses this config (a queue with
-		 * tickets gone from it): nothing is taken until it is fixed */
-		config_refused = db_ok;
-		goto out;
-	}
-	in.stop = &stop_flag;
-	for (size_t i = 0; i < cfg->queue_count && !stop_requested && db_ok; i++) {
-		const struct config_queue *q = &cfg->queues[i];
-		size_t n;
-
-		if (q->mailbox.url == NULL)
-			continue;
-		n = queues_of_mailbox(cfg, q->mailbox.url, queues);
-		if (queues[0] != q)
-			continue; /* a shared mailbox is polled once, with its first queue */
-		db_ok = poll_mailbox(&in, &q->mailbox, queues, n);
-	}
-	if (in.stats.new_tickets + in.stats.followups + in.stats.duplicates + in.stats.failed +
-		    in.stats.already >
-	    0)
-		log_info("intake: %u new tickets, %u follow-ups, %u automatic, %u duplicates, "
-			 "%u failed, %u already stored, %u auto-responses queued",
-			 in.stats.new_tickets, in.stats.followups, in.stats.automatic,
-			 in.stats.duplicates, in.stats.failed, in.stats.already,
-			 in.stats.autoresponses);
-	intake_deinit(&in);
-	if (db_ok && !stop_requested)
-		db_ok = send_outbox(db, cfg, now);
-out:
-	g_free(error);
-	g_free(queues);
-	return db_ok;
 }
 
 static void drop_privileges(const char *user)
@@ -502,6 +343,7 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct sigaction sa;
 	struct db *db = NULL;
+	struct cycle *cycle = NULL;
 	int code = EX_OK;
 
 	if (argc > 1 && strcmp(argv[1], "deliver") == 0)
@@ -521,7 +363,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	log_open("ticketd", opt.foreground || opt.once, opt.verbose);
 	message_init();
-	mailbox_health = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	cycle = cycle_new(&stop_flag);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -543,16 +385,18 @@ int main(int argc, char **argv)
 	log_info("started: %zu queues, poll interval %lds", cfg->queue_count, cfg->poll_interval);
 	for (;;) {
 		time_t now = opt.fixed_now != 0 ? opt.fixed_now : time(NULL);
+		enum cycle_result result;
 
 		if (db == NULL && (db = connect_db(cfg, &code)) == NULL && code == EX_CONFIG)
 			break;
-		if (db != NULL && !run_cycle(db, cfg, now)) {
+		result = db != NULL ? cycle_run(cycle, db, cfg, now) : CYCLE_DB_LOST;
+		if (result == CYCLE_DB_LOST && db != NULL) {
 			log_warning("database connection lost; reconnecting next cycle");
 			db_close(&db);
-			if (opt.once)
-				code = EX_TEMPFAIL;
 		}
-		if (opt.once && config_refused)
+		if (opt.once && result == CYCLE_DB_LOST)
+			code = EX_TEMPFAIL;
+		if (opt.once && result == CYCLE_CONFIG_REFUSED)
 			code = EX_CONFIG;
 		if (opt.once || stop_requested)
 			break;
@@ -577,7 +421,7 @@ int main(int argc, char **argv)
 out:
 	db_close(&db);
 	config_free(&cfg);
-	g_hash_table_destroy(mailbox_health);
+	cycle_free(&cycle);
 	message_deinit();
 	log_close();
 	return code;
