@@ -6,7 +6,7 @@
  * Message-IDs of other people's mail) is cleaned before GMime sees it: CR and
  * LF are removed, other control characters become spaces and invalid UTF-8 is
  * repaired, so no value can start a header line of its own.  Addresses are
- * checked rather than repaired.  GMime does the RFC 2047 encoding and folding.
+ * checked by the address rule (address.h) rather than repaired.  GMime does the RFC 2047 encoding and folding.
  *
  * The body is written as one text/plain; charset=utf-8 part, 7bit when it is
  * plain ASCII with lines of at most 998 bytes, quoted-printable otherwise.
@@ -22,6 +22,7 @@
  */
 #include "compose.h"
 
+#include "address.h"
 #include "message.h"
 #include "util.h"
 
@@ -59,23 +60,26 @@ static char *compose_clean(const char *s)
 	return out;
 }
 
-/* An addr-spec we are willing to write: one '@' with something on both
- * sides, no whitespace, control characters or address syntax characters. */
-static bool compose_addr_ok(const char *addr)
+/* Checks one address against the address rule (address.h), with the
+ * header's name in the reason.  The rule admits no CR, LF or other control
+ * character, so a checked address cannot start a header line of its own;
+ * GMime writes it as given (a quoted local part stays quoted), the domain
+ * as A-label. */
+static int compose_addr_check(const char *what, const char *addr, char **error_r)
 {
-	const char *at;
+	char *why = NULL, *clean;
 
-	if (addr == NULL || !g_utf8_validate(addr, -1, NULL))
-		return false;
-	at = strchr(addr, '@');
-	if (at == NULL || at == addr || at[1] == '\0' || strchr(at + 1, '@') != NULL)
-		return false;
-	for (const char *p = addr; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c <= 0x20 || c == 0x7f || strchr("<>(),;:\\\"", c) != NULL)
-			return false;
+	if (addr == NULL || addr[0] == '\0') {
+		error_set(error_r, "missing %s address", what);
+		return -1;
 	}
-	return true;
+	if (address_check(addr, &why) == 0)
+		return 0;
+	clean = log_sanitize(addr, 80);
+	error_set(error_r, "invalid %s address %s: %s", what, clean, why);
+	g_free(clean);
+	g_free(why);
+	return -1;
 }
 
 /* The msg-id without surrounding blanks and <>, or NULL if it is unusable
@@ -212,7 +216,7 @@ static int compose_override_addresses(GMimeMessage *msg, GMimeAddressType type, 
 	for (int i = 0; i < count; i++) {
 		InternetAddress *ia = internet_address_list_get_address(parsed, i);
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia) ||
-		    !compose_addr_ok(
+		    !address_valid(
 			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))) {
 			error_set(error_r, "%s override: invalid address in \"%s\"", header, clean);
 			goto out;
@@ -391,20 +395,12 @@ int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char *
 	int ret = -1;
 
 	*out_r = NULL;
-	if (!compose_addr_ok(mail->from_addr)) {
-		error_set(error_r, "missing or invalid From address");
+	if (compose_addr_check("From", mail->from_addr, error_r) < 0 ||
+	    compose_addr_check("To", mail->to_addr, error_r) < 0)
 		goto out;
-	}
-	if (!compose_addr_ok(mail->to_addr)) {
-		error_set(error_r, "missing or invalid To address");
-		goto out;
-	}
-	for (size_t i = 0; mail->cc != NULL && mail->cc[i] != NULL; i++) {
-		if (!compose_addr_ok(mail->cc[i])) {
-			error_set(error_r, "invalid Cc address");
+	for (size_t i = 0; mail->cc != NULL && mail->cc[i] != NULL; i++)
+		if (compose_addr_check("Cc", mail->cc[i], error_r) < 0)
 			goto out;
-		}
-	}
 	own_id = compose_msgid_clean(mail->message_id);
 	if (own_id == NULL) {
 		error_set(error_r, "missing or invalid Message-ID");

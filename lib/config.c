@@ -19,6 +19,8 @@
  */
 #include "config.h"
 
+#include "address.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -52,7 +54,7 @@ enum config_type {
 
 #define CF_REQUIRED 0x01 /* must be present (inside a group that is present) */
 #define CF_LOWER    0x02 /* lower-cased */
-#define CF_ADDRESS  0x04 /* must look like local@domain */
+#define CF_ADDRESS  0x04 /* must pass the address rule (address.h) */
 #define CF_EMPTY_OK 0x08 /* "" is a valid string */
 #define CF_KEEP     0x10 /* CT_SECRET: read the contents into cfg->secret */
 
@@ -212,19 +214,6 @@ static bool config_chars_ok(const char *s, const char *class)
 		if (!hit)
 			return false;
 	}
-	return true;
-}
-
-/* local@domain, with no space, control character or address punctuation. */
-static bool config_address_ok(const char *s)
-{
-	const char *at = strrchr(s, '@');
-
-	if (at == NULL || at == s || at[1] == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>(),;:\"[]\\", *s) != NULL)
-			return false;
 	return true;
 }
 
@@ -389,9 +378,14 @@ static bool config_store_string(struct config_ctx *ctx, const struct config_def 
 			     d->choices);
 		return false;
 	}
-	if ((d->flags & CF_ADDRESS) && !config_address_ok(str)) {
-		config_error(ctx, s, key, "'%s' is not an email address (local@domain)", str);
-		return false;
+	if (d->flags & CF_ADDRESS) {
+		char *why = NULL;
+
+		if (address_check(str, &why) < 0) {
+			config_error(ctx, s, key, "'%s' is not an email address: %s", str, why);
+			g_free(why);
+			return false;
+		}
 	}
 	if (d->type == CT_CHOICE) {
 		char **choices = g_strsplit(d->choices, "|", -1);
@@ -407,6 +401,10 @@ static bool config_store_string(struct config_ctx *ctx, const struct config_def 
 	}
 	if (d->type == CT_PATH || d->type == CT_SECRET)
 		value = config_abs_path(ctx, str);
+	else if ((d->flags & CF_LOWER) && (d->flags & CF_ADDRESS))
+		/* our own addresses, compared with everything that comes in:
+		 * the matching form (lower-cased, UTF-8 too; needless quotes gone) */
+		value = address_key(str);
 	else if (d->flags & CF_LOWER)
 		value = g_ascii_strdown(str, -1);
 	else
@@ -768,7 +766,7 @@ static void config_check_notify(struct config_ctx *ctx, const struct config_def 
 	const char *v = *(char **)((char *)base + d->offset);
 
 	if (strcmp(v, "admins") != 0 && strcmp(v, "all") != 0 && strcmp(v, "none") != 0 &&
-	    !config_address_ok(v))
+	    !address_valid(v))
 		config_error(ctx, s, key, "'%s' is not one of: admins, all, none, or an address",
 			     v);
 }
@@ -1025,7 +1023,7 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 			     g_str_has_prefix(q->mailbox.url, "pop3") ? "POP3" : "mbox");
 	}
 	if (q->address != NULL && q->comment_address != NULL &&
-	    strcmp(q->address, q->comment_address) == 0)
+	    address_equal(q->address, q->comment_address))
 		config_error(ctx, config_member_or(e, "comment_address"), key,
 			     "comment_address is the queue's address");
 	for (size_t j = 0; j < i; j++) {
@@ -1038,9 +1036,9 @@ static void config_check_queue(struct config_ctx *ctx, size_t i, const config_se
 				     "duplicate queue name '%s'", q->name);
 		for (size_t k = 0; k < G_N_ELEMENTS(mine); k++)
 			if (mine[k] != NULL &&
-			    ((p->address != NULL && strcmp(mine[k], p->address) == 0) ||
+			    ((p->address != NULL && address_equal(mine[k], p->address)) ||
 			     (p->comment_address != NULL &&
-			      strcmp(mine[k], p->comment_address) == 0)))
+			      address_equal(mine[k], p->comment_address))))
 				config_error(ctx, config_member_or(e, fields[k]), key,
 					     "address '%s' is already used by queue '%s'", mine[k],
 					     p->name != NULL ? p->name : "?");
@@ -1119,7 +1117,7 @@ static void config_parse_staff(struct config_ctx *ctx, const struct config_def *
 				config_error(ctx, config_member_or(e, "login"), ekey,
 					     "duplicate login '%s'", st->login);
 			if (st->email != NULL && p->email != NULL &&
-			    strcmp(st->email, p->email) == 0)
+			    address_equal(st->email, p->email))
 				config_error(ctx, config_member_or(e, "email"), ekey,
 					     "email '%s' is already used by '%s'", st->email,
 					     p->login != NULL ? p->login : "?");
@@ -1280,9 +1278,8 @@ const struct config_queue *config_queue_by_address(const struct ticketd_config *
 {
 	for (size_t i = 0; addr != NULL && i < cfg->queue_count; i++) {
 		const struct config_queue *q = &cfg->queues[i];
-		if ((q->address != NULL && g_ascii_strcasecmp(q->address, addr) == 0) ||
-		    (q->comment_address != NULL &&
-		     g_ascii_strcasecmp(q->comment_address, addr) == 0))
+		if ((q->address != NULL && address_equal(q->address, addr)) ||
+		    (q->comment_address != NULL && address_equal(q->comment_address, addr)))
 			return q;
 	}
 	return NULL;
@@ -1291,8 +1288,7 @@ const struct config_queue *config_queue_by_address(const struct ticketd_config *
 const struct config_staff *config_staff_by_email(const struct ticketd_config *cfg, const char *addr)
 {
 	for (size_t i = 0; addr != NULL && i < cfg->staff_count; i++)
-		if (cfg->staff[i].email != NULL &&
-		    g_ascii_strcasecmp(cfg->staff[i].email, addr) == 0)
+		if (cfg->staff[i].email != NULL && address_equal(cfg->staff[i].email, addr))
 			return &cfg->staff[i];
 	return NULL;
 }

@@ -13,6 +13,7 @@
  * objects are referenced only inside message_parse() and released there.
  */
 #include "message.h"
+#include "address.h"
 #include "message-private.h"
 #include "util.h"
 
@@ -141,27 +142,28 @@ char *message_clean_value(const char *value)
 	return g_strstrip(s);
 }
 
-/* An address we can answer: local@domain, no blanks or controls. */
-static bool addr_usable(const char *addr)
-{
-	const char *at;
-
-	if (addr == NULL || *addr == '\0' || *addr == '@')
-		return false;
-	for (const char *p = addr; *p != '\0'; p++)
-		if ((unsigned char)*p <= 0x20 || *p == 0x7F)
-			return false;
-	at = strrchr(addr, '@');
-	return at != NULL && at[1] != '\0';
-}
-
+/* addr must have passed address_check(): the matching key goes to addr,
+ * the spelling as written (domain lower-cased) to spelling. */
 static struct mail_address *address_new(const char *name, const char *addr)
 {
 	struct mail_address *a = g_new0(struct mail_address, 1);
 
 	a->name = message_clean_value(name);
-	a->addr = addr_normalize(message_clean_value(addr));
+	a->addr = address_key(addr);
+	a->spelling = address_normalise(addr);
+	if (a->addr == NULL || a->spelling == NULL)
+		log_panic("address_new: unchecked address");
 	return a;
+}
+
+static struct mail_address *address_copy(const struct mail_address *a)
+{
+	struct mail_address *c = g_new0(struct mail_address, 1);
+
+	c->name = g_strdup(a->name);
+	c->addr = g_strdup(a->addr);
+	c->spelling = g_strdup(a->spelling);
+	return c;
 }
 
 static void address_free(struct mail_address *a)
@@ -170,6 +172,7 @@ static void address_free(struct mail_address *a)
 		return;
 	g_free(a->name);
 	g_free(a->addr);
+	g_free(a->spelling);
 	g_free(a);
 }
 
@@ -198,30 +201,37 @@ static void attachment_free_cb(gpointer p)
 	g_free(a);
 }
 
-/* Appends the usable mailboxes of list (group members too) to out. */
+/* Appends the mailboxes of list (group members too) that pass the address
+ * rule to out; the others are warned about, the first one's reason also
+ * goes to *why_r (if not NULL and still unset). */
 static void collect_addresses(struct parsed_message *msg, InternetAddressList *list, GPtrArray *out,
-			      const char *header, bool in_group)
+			      const char *header, bool in_group, char **why_r)
 {
 	int n = list == NULL ? 0 : internet_address_list_length(list);
 
 	for (int i = 0; i < n; i++) {
 		InternetAddress *ia = internet_address_list_get_address(list, i);
 		const char *addr;
+		char *why = NULL;
 
 		if (INTERNET_ADDRESS_IS_GROUP(ia) && !in_group) {
 			collect_addresses(msg,
 					  internet_address_group_get_members(
 						  INTERNET_ADDRESS_GROUP(ia)),
-					  out, header, true);
+					  out, header, true, why_r);
 			continue;
 		}
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
 			continue;
 		addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-		if (!addr_usable(addr)) {
+		if (address_check(addr, &why) < 0) {
 			char *clean = log_sanitize(addr, 60);
-			message_add_warning(msg, "unusable address in %s: %s", header, clean);
+			message_add_warning(msg, "unusable address in %s: %s (%s)", header, clean,
+					    why);
+			if (why_r != NULL && *why_r == NULL)
+				*why_r = g_strdup_printf("%s %s: %s", header, clean, why);
 			g_free(clean);
+			g_free(why);
 			continue;
 		}
 		if (out->len >= MAX_ADDRESSES) {
@@ -235,15 +245,48 @@ static void collect_addresses(struct parsed_message *msg, InternetAddressList *l
 
 /* The first usable mailbox of list, or NULL. */
 static struct mail_address *first_address(struct parsed_message *msg, InternetAddressList *list,
-					  const char *header)
+					  const char *header, char **why_r)
 {
 	GPtrArray *all = g_ptr_array_new_with_free_func(address_free_cb);
 	struct mail_address *a = NULL;
 
-	collect_addresses(msg, list, all, header, false);
+	collect_addresses(msg, list, all, header, false, why_r);
 	if (all->len > 0)
 		a = g_ptr_array_steal_index(all, 0);
 	g_ptr_array_unref(all);
+	return a;
+}
+
+/* When GMime found no mailbox in a From header that is there, the addr-spec
+ * as written (in the last <...>, else the whole value) gets the address
+ * rule's verdict: GMime drops what it cannot parse without saying why, and
+ * the rule is ours.  Returns the mailbox, or NULL with the reason for the
+ * failed list in *why_r. */
+static struct mail_address *raw_from(struct parsed_message *msg, const char *value, char **why_r)
+{
+	const char *lt = strrchr(value, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
+	char *addr, *why = NULL, *clean;
+	struct mail_address *a = NULL;
+
+	if (lt != NULL && gt != NULL)
+		addr = g_strndup(lt + 1, gt - lt - 1);
+	else
+		addr = g_strdup(value);
+	g_strstrip(addr);
+	if (address_check(addr, &why) == 0) {
+		a = address_new("", addr);
+		message_add_warning(msg, "From not understood by the MIME parser; address taken "
+					 "as written");
+		goto out;
+	}
+	clean = log_sanitize(addr, 60);
+	message_add_warning(msg, "unusable address in From: %s (%s)", clean, why);
+	if (*why_r == NULL)
+		*why_r = g_strdup_printf("From %s: %s", clean, why);
+	g_free(clean);
+out:
+	g_free(why);
+	g_free(addr);
 	return a;
 }
 
@@ -326,11 +369,12 @@ out:
 	g_ptr_array_unref(ids);
 }
 
-/* Return-Path: "" for <>, the lower-cased addr-spec, or NULL if unusable. */
+/* Return-Path: "" for <>, the addr-spec's matching key (address.h), or NULL
+ * if it breaks the address rule. */
 static char *parse_return_path(struct parsed_message *msg, const char *value)
 {
 	const char *start = value, *end, *colon;
-	char *addr;
+	char *addr, *key, *why = NULL;
 
 	if (value == NULL)
 		return NULL;
@@ -349,16 +393,17 @@ static char *parse_return_path(struct parsed_message *msg, const char *value)
 	addr = g_strstrip(g_strndup(start, end - start));
 	if (*addr == '\0')
 		return addr;
-	for (const char *p = addr; *p != '\0'; p++) {
-		if ((unsigned char)*p <= 0x20 || *p == 0x7F) {
-			char *clean = log_sanitize(value, 60);
-			message_add_warning(msg, "unusable Return-Path: %s", clean);
-			g_free(clean);
-			g_free(addr);
-			return NULL;
-		}
+	if (address_check(addr, &why) < 0) {
+		char *clean = log_sanitize(value, 60);
+		message_add_warning(msg, "unusable Return-Path: %s (%s)", clean, why);
+		g_free(clean);
+		g_free(why);
+		g_free(addr);
+		return NULL;
 	}
-	return addr_normalize(addr);
+	key = address_key(addr);
+	g_free(addr);
+	return key;
 }
 
 static gint64 parse_date(struct parsed_message *msg, const char *value)
@@ -391,7 +436,7 @@ static int read_headers(struct parsed_message *msg, GMimeMessage *message,
 	int count = g_mime_header_list_get_count(list);
 	const char *value;
 	GPtrArray *ids;
-	char *msgid;
+	char *msgid, *from_why = NULL;
 
 	if (count > MAX_HEADERS) {
 		message_add_warning(msg, "%d header fields; only the first %d kept", count,
@@ -430,22 +475,32 @@ static int read_headers(struct parsed_message *msg, GMimeMessage *message,
 	msg->date = parse_date(msg, message_header(msg, "Date"));
 	msg->return_path = parse_return_path(msg, message_header(msg, "Return-Path"));
 
-	collect_addresses(msg, g_mime_message_get_to(message), msg->to, "To", false);
-	collect_addresses(msg, g_mime_message_get_cc(message), msg->cc, "Cc", false);
-	msg->sender = first_address(msg, g_mime_message_get_sender(message), "Sender");
-	msg->from = first_address(msg, g_mime_message_get_from(message), "From");
+	collect_addresses(msg, g_mime_message_get_to(message), msg->to, "To", false, NULL);
+	collect_addresses(msg, g_mime_message_get_cc(message), msg->cc, "Cc", false, NULL);
+	msg->sender = first_address(msg, g_mime_message_get_sender(message), "Sender", NULL);
+	msg->from = first_address(msg, g_mime_message_get_from(message), "From", &from_why);
+	value = message_header(msg, "From");
+	if (msg->from == NULL && from_why == NULL && value != NULL)
+		msg->from = raw_from(msg, value, &from_why);
 	if (msg->from == NULL && msg->sender != NULL) {
 		message_add_warning(msg, "no usable From; using Sender");
-		msg->from = address_new(msg->sender->name, msg->sender->addr);
+		msg->from = address_copy(msg->sender);
 	}
-	if (msg->from == NULL && addr_usable(msg->return_path)) {
+	if (msg->from == NULL && msg->return_path != NULL && msg->return_path[0] != '\0') {
 		message_add_warning(msg, "no usable From or Sender; using Return-Path");
 		msg->from = address_new("", msg->return_path);
 	}
 	if (msg->from == NULL) {
-		error_set(error_r, "no sender address");
+		/* The reason names the broken From, so that whoever reads the
+		 * failed list sees why this customer got no ticket. */
+		if (from_why != NULL)
+			error_set(error_r, "no sender address (unusable %s)", from_why);
+		else
+			error_set(error_r, "no sender address");
+		g_free(from_why);
 		return -1;
 	}
+	g_free(from_why);
 	return 0;
 }
 

@@ -22,9 +22,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Only addresses that pass the address rule (address.h) are kept; the
+ * others are dropped with a warning. */
 struct mail_address {
-	char *name; /* display name, UTF-8, may be "" */
-	char *addr; /* addr-spec, lower-cased, never NULL */
+	char *name;     /* display name, UTF-8, may be "" */
+	char *addr;     /* matching key (address_key): lower-cased, needless quotes
+			 * removed; what tickets store and compare; never NULL */
+	char *spelling; /* as written, domain lower-cased (address_normalise): for
+			 * sending, where the local part's case is kept; never NULL */
 };
 
 struct mail_header {
@@ -51,7 +56,8 @@ struct parsed_message {
 	GPtrArray *references;       /* char *, msg-ids of References in order, without <> */
 	struct mail_address *from;   /* From, else Sender, else Return-Path; never NULL */
 	struct mail_address *sender; /* Sender:, or NULL */
-	char *return_path;           /* Return-Path addr-spec; "" for <>; NULL when absent */
+	char *return_path;           /* Return-Path key (address_key); "" for <>; NULL when
+					absent or unusable */
 	GPtrArray *to;               /* struct mail_address * */
 	GPtrArray *cc;               /* struct mail_address * */
 	GPtrArray *headers;          /* struct mail_header *, top-level headers in order */

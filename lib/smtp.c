@@ -20,8 +20,11 @@
  *
  * Results are classified in one place, smtp_classify().
  *
- * Not done, because libetpan 1.9.4 cannot: SMTPUTF8 (non-ASCII addresses
- * are refused here), BODY=8BITMIME, a chosen EHLO name (libetpan sends
+ * Envelope addresses follow the address rule (address.h): IDN domains are
+ * sent as A-labels, quoted local parts quoted.
+ *
+ * Not done, because libetpan 1.9.4 cannot: SMTPUTF8 (addresses with a
+ * non-ASCII local part are refused here), BODY=8BITMIME, a chosen EHLO name (libetpan sends
  * gethostname()).
  *
  * libetpan writes with send() without MSG_NOSIGNAL, so every exchange runs
@@ -30,6 +33,8 @@
  */
 #include "smtp.h"
 #include "smtp-private.h"
+
+#include "address.h"
 
 #include "net.h"
 #include "tls.h"
@@ -50,7 +55,6 @@
 #include <unistd.h>
 
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets. */
-#define SMTP_ADDR_MAX 254
 /* libetpan formats "AUTH PLAIN <base64>" into 513 bytes. */
 #define SMTP_CREDENTIALS_MAX   360
 #define SMTP_PASSWORD_FILE_MAX 4096
@@ -172,28 +176,25 @@ int smtp_parse_url(const char *url, bool *implicit_tls_r, char **host_r, unsigne
 	return 0;
 }
 
-/* An address we can put between <> in MAIL FROM / RCPT TO: printable
- * ASCII without spaces and brackets (no CRLF smuggled into the command). */
-static bool smtp_addr_ok(const char *addr, const char **why_r)
+/* The form of addr for MAIL FROM / RCPT TO (address_envelope(): a quoted
+ * local part stays quoted, an IDN domain becomes its A-label), or NULL with
+ * the reason.  The address rule admits no CR, LF or '<>' outside quotes, so
+ * nothing can be smuggled into the command; what is left non-ASCII would
+ * need SMTPUTF8. */
+static char *smtp_envelope_addr(const char *addr, char **why_r)
 {
-	size_t len = strlen(addr);
+	char *out = address_envelope(addr, why_r);
 
-	if (len == 0 || len > SMTP_ADDR_MAX) {
-		*why_r = len == 0 ? "empty" : "too long";
-		return false;
-	}
-	for (const char *p = addr; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c >= 0x80) {
-			*why_r = "not ASCII (SMTPUTF8 is not supported)";
-			return false;
-		}
-		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>') {
-			*why_r = "space, control character or angle bracket";
-			return false;
+	if (out == NULL)
+		return NULL;
+	for (const char *p = out; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80) {
+			error_set(why_r, "not ASCII (SMTPUTF8 is not supported)");
+			g_free(out);
+			return NULL;
 		}
 	}
-	return true;
+	return out;
 }
 
 /* The password from its file, one trailing newline (LF or CRLF) removed. */
@@ -632,31 +633,39 @@ enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 {
 	enum transport_result ret = TRANSPORT_PERMFAIL;
 	struct smtp_sigpipe sp;
-	const char *from, *bad;
-	char *why = NULL, *clean;
+	GPtrArray *ascii = NULL;
+	const char *from;
+	char *why = NULL, *clean = NULL, *from_ascii = NULL;
 	bool stale;
 
 	/* "" and "<>" are the null reverse-path: MAIL FROM:<> */
 	from = envelope_from == NULL || strcmp(envelope_from, "<>") == 0 ? "" : envelope_from;
-	if (from[0] != '\0' && !smtp_addr_ok(from, &bad)) {
-		clean = log_sanitize(from, 0);
-		error_set(error_r, "%s: unusable envelope sender %s: %s", smtp->label, clean, bad);
-		g_free(clean);
-		return TRANSPORT_PERMFAIL;
+	if (from[0] != '\0') {
+		from_ascii = smtp_envelope_addr(from, &why);
+		if (from_ascii == NULL) {
+			clean = log_sanitize(from, 0);
+			error_set(error_r, "%s: unusable envelope sender %s: %s", smtp->label,
+				  clean, why);
+			goto out;
+		}
+		from = from_ascii;
 	}
 	if (rcpts == NULL || rcpts[0] == NULL) {
 		error_set(error_r, "%s: no recipients", smtp->label);
-		return TRANSPORT_PERMFAIL;
+		goto out;
 	}
+	ascii = g_ptr_array_new_with_free_func(g_free);
 	for (size_t i = 0; rcpts[i] != NULL; i++) {
-		if (!smtp_addr_ok(rcpts[i], &bad)) {
+		char *r = smtp_envelope_addr(rcpts[i], &why);
+		if (r == NULL) {
 			clean = log_sanitize(rcpts[i], 0);
 			error_set(error_r, "%s: unusable recipient %s: %s", smtp->label, clean,
-				  bad);
-			g_free(clean);
-			return TRANSPORT_PERMFAIL;
+				  why);
+			goto out;
 		}
+		g_ptr_array_add(ascii, r);
 	}
+	g_ptr_array_add(ascii, NULL);
 
 	smtp_sigpipe_block(&sp);
 	if (smtp->session != NULL && smtp_peer_closed(smtp->session)) {
@@ -681,7 +690,8 @@ enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				break;
 			}
 		}
-		ret = smtp_transaction(smtp, from, rcpts, data, len, &stale, &why);
+		ret = smtp_transaction(smtp, from, (const char *const *)ascii->pdata, data, len,
+				       &stale, &why);
 		if (!stale || attempt > 0)
 			break;
 		log_debug("transport %s: idle session went stale (%s), connecting again",
@@ -691,6 +701,11 @@ enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 	smtp_sigpipe_restore(&sp);
 	if (ret != TRANSPORT_OK)
 		error_set(error_r, "%s: %s", smtp->label, why);
+out:
+	if (ascii != NULL)
+		g_ptr_array_unref(ascii);
+	g_free(from_ascii);
+	g_free(clean);
 	g_free(why);
 	return ret;
 }

@@ -433,6 +433,56 @@ out:
 	g_ptr_array_free(extra, TRUE);
 }
 
+/* Unusual but valid customer addresses go out exactly as written: a quoted
+ * local part stays quoted, an IDN domain is written as A-label. */
+static void test_unusual_addresses(void)
+{
+	static const struct {
+		const char *addr, *header;
+	} cases[] = {
+		{ "\"j,s\"@customer.example", "To: Customer <\"j,s\"@customer.example>\r\n" },
+		{ "o'brien@example.ie", "To: Customer <o'brien@example.ie>\r\n" },
+		{ "user+tag@example.com", "To: Customer <user+tag@example.com>\r\n" },
+		{ "\"john doe\"@example.com", "To: Customer <\"john doe\"@example.com>\r\n" },
+		{ "kunde@bücher.example", "To: Customer <kunde@xn--bcher-kva.example>\r\n" },
+	};
+	const char *cc[] = { "\"a,b\"@example.org", NULL };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct outgoing_mail mail = { 0 };
+		GByteArray *out = NULL;
+		GMimeMessage *back;
+		InternetAddressList *to;
+		char *error = NULL, *text;
+
+		mail.from_addr = "support@example.com";
+		mail.to_name = "Customer";
+		mail.to_addr = cases[i].addr;
+		mail.cc = cc;
+		mail.subject = "x";
+		mail.body = "x\n";
+		mail.message_id = "x@example.com";
+		mail.date = DATE_1;
+		is_int(compose_message(&mail, &out, &error), 0, cases[i].addr);
+		if (error != NULL)
+			printf("#   %s\n", error);
+		g_free(error);
+		if (out == NULL)
+			continue;
+		text = g_strndup((const char *)out->data, out->len);
+		like(text, cases[i].header, "  To: as written");
+		like(text, "Cc: \"a,b\"@example.org\r\n", "  Cc: quoted local part kept");
+		back = parse_back(out);
+		to = back != NULL ? g_mime_message_get_to(back) : NULL;
+		ok(to != NULL && internet_address_list_length(to) == 1,
+		   "  one To when parsed back");
+		g_free(text);
+		if (back != NULL)
+			g_object_unref(back);
+		g_byte_array_unref(out);
+	}
+}
+
 static void test_invalid_input(void)
 {
 	GByteArray *out = NULL;
@@ -458,6 +508,7 @@ static void test_invalid_input(void)
 
 	mail.to_addr = "x@example.net>\r\nBcc: evil@x";
 	is_int(compose_message(&mail, &out, &error), -1, "to_addr with CR/LF fails");
+	like(error, "line break", "to_addr with CR/LF: reason");
 	g_free(error);
 	error = NULL;
 
@@ -471,6 +522,8 @@ static void test_invalid_input(void)
 	mail.from_addr = "support@example.com";
 	mail.cc = bad_cc;
 	is_int(compose_message(&mail, &out, &error), -1, "bad Cc fails");
+	like(error, "invalid Cc address bad cc@example.org: ' ' in an unquoted local part",
+	     "bad Cc: the reason names the address and the rule");
 	g_free(error);
 	error = NULL;
 
@@ -593,6 +646,7 @@ int main(void)
 	test_long_ascii_line();
 	test_injection();
 	test_overrides();
+	test_unusual_addresses();
 	test_invalid_input();
 	test_thread_index();
 	test_msgid();

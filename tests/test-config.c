@@ -725,6 +725,44 @@ static void test_errors(void)
 	expect_error(text, "a.example.com",
 		     "staff.a.email: 'a.example.com' is not an email address", "email without @");
 	g_free(text);
+	text = make_conf(
+		NULL, NULL,
+		"  { login = \"a\"; name = \"A\"; email = \"a..b@example.com\"; role = \"admin\"; }\n");
+	expect_error(text, "a..b@example.com",
+		     "staff.a.email: 'a..b@example.com' is not an email address: two dots",
+		     "email with two dots: the address rule's reason");
+	g_free(text);
+	text = make_conf(NULL,
+			 "  { name = \"s\"; address = \"s@example.com\";\n"
+			 "    comment_address = \"a b@example.com\"; }\n",
+			 NULL);
+	expect_error(text, "a b@example.com",
+		     "queues.s.comment_address: 'a b@example.com' is not an email address: ' '",
+		     "comment_address with a blank");
+	g_free(text);
+	{
+		text = make_conf(NULL,
+				 "  { name = \"s\"; address = \"\\\"Help Desk\\\"@Example.com\";\n"
+				 "    comment_address = \"s-comment@Bücher.Example\"; }\n",
+				 "  { login = \"o\"; name = \"O\"; email = \"o'brien@example.ie\"; "
+				 "role = \"admin\"; }\n");
+		is_int(load_text(text, &cfg, &error), 0, "quoted local part and IDN domain load");
+		if (error != NULL)
+			printf("#   %s\n", error);
+		is_str(cfg != NULL ? cfg->queues[0].address : NULL, "\"help desk\"@example.com",
+		       "quoted queue address kept quoted, lower-cased");
+		is_str(cfg != NULL ? cfg->queues[0].comment_address : NULL,
+		       "s-comment@bücher.example", "IDN domain lower-cased, kept a U-label");
+		ok(cfg != NULL &&
+			   config_queue_by_address(cfg, "s-comment@xn--bcher-kva.example") != NULL,
+		   "queue found by the A-label spelling");
+		ok(cfg != NULL && config_staff_by_email(cfg, "O'Brien@Example.IE") != NULL,
+		   "staff found by email, any case");
+		config_free(&cfg);
+		g_free(error);
+		error = NULL;
+		g_free(text);
+	}
 
 	/* values */
 	text = make_conf("  poll_interval = \"5 minutes\";\n", NULL, NULL);

@@ -343,6 +343,52 @@ static void test_senders(void)
 	g_free(error);
 }
 
+/* The address rule (lib/address.c) as the parser applies it. */
+static void test_addresses(void)
+{
+	static const struct {
+		const char *from, *addr, *spelling;
+	} good[] = {
+		{ "\"j,s\"@customer.example", "\"j,s\"@customer.example",
+		  "\"j,s\"@customer.example" },
+		{ "Sean <o'brien@Example.IE>", "o'brien@example.ie", "o'brien@example.ie" },
+		{ "user+tag@example.com", "user+tag@example.com", "user+tag@example.com" },
+		{ "\"John Doe\" <\"John Doe\"@example.com>", "\"john doe\"@example.com",
+		  "\"John Doe\"@example.com" },
+		{ "=?utf-8?q?J=C3=B6rg?= <Jörg@BÜCHER.example>", "jörg@bücher.example",
+		  "Jörg@bücher.example" },
+		{ "<\"Support\"@Example.com>", "support@example.com", "\"Support\"@example.com" },
+	};
+	struct parsed_message *m = NULL;
+	char *error = NULL, *raw;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+		raw = g_strdup_printf("From: %s\nTo: support@example.com\n\nb\n", good[i].from);
+		m = parse(raw);
+		is_str(m != NULL ? m->from->addr : NULL, good[i].addr, good[i].from);
+		is_str(m != NULL ? m->from->spelling : NULL, good[i].spelling, "  its spelling");
+		message_free(&m);
+		g_free(raw);
+	}
+
+	raw = "From: a..b@example.com\nTo: x@example.com, \"bad@example.com\n\nb\n";
+	is_int(message_parse(raw, strlen(raw), NULL, &m, &error), -1,
+	       "addresses: invalid From and nothing else fails");
+	like(error, "no sender address (unusable From ", "addresses: reason names the From");
+	like(error, "two dots", "addresses: reason says what is wrong");
+	g_free(error);
+	error = NULL;
+
+	raw = "From: a..b@example.com\nReturn-Path: <Bounce@Example.net>\n"
+	      "To: ok@example.com, <a@>\n\nb\n";
+	m = parse(raw);
+	is_str(m != NULL ? m->from->addr : NULL, "bounce@example.net",
+	       "addresses: invalid From, Return-Path used");
+	ok(has_warning(m, "unusable address in From"), "addresses: invalid From warned about");
+	is_int(m != NULL ? m->to->len : 0, 1, "addresses: invalid To member dropped");
+	message_free(&m);
+}
+
 static void test_limits(void)
 {
 	struct message_limits lim = { .max_size = 100 };
@@ -749,6 +795,7 @@ int main(void)
 	test_html();
 	test_headers();
 	test_senders();
+	test_addresses();
 	test_limits();
 	test_bodies();
 	test_broken();

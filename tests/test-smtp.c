@@ -535,6 +535,17 @@ static void test_refusals(bool pipelining)
 	       "non-ASCII recipient: PERMFAIL");
 	like(error, "SMTPUTF8", "  ... says why");
 	g_clear_pointer(&error, g_free);
+	is_int(send1(tr, "", "\"j,s\"@customer.example", &error), TRANSPORT_OK,
+	       "quoted local part: sent");
+	is_int(send1(tr, "", "\"john doe\"@example.com", &error), TRANSPORT_OK,
+	       "quoted blank in the local part: sent");
+	is_int(send1(tr, "", "kunde@bücher.example", &error), TRANSPORT_OK, "IDN domain: sent");
+	g_clear_pointer(&error, g_free);
+	log = fake_log_copy(&f);
+	like(log, "RCPT TO:<\"j,s\"@customer.example>\r\n", "  ... quoted as written");
+	like(log, "RCPT TO:<\"john doe\"@example.com>\r\n", "  ... the blank inside the quotes");
+	like(log, "RCPT TO:<kunde@xn--bcher-kva.example>\r\n", "  ... the domain as A-label");
+	g_free(log);
 	log = fake_log_copy(&f);
 	ok(strstr(log, "bad") == NULL, "  ... nothing of them reached the server");
 	g_free(log);
