@@ -236,6 +236,8 @@ static void walk_message_part(struct walk *w, GMimeMessagePart *mpart)
 	GMimeStream *mem;
 	GBytes *data;
 
+	message_repair_encoded_words(GMIME_OBJECT(inner));
+
 	filename = g_mime_object_get_content_disposition_parameter(obj, "filename");
 	if (filename == NULL)
 		filename = g_mime_object_get_content_type_parameter(obj, "name");
@@ -399,6 +401,7 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 		return;
 	}
 	w->parts++;
+	message_repair_encoded_words(obj);
 	if (GMIME_IS_MESSAGE_PART(obj)) {
 		walk_message_part(w, GMIME_MESSAGE_PART(obj));
 	} else if (GMIME_IS_MULTIPART(obj)) {

@@ -1,8 +1,9 @@
 /*
- * message-private.h - what the two halves of the message module share:
- * message.c (parser setup, header fields, addresses, ids, Date) and
- * message-body.c (the MIME walk for the text and the attachments).  Not part
- * of the message.h contract; nothing outside those two files includes it.
+ * message-private.h - what the parts of the message module share:
+ * message.c (parser setup, header fields, addresses, ids, Date),
+ * message-body.c (the MIME walk for the text and the attachments) and
+ * message-rfc2047.c (a repair of encoded words before GMime decodes them).
+ * Not part of the message.h contract; nothing outside those files includes it.
  *
  * Memory: strings returned are new and owned by the caller.  Nothing here
  * fails: problems are repaired and recorded in msg->warnings.
@@ -19,6 +20,11 @@ void message_add_warning(struct parsed_message *msg, const char *fmt, ...) G_GNU
 
 /* A header value as we hand it out: valid UTF-8, one line, trimmed. */
 char *message_clean_value(const char *value);
+
+/* Rewrites the raw value of each of object's own headers in which GMime
+ * 3.2.13 would lose text after a padded base64 encoded word (see
+ * message-rfc2047.c); call it before reading decoded values of the object. */
+void message_repair_encoded_words(GMimeObject *object);
 
 /* Walks the MIME tree of message within limits (every limit set, none 0):
  * sets msg->text and msg->text_from_html and adds msg->attachments.  options

@@ -589,6 +589,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 		error_set(error_r, "not a mail message (no header found)");
 		goto out;
 	}
+	message_repair_encoded_words(GMIME_OBJECT(message));
 	if (read_headers(msg, message, options, error_r) < 0)
 		goto out;
 	message_read_body(msg, message, options, &lim);

@@ -655,6 +655,61 @@ static void test_broken(void)
 	message_free(&m);
 }
 
+/* Issue 15: GMime 3.2.13 stopped decoding a run of base64 words of one
+ * charset at the first '=' padding, cutting the subject short. */
+static void test_split_words(void)
+{
+	const char *top = getenv("TICKETD_TOP");
+	char *path = g_build_filename(top != NULL ? top : ".", "tests", "data",
+				      "rfc2047-split-base64.eml", NULL);
+	struct parsed_message *m = NULL;
+	char *data = NULL, *error = NULL;
+	const struct mail_attachment *a;
+	size_t len = 0;
+
+	m = parse(HDR "Subject: =?koi8-r?b?7sUgzc/H1SDXz8rUySDXINDBzsXM2CDV0NLB18zFzsnR?=\n\nx\n");
+	is_str(m != NULL ? m->subject : NULL, "Не могу войти в панель управления",
+	       "split words: the issue's KOI8-R word whole");
+	message_free(&m);
+
+	if (file_read_all(path, 0, &data, &len, &error) < 0) {
+		printf("# %s\n", error);
+		ok(0, "split words: read the data file");
+		g_free(error);
+	} else if (message_parse(data, len, NULL, &m, &error) < 0) {
+		printf("# message_parse: %s\n", error);
+		ok(0, "split words: parse the data file");
+		g_free(error);
+	}
+	is_str(m != NULL ? m->subject : NULL, "Не могу войти в панель управления",
+	       "split words: KOI8-R subject split after padding, whole");
+	is_str(m != NULL ? m->from->name : NULL, "Иван Петров",
+	       "split words: From name split after padding, whole");
+	a = attachment(m, 0);
+	is_str(a != NULL ? a->filename : NULL, "отчёт об ошибке.txt",
+	       "split words: UTF-8 filename split after padding, whole");
+	is_str(m != NULL ? m->text : NULL, "Панель не открывается.", "split words: KOI8-R body");
+	message_free(&m);
+	g_free(data);
+	g_free(path);
+
+	m = parse(
+		HDR
+		"Subject: =?utf-8?b?0J3QtSDQvNA=?= =?UTF-8*ru?B?vtCz0YM=?= =?iso-8859-1?b?IGNhZuk=?= "
+		"=?iso-8859-1?b?IG9r?= plain =?utf-8?b?eA==?=\n\nx\n");
+	is_str(m != NULL ? m->subject : NULL, "Не могу café ok plain x",
+	       "split words: a character split between words, language tag, mixed charsets");
+	message_free(&m);
+
+	m = parse(
+		HDR
+		"Subject: =?utf-8?q?caf=C3?= =?utf-8?q?=A9?= =?utf-8?b?IGF1?= =?utf-8?b?IGxhaXQ=?="
+		" =?utf-8?b?Pz8=?=\n\nx\n");
+	is_str(m != NULL ? m->subject : NULL, "café au lait??",
+	       "split words: Q run, then a B run with padding in the middle and at the end");
+	message_free(&m);
+}
+
 /* expectations from tests/data/README: name → "ok" / "fail" */
 static GHashTable *read_readme(const char *dir)
 {
@@ -799,6 +854,7 @@ int main(void)
 	test_limits();
 	test_bodies();
 	test_broken();
+	test_split_words();
 	test_corpus();
 	message_deinit();
 	return tap_done();
