@@ -17,6 +17,10 @@ grep -q "bad.conf:$line:" "$T/bad.err"
 ok $? "the error names the file and line"
 grep -q "priority" "$T/bad.err" && grep -q "colour" "$T/bad.err"
 ok $? "every error of the file is reported in one run"
+"$TICKETD" -c "$T/ticketd.conf" -t >/dev/null
+is $? 0 "ticketd -c FILE -t (either order)"
+"$TICKETD" -t -c "$T/ticketd.conf" extra >/dev/null 2>&1
+is $? 64 "an unexpected argument is a usage error"
 "$TICKETD" -t -c "$T/missing.conf" >/dev/null 2>&1
 is $? 78 "a missing config is EX_CONFIG"
 
