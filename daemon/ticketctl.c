@@ -1,18 +1,21 @@
 /*
  * ticketctl - the administration panel on the command line (DESIGN §5).
  *
- *   ticketctl [-c FILE] db migrate
- *   ticketctl [-c FILE] list [--queue NAME] [--all] [--limit N] [--format=table|json]
- *   ticketctl [-c FILE] show N [--format=table|json]
- *   ticketctl [-c FILE] failed list [--format=table|json]
+ *   ticketctl [-c FILE] [--format=table|json|csv] COMMAND [OPTIONS] [ARGS]
+ *
+ * The commands are the table below: their words, their arguments, the
+ * options they take and a handler over lib/ticket-query.c (reads) and
+ * lib/format.c (printing); adding one is a row and a handler.  Global
+ * options (-c, --format, --help) go before or after the command; a
+ * command's own options after it.
  *
  * Exit codes follow sysexits(3): 64 usage, 65 no such ticket, 69 database
- * unreachable, 78 bad config.
+ * unreachable, 70 a query failed, 78 bad config.
  */
 #include "config.h"
 #include "db.h"
-#include "json.h"
-#include "util.h"
+#include "format.h"
+#include "ticket-query.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -25,358 +28,251 @@
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/ticketd/ticketd.conf"
 
-enum format {
-	FORMAT_TABLE,
-	FORMAT_JSON
+/* What a handler gets: the connection and every option parsed. */
+struct ctl {
+	struct db *db;
+	enum format_kind format;
+	struct ticket_filter filter;
+	char **args; /* the command's arguments after its words and options */
 };
 
-/* A column of a listing: its name, its JSON type ('s' string, 'i' number,
- * 'b' boolean) and its widest table cell (0: no limit). */
-struct column {
-	const char *name;
-	char type;
-	int max_width;
+/* Options a command may take, besides the global ones. */
+enum {
+	OPT_FORMAT = 1 << 0, /* the command prints a listing */
+	OPT_QUEUE = 1 << 1,
+	OPT_ALL = 1 << 2,
+	OPT_LIMIT = 1 << 3,
 };
 
-#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-static const char ticket_select[] =
-	"SELECT t.id, q.name, t.status, t.priority, t.subject, t.requestor, s.login, t.sticky, " ISO(
-		"t.created") ", " ISO("t.updated") " FROM tickets t JOIN queues q ON q.id = t.queue_id "
-						   "LEFT JOIN staff s ON s.id = t.assignee_id ";
-static const struct column ticket_columns[] = {
-	{ "id", 'i', 0 },       { "queue", 's', 0 },    { "status", 's', 0 },
-	{ "priority", 'i', 0 }, { "subject", 's', 40 }, { "requestor", 's', 30 },
-	{ "assignee", 's', 0 }, { "sticky", 'b', 0 },   { "created", 's', 0 },
-	{ "updated", 's', 0 },  { NULL, 0, 0 },
+struct command {
+	const char *words[2]; /* "failed", "list"; the second NULL for one word */
+	const char *usage;    /* what follows the words */
+	int nargs;            /* arguments after the words */
+	unsigned options;     /* OPT_* */
+	bool needs_db;
+	int (*run)(struct ctl *ctl);
 };
+
+static int cmd_migrate(struct ctl *ctl);
+static int cmd_list(struct ctl *ctl);
+static int cmd_show(struct ctl *ctl);
+static int cmd_failed_list(struct ctl *ctl);
+
+static const struct command commands[] = {
+	{ { "db", "migrate" }, "", 0, 0, true, cmd_migrate },
+	{ { "list", NULL },
+	  "[--queue NAME] [--all] [--limit N] [--format=table|json|csv]",
+	  0,
+	  OPT_FORMAT | OPT_QUEUE | OPT_ALL | OPT_LIMIT,
+	  true,
+	  cmd_list },
+	{ { "show", NULL }, "N [--format=table|json|csv]", 1, OPT_FORMAT, true, cmd_show },
+	{ { "failed", "list" }, "[--format=table|json|csv]", 0, OPT_FORMAT, true, cmd_failed_list },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* One table for both parses, so an option in the wrong place is named as
+ * such instead of "unrecognized". */
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "format", required_argument, NULL, 'F' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "queue", required_argument, NULL, 'q' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "limit", required_argument, NULL, 'l' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* "failed list": the words of a command (static storage, one at a time). */
+static const char *command_name(const struct command *cmd)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "%s%s%s", cmd->words[0], cmd->words[1] != NULL ? " " : "",
+		 cmd->words[1] != NULL ? cmd->words[1] : "");
+	return name;
+}
+
+static void print_command(FILE *out, const char *lead, const struct command *cmd)
+{
+	fprintf(out, "%s ticketctl [-c FILE] %s%s%s\n", lead, command_name(cmd),
+		cmd->usage[0] != '\0' ? " " : "", cmd->usage);
+}
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: ticketctl [-c FILE] db migrate\n"
-		"       ticketctl [-c FILE] list [--queue NAME] [--all] [--limit N] [--format=table|json]\n"
-		"       ticketctl [-c FILE] show N [--format=table|json]\n"
-		"       ticketctl [-c FILE] failed list [--format=table|json]\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		print_command(out, i == 0 ? "usage:" : "      ", &commands[i]);
 }
 
-static void append_value(GString *out, const PGresult *res, int row, int col, char type)
+static int query_failed(enum db_status st, char *error)
 {
-	const char *v = PQgetvalue(res, row, col);
-
-	if (PQgetisnull(res, row, col))
-		g_string_append(out, "null");
-	else if (type == 'i')
-		g_string_append(out, v);
-	else if (type == 'b')
-		g_string_append(out, v[0] == 't' ? "true" : "false");
-	else
-		json_append_string(out, v);
+	fprintf(stderr, "ticketctl: %s\n", error);
+	g_free(error);
+	return st == DB_ERR_CONNECTION ? EX_UNAVAILABLE : EX_SOFTWARE;
 }
 
-/* Appends row as a JSON object, without the closing brace. */
-static void append_object(GString *out, const PGresult *res, int row, const struct column *cols)
-{
-	g_string_append_c(out, '{');
-	for (int c = 0; cols[c].name != NULL; c++) {
-		if (c > 0)
-			g_string_append(out, ", ");
-		json_append_string(out, cols[c].name);
-		g_string_append(out, ": ");
-		append_value(out, res, row, c, cols[c].type);
-	}
-}
-
-static void append_array(GString *out, const PGresult *res, const struct column *cols)
-{
-	g_string_append_c(out, '[');
-	for (int r = 0; r < PQntuples(res); r++) {
-		g_string_append(out, r > 0 ? ",\n  " : "\n  ");
-		append_object(out, res, r, cols);
-		g_string_append_c(out, '}');
-	}
-	g_string_append(out, PQntuples(res) > 0 ? "\n]" : "]");
-}
-
-/* A table cell: one line, control characters replaced, cut to max. */
-static char *cell(const PGresult *res, int row, int col, const struct column *c)
-{
-	char *text;
-
-	if (PQgetisnull(res, row, col))
-		return g_strdup("-");
-	text = log_sanitize(PQgetvalue(res, row, col), 4096);
-	if (c->max_width > 0 && g_utf8_strlen(text, -1) > c->max_width) {
-		char *cut = g_utf8_substring(text, 0, c->max_width - 1);
-		g_free(text);
-		text = g_strconcat(cut, "…", NULL);
-		g_free(cut);
-	}
-	return text;
-}
-
-static void print_table(const PGresult *res, const struct column *cols)
-{
-	int ncols = 0, rows = PQntuples(res);
-	long width[32] = { 0 };
-
-	while (cols[ncols].name != NULL)
-		ncols++;
-	for (int c = 0; c < ncols; c++)
-		width[c] = (long)strlen(cols[c].name);
-	for (int r = 0; r < rows; r++)
-		for (int c = 0; c < ncols; c++) {
-			char *t = cell(res, r, c, &cols[c]);
-			width[c] = MAX(width[c], g_utf8_strlen(t, -1));
-			g_free(t);
-		}
-	for (int r = -1; r < rows; r++) {
-		GString *line = g_string_new(NULL);
-		for (int c = 0; c < ncols; c++) {
-			char *t =
-				r < 0 ? g_ascii_strup(cols[c].name, -1) : cell(res, r, c, &cols[c]);
-			g_string_append(line, t);
-			if (c + 1 < ncols)
-				for (long pad = g_utf8_strlen(t, -1); pad <= width[c]; pad++)
-					g_string_append_c(line, ' ');
-			g_free(t);
-		}
-		puts(line->str);
-		g_string_free(line, TRUE);
-	}
-}
-
-static PGresult *query(struct db *db, const char *sql, int n, const char *const *values)
-{
-	char *error = NULL;
-	enum db_status st;
-	PGresult *res = db_exec(db, sql, n, values, &st, &error);
-
-	if (res == NULL) {
-		fprintf(stderr, "ticketctl: %s\n", error);
-		exit(st == DB_ERR_CONNECTION ? EX_UNAVAILABLE : EX_SOFTWARE);
-	}
-	return res;
-}
-
-static int cmd_migrate(struct db *db)
+static int cmd_migrate(struct ctl *ctl)
 {
 	char *error = NULL;
 	int applied = 0, version = 0;
+	enum db_status st;
 
-	if (db_migrate(db, &applied, &error) != DB_OK) {
-		fprintf(stderr, "ticketctl: %s\n", error);
-		g_free(error);
-		return EX_SOFTWARE;
-	}
-	db_schema_version(db, &version, &error);
+	if ((st = db_migrate(ctl->db, &applied, &error)) != DB_OK ||
+	    (st = db_schema_version(ctl->db, &version, &error)) != DB_OK)
+		return query_failed(st, error);
 	printf("schema at version %d (%d migration%s applied)\n", version, applied,
 	       applied == 1 ? "" : "s");
 	return EX_OK;
 }
 
-static int cmd_list(struct db *db, enum format fmt, const char *queue, bool all, const char *limit)
+static int cmd_list(struct ctl *ctl)
 {
-	GString *sql = g_string_new(ticket_select);
-	PGresult *res;
+	struct format_table *table = NULL;
+	char *error = NULL;
+	enum db_status st = ticket_query_list(ctl->db, &ctl->filter, &table, &error);
 
-	g_string_append(sql, "WHERE ($1::text IS NULL OR q.name = $1) "
-			     "AND ($2::boolean OR t.status NOT IN ('resolved', 'closed')) "
-			     "ORDER BY t.priority DESC, t.id LIMIT $3::bigint");
-	res = query(db, sql->str, 3, (const char *const[]){ queue, all ? "t" : "f", limit });
-	g_string_free(sql, TRUE);
-	if (fmt == FORMAT_JSON) {
-		GString *out = g_string_new(NULL);
-		append_array(out, res, ticket_columns);
-		puts(out->str);
-		g_string_free(out, TRUE);
-	} else {
-		print_table(res, ticket_columns);
-	}
-	PQclear(res);
+	if (st != DB_OK)
+		return query_failed(st, error);
+	format_print_table(stdout, table, ctl->format);
+	format_table_free(&table);
 	return EX_OK;
 }
 
-static const struct column message_columns[] = {
-	{ "id", 'i', 0 },          { "direction", 's', 0 },  { "kind", 's', 0 },
-	{ "from", 's', 0 },        { "to", 's', 0 },         { "subject", 's', 0 },
-	{ "text", 's', 0 },        { "message_id", 's', 0 }, { "created", 's', 0 },
-	{ "attachments", 'i', 0 }, { NULL, 0, 0 },
-};
-static const struct column event_columns[] = {
-	{ "at", 's', 0 },  { "actor", 's', 0 }, { "type", 's', 0 },
-	{ "old", 's', 0 }, { "new", 's', 0 },   { NULL, 0, 0 },
-};
-
-static void append_string_list(GString *out, const PGresult *res)
+static int cmd_show(struct ctl *ctl)
 {
-	g_string_append_c(out, '[');
-	for (int r = 0; r < PQntuples(res); r++) {
-		if (r > 0)
-			g_string_append(out, ", ");
-		json_append_string(out, PQgetvalue(res, r, 0));
-	}
-	g_string_append_c(out, ']');
-}
+	const char *id = ctl->args[0];
+	struct format_record *rec = NULL;
+	char *error = NULL;
+	enum db_status st;
 
-static int cmd_show(struct db *db, enum format fmt, const char *id)
-{
-	GString *sql = g_string_new(ticket_select);
-	PGresult *t, *cc, *tags, *msgs, *events;
-
-	if (strspn(id, "0123456789") != strlen(id) || id[0] == '\0' || strlen(id) > 18) {
+	/* 18 digits always fit a bigint. */
+	if (id[0] == '\0' || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18) {
 		fprintf(stderr, "ticketctl: show: not a ticket number: %s\n", id);
 		return EX_USAGE;
 	}
-	g_string_append(sql, "WHERE t.id = $1");
-	t = query(db, sql->str, 1, &id);
-	g_string_free(sql, TRUE);
-	if (PQntuples(t) == 0) {
+	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), &rec, &error);
+	if (st != DB_OK)
+		return query_failed(st, error);
+	if (rec == NULL) {
 		fprintf(stderr, "ticketctl: no ticket %s\n", id);
-		PQclear(t);
 		return EX_DATAERR;
 	}
-	cc = query(db, "SELECT address FROM ticket_cc WHERE ticket_id = $1 ORDER BY address", 1,
-		   &id);
-	tags = query(db, "SELECT tag FROM ticket_tags WHERE ticket_id = $1 ORDER BY tag", 1, &id);
-	msgs = query(
-		db,
-		"SELECT m.id, m.direction, m.kind, m.from_addr, m.to_addrs, m.subject, m.body, "
-		"m.message_id, " ISO(
-			"m.created") ", "
-				     "(SELECT count(*) FROM attachments a WHERE a.message_id = m.id) "
-				     "FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id",
-		1, &id);
-	events = query(db,
-		       "SELECT " ISO("at") ", actor, type, old, new FROM events "
-					   "WHERE ticket_id = $1 ORDER BY id",
-		       1, &id);
-	if (fmt == FORMAT_JSON) {
-		GString *out = g_string_new(NULL);
-		append_object(out, t, 0, ticket_columns);
-		g_string_append(out, ",\n \"cc\": ");
-		append_string_list(out, cc);
-		g_string_append(out, ",\n \"tags\": ");
-		append_string_list(out, tags);
-		g_string_append(out, ",\n \"messages\": ");
-		append_array(out, msgs, message_columns);
-		g_string_append(out, ",\n \"events\": ");
-		append_array(out, events, event_columns);
-		g_string_append(out, "}");
-		puts(out->str);
-		g_string_free(out, TRUE);
-	} else {
-		for (int c = 0; ticket_columns[c].name != NULL; c++) {
-			char *v = PQgetisnull(t, 0, c) ? g_strdup("-")
-						       : log_sanitize(PQgetvalue(t, 0, c), 4096);
-			printf("%-10s %s\n", ticket_columns[c].name, v);
-			g_free(v);
-		}
-		printf("%-10s", "cc");
-		for (int r = 0; r < PQntuples(cc); r++)
-			printf(" %s", PQgetvalue(cc, r, 0));
-		printf("\n");
-		for (int r = 0; r < PQntuples(msgs); r++) {
-			printf("\n--- message %s (%s, %s) %s\nFrom: %s\nTo: %s\nSubject: %s\n",
-			       PQgetvalue(msgs, r, 0), PQgetvalue(msgs, r, 1),
-			       PQgetvalue(msgs, r, 2), PQgetvalue(msgs, r, 8),
-			       PQgetvalue(msgs, r, 3), PQgetvalue(msgs, r, 4),
-			       PQgetvalue(msgs, r, 5));
-			if (strcmp(PQgetvalue(msgs, r, 9), "0") != 0)
-				printf("Attachments: %s\n", PQgetvalue(msgs, r, 9));
-			printf("\n%s\n", PQgetvalue(msgs, r, 6));
-		}
-		printf("\n--- events\n");
-		print_table(events, event_columns);
-	}
-	PQclear(t);
-	PQclear(cc);
-	PQclear(tags);
-	PQclear(msgs);
-	PQclear(events);
+	format_print_record(stdout, rec, ctl->format);
+	format_record_free(&rec);
 	return EX_OK;
 }
 
-static const struct column failed_columns[] = {
-	{ "id", 'i', 0 },   { "source", 's', 40 }, { "uid", 's', 30 }, { "received", 's', 0 },
-	{ "size", 'i', 0 }, { "reason", 's', 60 }, { NULL, 0, 0 },
+static int cmd_failed_list(struct ctl *ctl)
+{
+	struct format_table *table = NULL;
+	char *error = NULL;
+	enum db_status st = ticket_query_failed(ctl->db, &table, &error);
+
+	if (st != DB_OK)
+		return query_failed(st, error);
+	format_print_table(stdout, table, ctl->format);
+	format_table_free(&table);
+	return EX_OK;
+}
+
+/* The command whose words start argv, or NULL. */
+static const struct command *find_command(int argc, char **argv, int *nwords_r)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *cmd = &commands[i];
+		int n = cmd->words[1] != NULL ? 2 : 1;
+
+		if (argc < n || strcmp(argv[0], cmd->words[0]) != 0 ||
+		    (n == 2 && strcmp(argv[1], cmd->words[1]) != 0))
+			continue;
+		*nwords_r = n;
+		return cmd;
+	}
+	return NULL;
+}
+
+static const char *option_name(int c)
+{
+	for (const struct option *o = longopts; o->name != NULL; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+struct parsed {
+	const char *config;
+	bool format_given;
 };
 
-static int cmd_failed_list(struct db *db, enum format fmt)
+/* One option of either parse; cmd is NULL before the command.  Returns
+ * -1 (after saying why) for a usage error, 1 for --help. */
+static int take_option(int c, const struct command *cmd, struct parsed *p, struct ctl *ctl)
 {
-	PGresult *res =
-		query(db,
-		      "SELECT id, source, source_uid, " ISO(
-			      "received") ", size, reason "
-					  "FROM raw_messages WHERE status = 'failed' ORDER BY id",
-		      0, NULL);
+	unsigned bit = 0;
 
-	if (fmt == FORMAT_JSON) {
-		GString *out = g_string_new(NULL);
-		append_array(out, res, failed_columns);
-		puts(out->str);
-		g_string_free(out, TRUE);
-	} else {
-		print_table(res, failed_columns);
+	switch (c) {
+	case 'c':
+		p->config = optarg;
+		return 0;
+	case 'F':
+		if (format_parse_kind(optarg, &ctl->format) < 0) {
+			fprintf(stderr, "ticketctl: --format: table, json or csv, not %s\n",
+				optarg);
+			return -1;
+		}
+		p->format_given = true;
+		return 0;
+	case 'h':
+		return 1;
+	case 'q':
+		ctl->filter.queue = optarg;
+		bit = OPT_QUEUE;
+		break;
+	case 'a':
+		ctl->filter.all = true;
+		bit = OPT_ALL;
+		break;
+	case 'l':
+		if (optarg[0] == '\0' || strspn(optarg, "0123456789") != strlen(optarg) ||
+		    strlen(optarg) > 18) {
+			fprintf(stderr, "ticketctl: --limit: not a number: %s\n", optarg);
+			return -1;
+		}
+		ctl->filter.limit = strtoll(optarg, NULL, 10);
+		bit = OPT_LIMIT;
+		break;
+	default:
+		return -1; /* getopt has said what */
 	}
-	PQclear(res);
-	return EX_OK;
+	if (cmd == NULL) {
+		fprintf(stderr,
+			"ticketctl: --%s is an option of a command: put it after the command\n",
+			option_name(c));
+		return -1;
+	}
+	if ((cmd->options & bit) == 0) {
+		fprintf(stderr, "ticketctl: %s has no --%s option\n", command_name(cmd),
+			option_name(c));
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = DEFAULT_CONFIG, *queue = NULL, *limit = NULL;
+	struct ctl ctl = { .format = FORMAT_TABLE, .filter = { .limit = -1 } };
+	struct parsed p = { .config = DEFAULT_CONFIG };
+	const struct command *cmd = NULL;
 	struct ticketd_config *cfg = NULL;
-	enum format fmt = FORMAT_TABLE;
-	struct db *db = NULL;
-	char *error = NULL;
-	bool all = false;
-	int c, code = EX_USAGE;
+	char *error = NULL, prog[80];
+	int c, r, nwords = 0, code;
 
-	/* GNU getopt permutes: options may follow the command words. */
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'F':
-			if (strcmp(optarg, "json") == 0)
-				fmt = FORMAT_JSON;
-			else if (strcmp(optarg, "table") == 0)
-				fmt = FORMAT_TABLE;
-			else {
-				fprintf(stderr, "ticketctl: --format: table or json\n");
-				return EX_USAGE;
-			}
-			break;
-		case 'q':
-			queue = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'l':
-			if (strspn(optarg, "0123456789") != strlen(optarg) || optarg[0] == '\0') {
-				fprintf(stderr, "ticketctl: --limit: not a number: %s\n", optarg);
-				return EX_USAGE;
-			}
-			limit = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EX_OK;
-		default:
-			usage(stderr);
-			return EX_USAGE;
+	/* Global options up to the command ('+': stop at the first word). */
+	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		if ((r = take_option(c, NULL, &p, &ctl)) != 0) {
+			usage(r > 0 ? stdout : stderr);
+			return r > 0 ? EX_OK : EX_USAGE;
 		}
 	}
 	argc -= optind;
@@ -385,28 +281,60 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (config_load(config_path, &cfg, &error) < 0) {
-		fprintf(stderr, "%s\n", error);
-		g_free(error);
-		return EX_CONFIG;
-	}
-	if (db_connect(cfg->conninfo, &db, &error) != DB_OK) {
-		fprintf(stderr, "ticketctl: %s\n", error);
-		g_free(error);
-		config_free(&cfg);
-		return EX_UNAVAILABLE;
-	}
-	if (argc == 2 && strcmp(argv[0], "db") == 0 && strcmp(argv[1], "migrate") == 0)
-		code = cmd_migrate(db);
-	else if (argc == 1 && strcmp(argv[0], "list") == 0)
-		code = cmd_list(db, fmt, queue, all, limit);
-	else if (argc == 2 && strcmp(argv[0], "show") == 0)
-		code = cmd_show(db, fmt, argv[1]);
-	else if (argc == 2 && strcmp(argv[0], "failed") == 0 && strcmp(argv[1], "list") == 0)
-		code = cmd_failed_list(db, fmt);
-	else
+	cmd = find_command(argc, argv, &nwords);
+	if (cmd == NULL) {
+		fprintf(stderr, "ticketctl: unknown command: %s%s%s\n", argv[0],
+			argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 		usage(stderr);
-	db_close(&db);
+		return EX_USAGE;
+	}
+	/* The command's options, and global ones again, anywhere after its
+	 * words (the last word stands in for argv[0]).  optind = 0 makes
+	 * glibc start afresh, in its permuting mode. */
+	argc -= nwords - 1;
+	argv += nwords - 1;
+	snprintf(prog, sizeof(prog), "ticketctl %s", command_name(cmd));
+	argv[0] = prog; /* getopt's own messages name it */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		if ((r = take_option(c, cmd, &p, &ctl)) != 0) {
+			if (r > 0) {
+				print_command(stdout, "usage:", cmd);
+				return EX_OK;
+			}
+			print_command(stderr, "usage:", cmd);
+			return EX_USAGE;
+		}
+	}
+	/* Here, after both parses, so that a --format given before a command
+	 * that prints no listing is caught as well as one after it. */
+	if (p.format_given && !(cmd->options & OPT_FORMAT)) {
+		fprintf(stderr, "ticketctl: %s prints no listing: --format makes no sense\n",
+			command_name(cmd));
+		print_command(stderr, "usage:", cmd);
+		return EX_USAGE;
+	}
+	if (argc - optind != cmd->nargs) {
+		print_command(stderr, "usage:", cmd);
+		return EX_USAGE;
+	}
+	ctl.args = argv + optind;
+
+	if (cmd->needs_db) {
+		if (config_load(p.config, &cfg, &error) < 0) {
+			fprintf(stderr, "%s\n", error);
+			g_free(error);
+			return EX_CONFIG;
+		}
+		if (db_connect(cfg->conninfo, &ctl.db, &error) != DB_OK) {
+			fprintf(stderr, "ticketctl: %s\n", error);
+			g_free(error);
+			config_free(&cfg);
+			return EX_UNAVAILABLE;
+		}
+	}
+	code = cmd->run(&ctl);
+	db_close(&ctl.db);
 	config_free(&cfg);
 	return code;
 }

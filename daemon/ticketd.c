@@ -4,10 +4,13 @@
  *
  *   ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]
  *   ticketd -t [-c FILE]          check the config and exit (0 or 78)
- *   ticketd deliver [-c FILE] --queue NAME < message
+ *   ticketd [-c FILE] [-v] deliver [-c FILE] [-v] --queue NAME [--now=TIME] < message
  *                                 one message from an MTA pipe: exit 0 only
  *                                 after COMMIT, 75 (EX_TEMPFAIL) when it
  *                                 cannot be stored now, so the MTA retries
+ *
+ * Global options (-c, -v, --now) go before or after the verb, as admins
+ * write `postfix -c DIR` or `git -C DIR`; deliver's --queue after it.
  *
  * SIGTERM/SIGINT stop after the message in hand, SIGHUP reloads the config
  * (the new one is used only if it is valid).
@@ -55,13 +58,28 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: ticketd [-c FILE] [-f] [-v] [--once] [--now=TIME]\n"
 		     "       ticketd -t [-c FILE]\n"
-		     "       ticketd deliver [-c FILE] --queue NAME < message\n");
+		     "       ticketd [-c FILE] [-v] deliver --queue NAME [--now=TIME] < message\n");
 }
 
 struct options {
 	const char *config;
 	bool foreground, once, test, verbose;
 	time_t fixed_now; /* 0: the clock */
+	int deliver;      /* argv index of the verb "deliver", 0 when none */
+};
+
+/* Options of either parse, in one table, so that one given where it makes
+ * no sense is named as such rather than "unrecognized". */
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "once", no_argument, NULL, 'o' },
+	{ "now", required_argument, NULL, 'n' },
+	{ "test", no_argument, NULL, 't' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "queue", required_argument, NULL, 'q' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int parse_now(const char *text, time_t *now_r)
@@ -75,23 +93,15 @@ static int parse_now(const char *text, time_t *now_r)
 	return 0;
 }
 
+/* The options before a verb ('+': getopt stops at the first word), and
+ * the verb.  Usage errors exit 64. */
 static void parse_options(int argc, char **argv, struct options *opt)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "now", required_argument, NULL, 'n' },
-		{ "test", no_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
 	memset(opt, 0, sizeof(*opt));
 	opt->config = DEFAULT_CONFIG;
-	while ((c = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:ftvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opt->config = optarg;
@@ -118,10 +128,26 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		case 'h':
 			usage(stdout);
 			exit(EX_OK);
+		case 'q':
+			fprintf(stderr, "ticketd: --queue is an option of deliver: "
+					"ticketd [-c FILE] deliver --queue NAME\n");
+			exit(EX_USAGE);
 		default:
 			usage(stderr);
 			exit(EX_USAGE);
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "deliver") == 0) {
+		opt->deliver = optind;
+		if (opt->foreground || opt->once || opt->test) {
+			fprintf(stderr, "ticketd: %s makes no sense with deliver\n",
+				opt->test   ? "-t"
+				: opt->once ? "--once"
+					    : "-f");
+			usage(stderr);
+			exit(EX_USAGE);
+		}
+		return;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ticketd: unexpected argument: %s\n", argv[optind]);
@@ -234,26 +260,24 @@ static int read_stdin(GByteArray **data_r, char **error_r)
 /* ticketd deliver: one message from an MTA's pipe(8) or .forward.  Its
  * identity is its content hash, so a message the MTA hands over again
  * after a crash between COMMIT and our exit is not stored twice. */
-static int cmd_deliver(int argc, char **argv)
+static int cmd_deliver(int argc, char **argv, const struct options *global)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "now", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *config_path = DEFAULT_CONFIG, *queue_name = NULL;
+	const char *config_path = global->config, *queue_name = NULL;
 	const struct config_queue *queue;
 	struct ticketd_config *cfg = NULL;
 	GByteArray *data = NULL;
 	struct db *db = NULL;
 	struct intake in = { 0 };
-	char *error = NULL, *source = NULL, *uid = NULL;
-	time_t now = 0;
-	bool stored = false, intake_ready = false;
+	char *error = NULL, *source = NULL, *uid = NULL, prog[] = "ticketd deliver";
+	time_t now = global->fixed_now;
+	bool stored = false, intake_ready = false, verbose = global->verbose;
 	int c, code = EX_TEMPFAIL;
 
-	while ((c = getopt_long(argc, argv, "c:q:", longopts, NULL)) != -1) {
+	/* argv[0] is the verb; getopt's own messages name it.  optind = 0
+	 * makes glibc start afresh after the '+' parse, permuting again. */
+	argv[0] = prog;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:q:vft", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -268,16 +292,37 @@ static int cmd_deliver(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'f':
+		case 'o':
+		case 't':
+			fprintf(stderr, "ticketd deliver: %s is not an option of deliver\n",
+				c == 'f'   ? "-f"
+				: c == 'o' ? "--once"
+					   : "-t");
+			usage(stderr);
+			return EX_USAGE;
 		default:
 			usage(stderr);
 			return EX_USAGE;
 		}
 	}
-	if (queue_name == NULL || optind < argc) {
+	if (queue_name == NULL) {
+		fprintf(stderr, "ticketd deliver: --queue NAME is required\n");
 		usage(stderr);
 		return EX_USAGE;
 	}
-	log_open("ticketd", isatty(STDERR_FILENO), false);
+	if (optind < argc) {
+		fprintf(stderr, "ticketd deliver: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	log_open("ticketd", isatty(STDERR_FILENO), verbose);
 	cfg = load_config(config_path);
 	if (cfg == NULL)
 		return EX_CONFIG; /* Postfix defers on EX_CONFIG too */
@@ -346,9 +391,9 @@ int main(int argc, char **argv)
 	struct cycle *cycle = NULL;
 	int code = EX_OK;
 
-	if (argc > 1 && strcmp(argv[1], "deliver") == 0)
-		return cmd_deliver(argc - 1, argv + 1);
 	parse_options(argc, argv, &opt);
+	if (opt.deliver > 0)
+		return cmd_deliver(argc - opt.deliver, argv + opt.deliver, &opt);
 	if (opt.test) {
 		cfg = load_config(opt.config);
 		if (cfg == NULL)

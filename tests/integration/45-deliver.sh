@@ -40,4 +40,36 @@ is $? 75 "no database: EX_TEMPFAIL, so the MTA retries"
 is "$(psql_q "SELECT count(*) FROM raw_messages")" 2 "nothing stored"
 "$TICKETD" deliver -c "$T/ticketd.conf" --queue billing </dev/null
 is $? 0 "an empty message is accepted (kept as failed)"
+# Global options before the verb (as admins write postfix -c), or after it.
+sed 's/pipe1/order1/; s/piped in/global first/' "$T/m1" |
+	"$TICKETD" -c "$T/ticketd.conf" deliver --queue support
+is $? 0 "ticketd -c FILE deliver --queue NAME"
+is "$(psql_q "SELECT q.name FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.subject = 'global first'")" \
+	support "stores the message in that queue"
+sed 's/pipe1/order2/; s/piped in/fixed time/' "$T/m1" |
+	"$TICKETD" -v -c "$T/ticketd.conf" --now=2026-01-02T03:04:05Z deliver --queue billing 2>/dev/null
+is $? 0 "ticketd -v -c FILE --now=TIME deliver --queue NAME"
+is "$(psql_q "SELECT to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM tickets WHERE subject = 'fixed time'")" \
+	"2026-01-02 03:04:05" "a --now before the verb is the time of the ticket"
+sed 's/pipe1/order3/; s/piped in/mixed order/' "$T/m1" |
+	"$TICKETD" deliver --queue billing -c "$T/ticketd.conf" --now=2026-01-02T03:04:05Z
+is $? 0 "ticketd deliver --queue NAME -c FILE --now=TIME"
+is "$(psql_q "SELECT count(*) FROM tickets WHERE subject = 'mixed order'")" 1 "stores the message"
+before=$(psql_q "SELECT count(*) FROM raw_messages")
+sed 's/pipe1/order4/' "$T/m1" | "$TICKETD" -c "$T/ticketd.conf" --queue billing 2>"$T/e1"
+is $? 64 "--queue without the verb is a usage error"
+grep -q "queue is an option of deliver" "$T/e1"
+ok $? "which says --queue belongs to deliver"
+sed 's/pipe1/order5/' "$T/m1" | "$TICKETD" -c "$T/ticketd.conf" deliver --queue billing --once 2>"$T/e2"
+is $? 64 "--once after deliver is a usage error"
+grep -q -e "--once is not an option of deliver" "$T/e2"
+ok $? "which names it"
+sed 's/pipe1/order6/' "$T/m1" | "$TICKETD" -f -c "$T/ticketd.conf" deliver --queue billing 2>/dev/null
+is $? 64 "-f before deliver is a usage error"
+sed 's/pipe1/order7/' "$T/m1" | "$TICKETD" deliver -c "$T/ticketd.conf" 2>/dev/null
+is $? 64 "deliver without --queue is a usage error"
+sed 's/pipe1/order8/' "$T/m1" | "$TICKETD" -c "$T/ticketd.conf" deliver --queue billing --bogus 2>/dev/null
+is $? 64 "an unknown option after deliver is a usage error"
+is "$(psql_q "SELECT count(*) FROM raw_messages")" "$before" "none of the refused calls stored anything"
+
 done_testing
