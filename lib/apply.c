@@ -3,6 +3,7 @@
  * row and the mails a customer's message causes.
  */
 #include "apply.h"
+#include "address.h"
 #include "autoresponse.h"
 #include "compose.h"
 #include "mailout.h"
@@ -23,9 +24,9 @@ static const struct config_queue *match_queue(const char *addr,
 					      size_t nqueues)
 {
 	for (size_t i = 0; addr != NULL && i < nqueues; i++) {
-		if (g_ascii_strcasecmp(addr, queues[i]->address) == 0 ||
+		if (address_equal(addr, queues[i]->address) ||
 		    (queues[i]->comment_address != NULL &&
-		     g_ascii_strcasecmp(addr, queues[i]->comment_address) == 0))
+		     address_equal(addr, queues[i]->comment_address)))
 			return queues[i];
 	}
 	return NULL;
@@ -37,8 +38,8 @@ static char *header_addr(const char *value)
 	const char *lt = strchr(value, '<'), *gt;
 
 	if (lt != NULL && (gt = strchr(lt, '>')) != NULL)
-		return addr_normalize(g_strndup(lt + 1, gt - lt - 1));
-	return addr_normalize(g_strstrip(g_strdup(value)));
+		return g_strndup(lt + 1, gt - lt - 1);
+	return g_strstrip(g_strdup(value));
 }
 
 const struct config_queue *apply_choose_queue(const struct parsed_message *msg,
@@ -157,7 +158,7 @@ void apply_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
 	if (facts.ref_ticket == 0 && ticket_get_result(ctx->db, plan->ask_tag, &tag_info)) {
 		facts.tag_ticket = tag_info.id;
 		facts.sender_is_participant =
-			strcmp(tag_info.requestor, msg->from->addr) == 0 ||
+			address_equal(tag_info.requestor, msg->from->addr) ||
 			config_staff_by_email(ctx->cfg, msg->from->addr) != NULL ||
 			ticket_id_result(ctx->db, plan->ask_tag_cc) == 1;
 		ticket_info_clear(&plan->info);
@@ -241,7 +242,7 @@ static enum db_status auto_respond(const struct apply_ctx *ctx, const struct par
 		.ticket_priority = plan->queue->priority,
 		.requestor_addr = msg->from->addr,
 		.requestor_name = msg->from->name,
-		.to_addr = msg->from->addr,
+		.to_addr = msg->from->spelling, /* the local part's case as written */
 		.to_name = msg->from->name,
 		.msg = msg,
 		.now = ctx->now,

@@ -160,14 +160,6 @@ out:
 	return ret;
 }
 
-char *addr_normalize(char *addr)
-{
-	for (char *p = addr; p != NULL && *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return addr;
-}
-
 const char *time_iso(time_t t, char *buf, size_t size)
 {
 	struct tm tm;

@@ -49,11 +49,6 @@ void error_set(char **error_r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
  * max_size 0 means no limit.  Returns 0, or -1 with *error_r set. */
 int file_read_all(const char *path, size_t max_size, char **data_r, size_t *len_r, char **error_r);
 
-/* Lower-cases an ASCII address in place and returns it.  Deprecated: the
- * address rule is address.h (address_key() for matching); this stays only
- * for intake.c's envelope-header lookup until that code moves to apply.c. */
-char *addr_normalize(char *addr);
-
 /* ISO 8601 UTC text of t ("2026-11-23T10:00:00Z") into buf (at least 21
  * bytes; 32 is the habit); returns buf. */
 const char *time_iso(time_t t, char *buf, size_t size);
