@@ -24,6 +24,8 @@ endif
 LIB_SRCS = $(sort $(filter-out lib/migrations.c,$(wildcard lib/*.c)) lib/migrations.c)
 LIB_OBJS = $(LIB_SRCS:.c=.o)
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/test-*.c))
+# programs the integration tests run (tests/probe-*.c)
+PROBES = $(patsubst %.c,%,$(wildcard tests/probe-*.c))
 PROGRAMS = daemon/ticketd daemon/ticketctl
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
@@ -53,6 +55,9 @@ daemon/%: daemon/%.o lib/libticketd.a
 tests/test-%: tests/test-%.o lib/libticketd.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< lib/libticketd.a $(ALL_LIBS)
 
+tests/probe-%: tests/probe-%.o lib/libticketd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< lib/libticketd.a $(ALL_LIBS)
+
 # Every C source and header the project writes (lib/migrations.c is generated).
 FORMAT_SRCS = $(filter-out lib/migrations.c,$(wildcard lib/*.[ch] daemon/*.c tests/*.[ch]))
 format:
@@ -72,7 +77,7 @@ demo: $(PROGRAMS)
 
 # Unit tests are compiled TAP programs; integration tests are TAP shell
 # scripts that start a private PostgreSQL themselves.  prove(1) runs both.
-check: $(PROGRAMS) $(UNIT_TESTS)
+check: $(PROGRAMS) $(UNIT_TESTS) $(PROBES)
 	sh contrib/install-deps.sh --check
 	PG_BINDIR="$(PG_BINDIR)" TICKETD_TOP="$(CURDIR)" prove -f --exec '' $(UNIT_TESTS) $(sort $(wildcard tests/integration/*.sh))
 
@@ -100,7 +105,7 @@ uninstall:
 
 clean:
 	rm -f lib/*.o lib/*.d lib/libticketd.a lib/migrations.c daemon/*.o daemon/*.d \
-		tests/*.o tests/*.d $(PROGRAMS) $(UNIT_TESTS)
+		tests/*.o tests/*.d $(PROGRAMS) $(UNIT_TESTS) $(PROBES)
 	rm -rf tests/tmp
 
 distclean: clean
