@@ -365,6 +365,16 @@ enum db_status db_prepare(struct db *db, const char *name, const char *sql, char
 	return st;
 }
 
+enum db_status db_prepare_all(struct db *db, const struct db_statement *statements, size_t n,
+			      char **error_r)
+{
+	enum db_status st = DB_OK;
+
+	for (size_t i = 0; i < n && st == DB_OK; i++)
+		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
+	return st;
+}
+
 /* One statement and its result: in pipeline mode, everything pipelined
  * before it is sent with it and settled first. */
 static PGresult *run_now(struct db *db, bool prepared, const char *name_or_sql, int nparams,

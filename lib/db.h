@@ -50,6 +50,12 @@ enum db_status db_migrate(struct db *db, int *applied_r, char **error_r);
 
 /* Prepares name once per connection; later calls are no-ops. */
 enum db_status db_prepare(struct db *db, const char *name, const char *sql, char **error_r);
+/* A module's statements, prepared together with db_prepare_all(). */
+struct db_statement {
+	const char *name, *sql;
+};
+enum db_status db_prepare_all(struct db *db, const struct db_statement *statements, size_t n,
+			      char **error_r);
 /* Runs a prepared statement (nparams text parameters, NULL = SQL NULL).
  * binary_mask: bit i set means parameter i is binary with lengths[i]. */
 PGresult *db_run(struct db *db, const char *name, int nparams, const char *const *values,

@@ -19,9 +19,7 @@
 
 static void pending_clear(struct intake *in);
 
-static const struct {
-	const char *name, *sql;
-} statements[] = {
+static const struct db_statement statements[] = {
 	/* Stored before?  If not, the id its raw copy will get, and for a
 	 * message that names no ticket ($3) the number its ticket will get,
 	 * so that neither needs a round trip of its own (drawn only when not
@@ -57,8 +55,7 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 	in->apply =
 		(struct apply_ctx){ .db = db, .cfg = cfg, .queue_ids = in->queue_ids, .now = now };
 	in->acks = g_ptr_array_new();
-	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
-		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
+	st = db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 	if (st == DB_OK)
 		st = ticket_prepare(db, error_r);
 	if (st == DB_OK)

@@ -7,9 +7,7 @@
 
 #include <stdlib.h>
 
-static const struct {
-	const char *name, *sql;
-} statements[] = {
+static const struct db_statement statements[] = {
 	/* kind is written out, not a parameter: only then can the generic
 	 * plan use the partial index outbox_recipient (else: a scan of the
 	 * whole outbox per new ticket) */
@@ -20,11 +18,7 @@ static const struct {
 
 enum db_status outbox_prepare(struct db *db, char **error_r)
 {
-	enum db_status st = DB_OK;
-
-	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
-		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
-	return st;
+	return db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 }
 
 enum db_status outbox_ask_autoresponses_since(struct db *db, const char *recipient,

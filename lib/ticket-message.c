@@ -8,9 +8,7 @@
 
 #include <string.h>
 
-static const struct {
-	const char *name, *sql;
-} statements[] = {
+static const struct db_statement statements[] = {
 	{ "ticket_message_insert",
 	  "INSERT INTO messages (ticket_id, raw_id, direction, kind, message_id, in_reply_to, "
 	  "refs, from_addr, from_name, to_addrs, cc_addrs, subject, body, created) VALUES "
@@ -26,11 +24,7 @@ static const struct {
 
 enum db_status ticket_message_prepare(struct db *db, char **error_r)
 {
-	enum db_status st = DB_OK;
-
-	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
-		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
-	return st;
+	return db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 }
 
 enum db_status ticket_message_ask_by_ids(struct db *db, GPtrArray *msgids, int *handle_r,

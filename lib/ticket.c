@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-	const char *name, *sql;
-} statements[] = {
+static const struct db_statement statements[] = {
 	{ "ticket_get", "SELECT id, queue_id, requestor, status FROM tickets WHERE id = $1" },
 	{ "ticket_has_cc", "SELECT 1 FROM ticket_cc WHERE ticket_id = $1 AND address = $2" },
 	/* The ticket and its "create" event in one round trip. */
@@ -101,11 +99,7 @@ bool ticket_status_is_done(enum ticket_status status)
 
 enum db_status ticket_prepare(struct db *db, char **error_r)
 {
-	enum db_status st = DB_OK;
-
-	for (size_t i = 0; i < G_N_ELEMENTS(statements) && st == DB_OK; i++)
-		st = db_prepare(db, statements[i].name, statements[i].sql, error_r);
-	return st;
+	return db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 }
 
 /* The first column of the first row as a bigint, 0 without a row. */
