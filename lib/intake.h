@@ -1,7 +1,7 @@
 /*
  * intake.h - from a mailbox to tickets (DESIGN §2): fetch, keep the raw
- * bytes, parse, classify, thread, apply, write the auto-response; COMMIT;
- * only then acknowledge the messages in their mailbox.
+ * bytes, parse, hand the message to apply.h (classify, thread, ticket,
+ * mails); COMMIT; only then acknowledge the messages in their mailbox.
  *
  * Messages are taken in batches of batch_size per transaction, each in its
  * own savepoint, so one bad message never spoils the others and the commit
@@ -10,9 +10,11 @@
  * like any other stored message.  A message whose raw copy cannot be stored
  * at all stays in its mailbox and is tried again next cycle.
  *
- * Functions return 0 or -1 with the reason in *error_r; -1 from
- * intake_mailbox() concerns the mailbox or the database (the caller retries
- * next cycle), never a single message.
+ * intake_mailbox() returns 0 or -1 with the reason in *error_r; -1
+ * concerns the mailbox (it could not be listed, or its connection broke in
+ * the middle of a batch: what was stored before is committed) or the
+ * database, never a single message; the caller backs off or reconnects.
+ * The others return an enum db_status with the reason in *error_r.
  */
 #ifndef TICKETD_INTAKE_H
 #define TICKETD_INTAKE_H
