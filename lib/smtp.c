@@ -628,7 +628,7 @@ static bool smtp_peer_closed(mailsmtp *s)
 
 enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				const char *const *rcpts, const char *data, size_t len,
-				char **error_r)
+				const struct transport_hook *hook, char **error_r)
 {
 	enum transport_result ret = TRANSPORT_PERMFAIL;
 	struct smtp_sigpipe sp;
@@ -681,7 +681,7 @@ enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				break;
 			}
 		}
-		ret = smtp_transaction(smtp, from, rcpts, data, len, &stale, &why);
+		ret = smtp_transaction(smtp, from, rcpts, data, len, hook, &stale, &why);
 		if (!stale || attempt > 0)
 			break;
 		log_debug("transport %s: idle session went stale (%s), connecting again",
