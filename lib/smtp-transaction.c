@@ -12,7 +12,8 @@
  * for many recipients, get MAIL, RCPT and DATA one at a time through
  * libetpan.  On both paths the content goes out through libetpan's
  * mailstream_send_data() (dot-stuffing, CRLF) and smtp_read_reply() reads
- * the reply to its end.
+ * the reply to its end.  The caller's hook (struct transport_hook) runs
+ * between the 354 and the content: the last moment before delivery.
  */
 #include "smtp-private.h"
 
