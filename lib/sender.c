@@ -141,7 +141,7 @@ static enum db_status deliver_row(struct sender_link *link, struct transport *tr
 		/* the database went away before this mail could go: it was
 		 * not delivered, and there is nowhere to record that */
 		g_free(reason);
-		*error_r = g_steal_pointer(&link->error);
+		error_set(error_r, "%s", link->error);
 		return link->st;
 	}
 	if (tres == TRANSPORT_TEMPFAIL && attempts >= SENDER_MAX_ATTEMPTS)
