@@ -10,8 +10,9 @@
 
 /* A statement sent in pipeline mode whose result is not read yet. */
 struct db_pending {
-	unsigned mark; /* db->mark when it was sent */
-	int slot;      /* in db->results, or -1: the result is not wanted */
+	unsigned mark;   /* db->mark when it was sent */
+	int slot;        /* in db->results, or -1: the result is not wanted */
+	bool sync_after; /* db_sync_send() sent a Sync right after it */
 };
 
 /* A result somebody asked for: taken once with db_take(), after the sync
@@ -31,8 +32,7 @@ struct db {
 	PGconn *conn;
 	GHashTable *prepared; /* statement name → (void *)1 */
 	bool pipeline;
-	bool async_commit; /* synchronous_commit is off for this session */
-	bool synced;       /* db->results hold the last sync's results */
+	bool synced; /* db->results hold the last sync's results */
 	unsigned mark;
 	GArray *pending; /* struct db_pending, in the order sent */
 	GArray *results; /* struct db_result by slot, this round's */
@@ -165,7 +165,7 @@ static enum db_status queue(struct db *db, bool prepared, const char *name_or_sq
 			    const char *const *values, const int *lengths, unsigned binary_mask,
 			    int *handle_r, char **error_r)
 {
-	struct db_pending p = { .mark = db->mark, .slot = -1 };
+	struct db_pending p = { .mark = db->mark, .slot = -1, .sync_after = false };
 
 	if (handle_r != NULL)
 		start_round(db);
@@ -256,6 +256,37 @@ static PGresult *read_one(struct db *db)
 	return res;
 }
 
+/* Whether the last statement pipelined has no Sync after it yet. */
+static bool unsynced(const struct db *db)
+{
+	return db->pending->len > 0 &&
+	       !g_array_index(db->pending, struct db_pending, db->pending->len - 1).sync_after;
+}
+
+enum db_status db_sync_send(struct db *db, char **error_r)
+{
+	if (!db->pipeline || !unsynced(db))
+		return DB_OK;
+	if (PQpipelineSync(db->conn) != 1)
+		return pipeline_broken(db, error_r);
+	g_array_index(db->pending, struct db_pending, db->pending->len - 1).sync_after = true;
+	/* PQpipelineSync() flushes only when the buffer is full enough */
+	if (PQflush(db->conn) < 0)
+		return pipeline_broken(db, error_r);
+	return DB_OK;
+}
+
+/* The ReadyForQuery of one Sync: the server has committed (or rolled
+ * back) the statements before it. */
+static bool read_sync(struct db *db)
+{
+	PGresult *res = PQgetResult(db->conn);
+	bool ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+	PQclear(res);
+	return ok;
+}
+
 enum db_status db_sync(struct db *db, char **error_r)
 {
 	enum db_status st = DB_OK;
@@ -265,44 +296,45 @@ enum db_status db_sync(struct db *db, char **error_r)
 		db->synced = true;
 		return DB_OK;
 	}
-	if (PQpipelineSync(db->conn) != 1)
-		return pipeline_broken(db, error_r);
+	/* Statements between two Syncs are one implicit transaction,
+	 * committed when the server reaches the second: each Sync sent by
+	 * db_sync_send() ends its own, and one more ends the rest. */
+	if (unsynced(db) && (st = db_sync_send(db, error_r)) != DB_OK)
+		return st;
 	for (guint i = 0; i < db->pending->len; i++) {
 		const struct db_pending *p = &g_array_index(db->pending, struct db_pending, i);
+		bool sync_after = p->sync_after;
 		enum db_status one;
 
 		res = read_one(db);
 		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
 			PQclear(res); /* after the error reported below */
-			continue;
-		}
-		one = db_result_status(db, res, st == DB_OK ? error_r : NULL);
-		if (one == DB_ERR_CONNECTION) {
-			PQclear(res);
-			return pipeline_broken(db, error_r);
-		}
-		if (one != DB_OK) {
-			/* the first error is the one that counts; the rest of
-			 * this pipeline was not run */
-			if (st == DB_OK)
-				st = one == DB_ERR_FAILED && p->mark != db->mark ? DB_ERR_EARLIER
-										 : one;
-			PQclear(res);
-		} else if (p->slot >= 0 && st == DB_OK) {
-			g_array_index(db->results, struct db_result, p->slot).res = res;
 		} else {
-			PQclear(res);
+			one = db_result_status(db, res, st == DB_OK ? error_r : NULL);
+			if (one == DB_ERR_CONNECTION) {
+				PQclear(res);
+				return pipeline_broken(db, error_r);
+			}
+			if (one != DB_OK) {
+				/* the first error is the one that counts; the rest
+				 * of its transaction was not run */
+				if (st == DB_OK)
+					st = one == DB_ERR_FAILED && p->mark != db->mark
+						     ? DB_ERR_EARLIER
+						     : one;
+				PQclear(res);
+			} else if (p->slot >= 0 && st == DB_OK) {
+				g_array_index(db->results, struct db_result, p->slot).res = res;
+			} else {
+				PQclear(res);
+			}
 		}
 		if (p->slot >= 0)
 			g_array_index(db->results, struct db_result, p->slot).ready = true;
+		if (sync_after && !read_sync(db))
+			return pipeline_broken(db, error_r);
 	}
 	g_array_set_size(db->pending, 0);
-	res = PQgetResult(db->conn);
-	if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
-		PQclear(res);
-		return pipeline_broken(db, error_r);
-	}
-	PQclear(res);
 	db->synced = true;
 	return st;
 }
@@ -452,29 +484,8 @@ static enum db_status send_commands(struct db *db, const char *const *sql, char 
 	return st;
 }
 
-enum db_status db_async_commit(struct db *db, bool on, char **error_r)
-{
-	enum db_status st;
-
-	if (on == db->async_commit)
-		return DB_OK;
-	st = send_commands(db,
-			   (const char *const[]){ on ? "SET synchronous_commit TO off"
-						     : "RESET synchronous_commit",
-						  NULL },
-			   error_r);
-	if (st == DB_OK)
-		db->async_commit = on;
-	return st;
-}
-
 enum db_status db_begin_savepoint(struct db *db, char **error_r)
 {
-	enum db_status st;
-
-	/* a batch of intake is durable, whatever happened before */
-	if ((st = db_async_commit(db, false, error_r)) != DB_OK)
-		return st;
 	if (!db->pipeline)
 		return db_command(db, "BEGIN; SAVEPOINT msg", error_r);
 	return send_commands(db, (const char *const[]){ "BEGIN", "SAVEPOINT msg", NULL }, error_r);

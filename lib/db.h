@@ -100,6 +100,14 @@ enum db_status db_send_sql(struct db *db, const char *sql, int nparams, const ch
 			   int *handle_r, char **error_r);
 /* Sends what is pipelined and reads every result. */
 enum db_status db_sync(struct db *db, char **error_r);
+/* Sends a Sync after what is pipelined, and flushes, without reading
+ * anything: outside an explicit transaction the statements since the
+ * previous Sync are one implicit transaction, which the server commits
+ * (durably, as synchronous_commit says) when it reaches this Sync.  The
+ * next db_sync() (or any synchronous call) reads the results and so
+ * knows that commit happened; statements pipelined meanwhile form the
+ * next transaction. */
+enum db_status db_sync_send(struct db *db, char **error_r);
 /* A handle for a question that was not asked: db_take() gives NULL. */
 #define DB_NOT_ASKED (-1)
 /* The result of a pipelined statement (the caller PQclears it), or NULL
@@ -111,12 +119,6 @@ PGresult *db_take(struct db *db, int handle);
 /* Pushes pipelined statements to the server so that it works on them while
  * we do something else. */
 void db_flush(struct db *db);
-
-/* Commits that do not wait for the disk, for this session (on), or the
- * server's setting again (off).  For the outbox's outcomes only: a lost
- * one means a mail sent twice.  db_begin_savepoint() turns it off, so a
- * batch of intake is never committed so. */
-enum db_status db_async_commit(struct db *db, bool on, char **error_r);
 
 enum db_status db_begin(struct db *db, char **error_r);
 enum db_status db_commit(struct db *db, char **error_r);

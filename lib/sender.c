@@ -33,8 +33,7 @@ static const struct {
 	{ "sender_deferred",
 	  "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt = $3, "
 	  "leased_until = NULL WHERE id = $1" },
-	/* the row and its delivery-failed event in one statement: each
-	 * outcome is its own (autocommit) transaction */
+	/* the row and its delivery-failed event in one statement */
 	{ "sender_failed",
 	  "WITH u AS (UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
 	  "last_error = $2, leased_until = NULL WHERE id = $1 RETURNING ticket_id, recipient) "
@@ -61,17 +60,64 @@ enum db_status sender_prepare(struct db *db, char **error_r)
 	return st;
 }
 
-/* Queued: its outcome comes with the next claim's round trip. */
-static enum db_status update_row(struct db *db, const char *name, int n, const char *const *values,
-				 char **error_r)
+/* One sender's link to the database while it sends.  The outcome of the
+ * mail that went last is sent with its own Sync (its own transaction) and
+ * not waited for at once: it is confirmed while the next mail's envelope
+ * is on its way, before that mail can be delivered (before_delivery).
+ * So at any moment at most one mail that the world has is not recorded
+ * as sent: after a crash, only it goes twice. */
+struct sender_link {
+	struct db *db;
+	bool in_flight;    /* an outcome and its Sync are sent, not confirmed */
+	enum db_status st; /* of confirming it, as before_delivery() found */
+	char *error;       /* and why not */
+};
+
+/* Waits until the outcome sent last is committed. */
+static enum db_status settle(struct sender_link *link, char **error_r)
 {
-	return db_send(db, name, n, values, NULL, 0, NULL, error_r);
+	enum db_status st;
+
+	if (!link->in_flight)
+		return DB_OK;
+	st = db_sync(link->db, error_r);
+	link->in_flight = false;
+	return st;
 }
 
-/* Delivers one claimed row and records the outcome. */
-static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult *res, int row,
-				  time_t now, struct sender_stats *stats, char **error_r)
+/* transport_hook: nothing more may be delivered before the last outcome
+ * is known to be committed. */
+static int before_delivery(void *context, char **error_r)
 {
+	struct sender_link *link = context;
+
+	if (link->st == DB_OK)
+		link->st = settle(link, &link->error);
+	if (link->st == DB_OK)
+		return 0;
+	error_set(error_r, "not sent, the outcome of the mail before is not recorded: %s",
+		  link->error);
+	return -1;
+}
+
+/* An outcome: its own transaction, sent with a Sync and not waited for. */
+static enum db_status record(struct sender_link *link, const char *name, int n,
+			     const char *const *values, char **error_r)
+{
+	enum db_status st = db_send(link->db, name, n, values, NULL, 0, NULL, error_r);
+
+	if (st == DB_OK)
+		st = db_sync_send(link->db, error_r);
+	if (st == DB_OK)
+		link->in_flight = true;
+	return st;
+}
+
+/* Delivers one leased row and records the outcome. */
+static enum db_status deliver_row(struct sender_link *link, struct transport *tr, PGresult *res,
+				  int row, time_t now, struct sender_stats *stats, char **error_r)
+{
+	const struct transport_hook hook = { before_delivery, link };
 	const char *id = PQgetvalue(res, row, 0);
 	const char *envelope = PQgetvalue(res, row, 2);
 	const char *rcpts[2] = { PQgetvalue(res, row, 3), NULL };
@@ -89,29 +135,35 @@ static enum db_status deliver_row(struct db *db, struct transport *tr, PGresult 
 		error_set(error_r, "outbox %s: cannot decode the stored message", id);
 		return DB_ERR_FAILED;
 	}
-	tres = transport_send(tr, envelope, rcpts, raw, rawlen, &reason);
+	tres = transport_send_hooked(tr, envelope, rcpts, raw, rawlen, &hook, &reason);
 	PQfreemem(raw);
+	if (link->st != DB_OK) {
+		/* the database went away before this mail could go: it was
+		 * not delivered, and there is nowhere to record that */
+		g_free(reason);
+		error_set(error_r, "%s", link->error);
+		return link->st;
+	}
 	if (tres == TRANSPORT_TEMPFAIL && attempts >= SENDER_MAX_ATTEMPTS)
 		tres = TRANSPORT_PERMFAIL;
 	switch (tres) {
 	case TRANSPORT_OK:
 		stats->sent++;
-		st = update_row(db, "sender_sent", 2, (const char *const[]){ id, nowtext },
-				error_r);
+		st = record(link, "sender_sent", 2, (const char *const[]){ id, nowtext }, error_r);
 		break;
 	case TRANSPORT_TEMPFAIL:
 		stats->deferred++;
 		log_warning("outbox=%s to=%s deferred: %s", id, rcpts[0], reason);
 		time_iso(now + sender_backoff(attempts), nexttext, sizeof(nexttext));
-		st = update_row(db, "sender_deferred", 3,
-				(const char *const[]){ id, reason, nexttext }, error_r);
+		st = record(link, "sender_deferred", 3,
+			    (const char *const[]){ id, reason, nexttext }, error_r);
 		break;
 	case TRANSPORT_PERMFAIL:
 	default:
 		stats->failed++;
 		log_error("outbox=%s to=%s failed: %s", id, rcpts[0], reason);
-		st = update_row(db, "sender_failed", 3,
-				(const char *const[]){ id, reason, nowtext }, error_r);
+		st = record(link, "sender_failed", 3, (const char *const[]){ id, reason, nowtext },
+			    error_r);
 		break;
 	}
 	g_free(reason);
@@ -138,19 +190,18 @@ static enum db_status release(struct db *db, PGresult *res, int first, char **er
 enum db_status sender_deliver(struct db *db, struct transport *tr, time_t now,
 			      volatile const int *stop, struct sender_stats *stats, char **error_r)
 {
+	struct sender_link link = { .db = db, .in_flight = false, .st = DB_OK, .error = NULL };
 	char nowtext[32], lease[32], limit[16];
 	enum db_status st = DB_OK;
 	bool more = true;
 
 	/* A few due rows are leased at a time (one short transaction; other
-	 * senders skip them).  Each row's outcome is then its own statement
-	 * and transaction, pipelined right after its mail went and not waited
-	 * for: a crash leaves at most the mail in flight without its
-	 * outcome, to be sent again when its lease runs out; the rest of
-	 * the lease is free again then too.  Outcomes are committed without
-	 * waiting for the disk (db_async_commit: for this loop only):
-	 * losing one takes a crash of the database server itself, and then
-	 * means a mail sent twice, never one lost.  A lease lasts
+	 * senders skip them).  Each row's outcome is then its own
+	 * transaction, committed as the server's synchronous_commit says,
+	 * and confirmed before the next mail can be delivered (struct
+	 * sender_link): a crash leaves at most the mail in flight without
+	 * its outcome, to be sent again; the rest of the lease is free again
+	 * at once (its holder's session is gone).  A lease lasts
 	 * SENDER_LEASE; rows not begun within half of it are given back and
 	 * leased again. */
 	time_iso(now, nowtext, sizeof(nowtext));
@@ -158,23 +209,24 @@ enum db_status sender_deliver(struct db *db, struct transport *tr, time_t now,
 	g_snprintf(limit, sizeof(limit), "%d", SENDER_LEASE_ROWS);
 	if ((st = db_pipeline_begin(db, error_r)) != DB_OK)
 		return st;
-	st = db_async_commit(db, true, error_r);
 	while (more && st == DB_OK && !(stop != NULL && *stop)) {
-		PGresult *res = db_run(db, "sender_lease", 3,
-				       (const char *const[]){ nowtext, lease, limit }, NULL, 0, &st,
-				       error_r);
-		time_t leased = time(NULL);
+		PGresult *res;
+		time_t leased;
 		int rows, i;
 
+		/* settles the last outcome too */
+		link.in_flight = false;
+		res = db_run(db, "sender_lease", 3, (const char *const[]){ nowtext, lease, limit },
+			     NULL, 0, &st, error_r);
 		if (res == NULL)
 			break;
+		leased = time(NULL);
 		rows = PQntuples(res);
 		more = rows == SENDER_LEASE_ROWS;
 		for (i = 0; i < rows && st == DB_OK; i++) {
 			if ((stop != NULL && *stop) || time(NULL) - leased > SENDER_LEASE / 2)
 				break;
-			st = deliver_row(db, tr, res, i, now, stats, error_r);
-			db_flush(db);
+			st = deliver_row(&link, tr, res, i, now, stats, error_r);
 		}
 		if (st == DB_OK && i < rows) {
 			st = release(db, res, i, error_r);
@@ -183,11 +235,10 @@ enum db_status sender_deliver(struct db *db, struct transport *tr, time_t now,
 		PQclear(res);
 	}
 	if (st == DB_OK)
-		st = db_sync(db, error_r); /* the last outcomes */
-	if (db_async_commit(db, false, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
-		st = DB_ERR_CONNECTION;
+		st = db_sync(db, error_r); /* the last outcome, the release */
 	if (db_pipeline_end(db, st == DB_OK ? error_r : NULL) != DB_OK && st == DB_OK)
 		st = DB_ERR_CONNECTION;
+	g_free(link.error);
 	return st;
 }
 

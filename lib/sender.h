@@ -7,7 +7,10 @@
  * UPDATE SKIP LOCKED, then leased_until/leased_by: several senders and
  * daemons may share one database), sends each, records its outcome,
  * retries temporary failures with exponential backoff and records permanent
- * ones on the ticket as an event.
+ * ones on the ticket as an event.  Each outcome is its own transaction,
+ * committed (durably, as the server's synchronous_commit says) before the
+ * same sender's next mail can be delivered (struct transport_hook): a crash
+ * of ticketd resends at most one mail per sender, the one in flight.
  *
  * Memory: nothing returned needs freeing but *error_r (g_free).  Errors: an
  * enum db_status with the reason in *error_r; a mail's own failure is its

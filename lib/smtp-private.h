@@ -63,6 +63,7 @@ void smtp_reset(struct smtp *smtp);
  * one. */
 enum transport_result smtp_transaction(struct smtp *smtp, const char *from,
 				       const char *const *rcpts, const char *data, size_t len,
-				       bool *stale_r, char **why_r);
+				       const struct transport_hook *hook, bool *stale_r,
+				       char **why_r);
 
 #endif

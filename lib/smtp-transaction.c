@@ -12,7 +12,8 @@
  * for many recipients, get MAIL, RCPT and DATA one at a time through
  * libetpan.  On both paths the content goes out through libetpan's
  * mailstream_send_data() (dot-stuffing, CRLF) and smtp_read_reply() reads
- * the reply to its end.
+ * the reply to its end.  The caller's hook (struct transport_hook) runs
+ * between the 354 and the content: the last moment before delivery.
  */
 #include "smtp-private.h"
 
@@ -139,8 +140,9 @@ static enum transport_result smtp_refused(struct smtp *smtp, int r, const char *
  * refusal and RSET.  refused names the recipients refused for good;
  * accepted of total were not. */
 static enum transport_result smtp_deliver(struct smtp *smtp, int data_r, const char *data,
-					  size_t len, const GString *refused, size_t accepted,
-					  size_t total, char **why_r)
+					  size_t len, const struct transport_hook *hook,
+					  const GString *refused, size_t accepted, size_t total,
+					  char **why_r)
 {
 	mailsmtp *s = smtp->session;
 	enum transport_result ret;
@@ -150,6 +152,13 @@ static enum transport_result smtp_deliver(struct smtp *smtp, int data_r, const c
 		ret = smtp_fail(smtp, SMTP_STAGE_DATA, data_r, "DATA", why_r);
 		smtp_reset(smtp);
 		return ret;
+	}
+	/* The caller's last word before the message can be delivered; if it
+	 * says no, dropping the connection is the one way out of DATA that
+	 * delivers nothing (as in smtp_cancel()). */
+	if (transport_hook_call(hook, why_r) < 0) {
+		smtp_disconnect(smtp, false);
+		return TRANSPORT_TEMPFAIL;
 	}
 	/* mailstream_send_data() ends the data with "\r\n.\r\n" itself:
 	 * without this the message would gain an empty last line */
@@ -177,7 +186,8 @@ static enum transport_result smtp_deliver(struct smtp *smtp, int data_r, const c
  * for its reply.  *stale_r as for smtp_transaction(). */
 static enum transport_result smtp_stepwise(struct smtp *smtp, const char *from,
 					   const char *const *rcpts, const char *data, size_t len,
-					   bool reused, bool *stale_r, char **why_r)
+					   const struct transport_hook *hook, bool reused,
+					   bool *stale_r, char **why_r)
 {
 	mailsmtp *s = smtp->session;
 	GString *refused = g_string_new(NULL);
@@ -222,7 +232,7 @@ static enum transport_result smtp_stepwise(struct smtp *smtp, const char *from,
 	}
 	smtp_expect(s);
 	r = mailsmtp_data(s);
-	ret = smtp_deliver(smtp, r, data, len, refused, accepted, total, why_r);
+	ret = smtp_deliver(smtp, r, data, len, hook, refused, accepted, total, why_r);
 out:
 	g_string_free(refused, TRUE);
 	return ret;
@@ -291,7 +301,8 @@ static void smtp_cancel(struct smtp *smtp, int data_code, size_t accepted)
  * the outcomes of smtp_stepwise().  *stale_r as for smtp_transaction(). */
 static enum transport_result smtp_pipelined(struct smtp *smtp, const char *from,
 					    const char *const *rcpts, const char *data, size_t len,
-					    bool reused, bool *stale_r, char **why_r)
+					    const struct transport_hook *hook, bool reused,
+					    bool *stale_r, char **why_r)
 {
 	GString *refused = g_string_new(NULL);
 	enum transport_result ret = TRANSPORT_TEMPFAIL;
@@ -336,7 +347,7 @@ static enum transport_result smtp_pipelined(struct smtp *smtp, const char *from,
 		goto out;
 	}
 	ret = smtp_deliver(smtp, code == 354 ? MAILSMTP_NO_ERROR : smtp_code_error(code), data, len,
-			   refused, accepted, total, why_r);
+			   hook, refused, accepted, total, why_r);
 out:
 	g_string_free(refused, TRUE);
 	return ret;
@@ -348,7 +359,8 @@ out:
  * dropped and the message may be tried again. */
 enum transport_result smtp_transaction(struct smtp *smtp, const char *from,
 				       const char *const *rcpts, const char *data, size_t len,
-				       bool *stale_r, char **why_r)
+				       const struct transport_hook *hook, bool *stale_r,
+				       char **why_r)
 {
 	bool reused = smtp->transactions > 0;
 	size_t n = 0;
@@ -358,6 +370,6 @@ enum transport_result smtp_transaction(struct smtp *smtp, const char *from,
 	while (rcpts[n] != NULL)
 		n++;
 	if ((smtp->session->esmtp & MAILSMTP_ESMTP_PIPELINING) != 0 && n <= SMTP_PIPELINE_RCPTS_MAX)
-		return smtp_pipelined(smtp, from, rcpts, data, len, reused, stale_r, why_r);
-	return smtp_stepwise(smtp, from, rcpts, data, len, reused, stale_r, why_r);
+		return smtp_pipelined(smtp, from, rcpts, data, len, hook, reused, stale_r, why_r);
+	return smtp_stepwise(smtp, from, rcpts, data, len, hook, reused, stale_r, why_r);
 }

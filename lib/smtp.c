@@ -629,7 +629,7 @@ static bool smtp_peer_closed(mailsmtp *s)
 
 enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				const char *const *rcpts, const char *data, size_t len,
-				char **error_r)
+				const struct transport_hook *hook, char **error_r)
 {
 	enum transport_result ret = TRANSPORT_PERMFAIL;
 	struct smtp_sigpipe sp;
@@ -691,7 +691,7 @@ enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 			}
 		}
 		ret = smtp_transaction(smtp, from, (const char *const *)ascii->pdata, data, len,
-				       &stale, &why);
+				       hook, &stale, &why);
 		if (!stale || attempt > 0)
 			break;
 		log_debug("transport %s: idle session went stale (%s), connecting again",

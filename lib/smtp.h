@@ -38,10 +38,11 @@ int smtp_parse_url(const char *url, bool *implicit_tls_r, char **host_r, unsigne
 		   char **error_r);
 
 int smtp_open(const struct config_transport *cfg, struct smtp **smtp_r, char **error_r);
-/* rcpts is NULL-terminated; data has CRLF line ends. */
+/* rcpts is NULL-terminated; data has CRLF line ends; hook (may be NULL)
+ * as transport.h says: called after the 354 to DATA. */
 enum transport_result smtp_send(struct smtp *smtp, const char *envelope_from,
 				const char *const *rcpts, const char *data, size_t len,
-				char **error_r);
+				const struct transport_hook *hook, char **error_r);
 void smtp_close(struct smtp **smtp);
 
 #endif

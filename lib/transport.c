@@ -37,9 +37,10 @@ struct transport_driver {
 	const char *scheme;
 	bool network; /* "scheme://host[:port]" rather than "scheme:/path" */
 	int (*open)(struct transport *tr, const struct config_transport *cfg, char **error_r);
+	/* hook as for transport_send_hooked(), may be NULL */
 	enum transport_result (*send)(struct transport *tr, const char *envelope_from,
 				      const char *const *rcpts, const char *data, size_t len,
-				      char **error_r);
+				      const struct transport_hook *hook, char **error_r);
 	void (*close)(struct transport *tr);
 };
 
@@ -165,7 +166,8 @@ static int transport_fsync_dir(const char *dir)
 
 static enum transport_result transport_maildir_send(struct transport *tr, const char *envelope_from,
 						    const char *const *rcpts, const char *data,
-						    size_t len, char **error_r)
+						    size_t len, const struct transport_hook *hook,
+						    char **error_r)
 {
 	enum transport_result ret = TRANSPORT_TEMPFAIL;
 	char *unique, *tmp_path, *new_path, *new_dir, *text;
@@ -196,6 +198,9 @@ static enum transport_result transport_maildir_send(struct transport *tr, const 
 		error_set(error_r, "close(%s): %s", tmp_path, g_strerror(errno));
 		goto out;
 	}
+	/* the rename delivers: the caller's last word before it */
+	if (transport_hook_call(hook, error_r) < 0)
+		goto out;
 	if (rename(tmp_path, new_path) < 0) {
 		error_set(error_r, "rename(%s, %s): %s", tmp_path, new_path, g_strerror(errno));
 		goto out;
@@ -299,7 +304,8 @@ static int transport_sendmail_feed(int fd, const char *text, size_t len)
 static enum transport_result transport_sendmail_send(struct transport *tr,
 						     const char *envelope_from,
 						     const char *const *rcpts, const char *data,
-						     size_t len, char **error_r)
+						     size_t len, const struct transport_hook *hook,
+						     char **error_r)
 {
 	enum transport_result ret = TRANSPORT_PERMFAIL;
 	GPtrArray *argv = NULL;
@@ -340,6 +346,11 @@ static enum transport_result transport_sendmail_send(struct transport *tr,
 	text = transport_to_lf(data, len, &text_len);
 
 	ret = TRANSPORT_TEMPFAIL;
+	/* a sendmail delivers as soon as it has read the message, and
+	 * stopping it halfway is not sure to deliver nothing: before it
+	 * starts, then */
+	if (transport_hook_call(hook, error_r) < 0)
+		goto out;
 	if (pipe2(data_fds, O_CLOEXEC) < 0 || pipe2(err_fds, O_CLOEXEC) < 0) {
 		error_set(error_r, "pipe: %s", g_strerror(errno));
 		goto out;
@@ -420,9 +431,10 @@ static int transport_smtp_open(struct transport *tr, const struct config_transpo
 
 static enum transport_result transport_smtp_send(struct transport *tr, const char *envelope_from,
 						 const char *const *rcpts, const char *data,
-						 size_t len, char **error_r)
+						 size_t len, const struct transport_hook *hook,
+						 char **error_r)
 {
-	return smtp_send(tr->smtp, envelope_from, rcpts, data, len, error_r);
+	return smtp_send(tr->smtp, envelope_from, rcpts, data, len, hook, error_r);
 }
 
 static void transport_smtp_close(struct transport *tr)
@@ -525,7 +537,21 @@ enum transport_result transport_send(struct transport *tr, const char *envelope_
 				     const char *const *rcpts, const void *data, size_t len,
 				     char **error_r)
 {
-	return tr->driver->send(tr, envelope_from, rcpts, data, len, error_r);
+	return tr->driver->send(tr, envelope_from, rcpts, data, len, NULL, error_r);
+}
+
+enum transport_result transport_send_hooked(struct transport *tr, const char *envelope_from,
+					    const char *const *rcpts, const void *data, size_t len,
+					    const struct transport_hook *hook, char **error_r)
+{
+	return tr->driver->send(tr, envelope_from, rcpts, data, len, hook, error_r);
+}
+
+int transport_hook_call(const struct transport_hook *hook, char **error_r)
+{
+	if (hook == NULL || hook->before_delivery == NULL)
+		return 0;
+	return hook->before_delivery(hook->context, error_r);
 }
 
 void transport_close(struct transport **tr)

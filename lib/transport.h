@@ -62,6 +62,32 @@ int transport_open(const struct config_transport *cfg, struct transport **tr_r, 
 enum transport_result transport_send(struct transport *tr, const char *envelope_from,
 				     const char *const *rcpts, const void *data, size_t len,
 				     char **error_r);
+
+/* The last moment before a message may be delivered, for a caller that
+ * must finish something first (the sender: make sure the previous mail's
+ * outcome is committed, so that a crash can leave only one mail sent but
+ * not recorded).  Each driver calls it as late as it can, so that the
+ * caller's work overlaps the driver's:
+ *   smtp    after the server's 354 to DATA (MAIL, RCPT and DATA done),
+ *           before the content and its final dot;
+ *   maildir with the file written and synced in tmp/, before the rename
+ *           into new/;
+ *   sendmail before the program is started.
+ * It may be called more than once for one message (SMTP tries a message
+ * again on a fresh session when the idle one went stale) or not at all
+ * (the message failed before that point), so it must be idempotent.
+ * 0 goes on; -1 (reason in *error_r) leaves the message undelivered, and
+ * the result is TRANSPORT_TEMPFAIL with that reason. */
+struct transport_hook {
+	int (*before_delivery)(void *context, char **error_r);
+	void *context;
+};
+/* transport_send() with a hook (NULL: none). */
+enum transport_result transport_send_hooked(struct transport *tr, const char *envelope_from,
+					    const char *const *rcpts, const void *data, size_t len,
+					    const struct transport_hook *hook, char **error_r);
+/* For the drivers: runs hook's before_delivery, if any.  0 or -1. */
+int transport_hook_call(const struct transport_hook *hook, char **error_r);
 void transport_close(struct transport **tr);
 
 #endif

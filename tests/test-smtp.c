@@ -458,6 +458,69 @@ static void test_session(bool pipelining)
 	fake_stop(&f);
 }
 
+/* A transport_hook that keeps what the fake server had read at its call,
+ * and fails when told to. */
+struct hook_probe {
+	struct fake *f;
+	char *log_then;
+	int calls;
+	bool fail;
+};
+
+static int probe_before_delivery(void *context, char **error_r)
+{
+	struct hook_probe *p = context;
+
+	p->calls++;
+	g_free(p->log_then);
+	p->log_then = fake_log_copy(p->f);
+	if (!p->fail)
+		return 0;
+	*error_r = g_strdup("probe says no");
+	return -1;
+}
+
+/* The hook runs after DATA was answered, before the content; a failing
+ * hook delivers nothing (the connection is dropped in DATA). */
+static void test_hook(bool pipelining)
+{
+	struct fake f = { .ehlo = pipelining ? ehlo_pipelining : ehlo_plain,
+			  .hold_replies = pipelining };
+	struct hook_probe probe = { &f, NULL, 0, false };
+	const struct transport_hook hook = { probe_before_delivery, &probe };
+	const char *rcpts[] = { "customer@example.net", NULL };
+	struct transport *tr;
+	char *error = NULL;
+
+	printf("# hook before delivery, %s\n", pipelining ? "pipelining" : "one command at a time");
+	fake_start(&f);
+	tr = open_fake(&f, "off", NULL, NULL);
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_OK, "hook: sent");
+	is_int(probe.calls, 1, "hook: called once");
+	like(probe.log_then, "RCPT TO:<customer@example.net>\r\nDATA\r\n",
+	     "hook: called after DATA went");
+	ok(probe.log_then != NULL && strstr(probe.log_then, "last line") == NULL,
+	   "hook: and before the content");
+	is_int(fake_messages(&f), 1, "hook: one message delivered");
+
+	probe.fail = true;
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_TEMPFAIL, "failing hook: TEMPFAIL");
+	like(error, "probe says no", "failing hook: its reason");
+	g_clear_pointer(&error, g_free);
+	is_int(fake_messages(&f), 1, "failing hook: nothing delivered");
+
+	probe.fail = false;
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_OK, "after a failing hook: the next mail goes");
+	is_int(fake_connections(&f), 2, "  ... on a new connection");
+	is_int(fake_messages(&f), 2, "  ... delivered");
+	transport_close(&tr);
+	g_free(probe.log_then);
+	fake_stop(&f);
+}
+
 static void test_refusals(bool pipelining)
 {
 	struct fake f = { .ehlo = pipelining ? ehlo_pipelining : NULL };
@@ -876,6 +939,8 @@ int main(int argc, char **argv)
 	test_open(top);
 	test_session(true);
 	test_session(false);
+	test_hook(true);
+	test_hook(false);
 	test_refusals(true);
 	test_refusals(false);
 	test_pipelined_data_anyway();

@@ -1,7 +1,7 @@
 /*
  * test-transport.c - URL checks, Maildir delivery into a temporary
  * directory, and the sendmail driver against fake sendmail scripts that
- * record their argv and stdin.
+ * record their argv and stdin; the hook before delivery for both.
  */
 #include "transport.h"
 #include "config.h"
@@ -426,6 +426,96 @@ static void test_sendmail_failures(const char *top)
 	g_free(url);
 }
 
+/* A transport_hook that records what it saw at its call: how many files
+ * were in the directory watched then (-1: not called), and fails when
+ * told to. */
+struct hook_probe {
+	const char *watch;
+	int seen;
+	bool fail;
+};
+
+static int probe_before_delivery(void *context, char **error_r)
+{
+	struct hook_probe *p = context;
+
+	p->seen = count_entries(p->watch, NULL);
+	if (!p->fail)
+		return 0;
+	*error_r = g_strdup("probe says no");
+	return -1;
+}
+
+/* transport_send_hooked(): the hook runs before the message is delivered,
+ * and a hook that fails leaves it undelivered, TEMPFAIL with its reason. */
+static void test_hook(const char *top)
+{
+	const char *const rcpts[] = { "rcpt@example.net", NULL };
+	char *root = g_build_filename(top, "HookMaildir", NULL);
+	char *new_dir = g_build_filename(root, "new", NULL);
+	char *tmp_dir = g_build_filename(root, "tmp", NULL);
+	char *url = g_strconcat("maildir:", root, NULL);
+	char *script = g_build_filename(top, "hook-sendmail", NULL);
+	char *out_dir = g_build_filename(top, "hook-out", NULL);
+	char *text, *error = NULL;
+	struct hook_probe probe = { new_dir, -1, false };
+	const struct transport_hook hook = { probe_before_delivery, &probe };
+	struct transport *tr = NULL;
+
+	if (open_url(url, &tr, &error) < 0) {
+		ok(0, "hook: maildir open");
+		goto out;
+	}
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_OK, "hook, maildir: sent");
+	is_int(probe.seen, 0, "hook, maildir: called before the message was in new/");
+	is_int(count_entries(new_dir, NULL), 1, "hook, maildir: and then it was");
+	probe = (struct hook_probe){ new_dir, -1, true };
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_TEMPFAIL, "hook, maildir: a failing hook is TEMPFAIL");
+	is_str(error, "probe says no", "hook, maildir: with the hook's reason");
+	g_clear_pointer(&error, g_free);
+	is_int(count_entries(new_dir, NULL), 1, "hook, maildir: nothing delivered");
+	is_int(count_entries(tmp_dir, NULL), 0, "hook, maildir: nothing left in tmp/");
+	probe = (struct hook_probe){ new_dir, -1, false };
+	is_int(transport_send(tr, "", rcpts, message, strlen(message), &error), TRANSPORT_OK,
+	       "hook, maildir: transport_send() has none");
+	is_int(probe.seen, -1, "hook, maildir: not called then");
+	transport_close(&tr);
+
+	/* the fake sendmail drops each message into out_dir */
+	mkdir(out_dir, 0700);
+	text = g_strdup_printf("#!/bin/sh\ncat > \"%s/$$\"\n", out_dir);
+	write_script(script, text);
+	g_free(text);
+	g_free(url);
+	url = g_strconcat("sendmail:", script, NULL);
+	if (open_url(url, &tr, &error) < 0) {
+		ok(0, "hook: sendmail open");
+		goto out;
+	}
+	probe = (struct hook_probe){ out_dir, -1, false };
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_OK, "hook, sendmail: sent");
+	is_int(probe.seen, 0, "hook, sendmail: called before sendmail ran");
+	is_int(count_entries(out_dir, NULL), 1, "hook, sendmail: and then it ran");
+	probe = (struct hook_probe){ out_dir, -1, true };
+	is_int(transport_send_hooked(tr, "", rcpts, message, strlen(message), &hook, &error),
+	       TRANSPORT_TEMPFAIL, "hook, sendmail: a failing hook is TEMPFAIL");
+	is_str(error, "probe says no", "hook, sendmail: with the hook's reason");
+	g_clear_pointer(&error, g_free);
+	is_int(count_entries(out_dir, NULL), 1, "hook, sendmail: sendmail not run");
+out:
+	transport_close(&tr);
+	g_free(error);
+	g_free(root);
+	g_free(new_dir);
+	g_free(tmp_dir);
+	g_free(url);
+	g_free(script);
+	g_free(out_dir);
+}
+
 int main(void)
 {
 	char *top = g_dir_make_tmp("ticketd-transport-XXXXXX", NULL);
@@ -438,6 +528,7 @@ int main(void)
 	test_maildir(top);
 	test_sendmail(top);
 	test_sendmail_failures(top);
+	test_hook(top);
 	rm_rf(top);
 	g_free(top);
 	return tap_done();
