@@ -286,9 +286,12 @@ enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_mess
 	/* Automatic mail is recorded and changes nothing (RFC 3834). */
 	if (plan->cls.automatic)
 		goto out;
-	if (plan->rule != THREAD_NEW)
-		st = ticket_customer_followup(ctx->db, &plan->info, now, msg->from->addr, error_r);
-	else
+	if (plan->rule != THREAD_NEW) {
+		struct ticket_state next;
+		ticket_followup_state(&plan->info, &next);
+		st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_CUSTOMER,
+				   msg->from->addr, now, error_r);
+	} else
 		st = auto_respond(ctx, msg, plan, msg->subject, error_r);
 out:
 	if (st == DB_OK) {

@@ -41,7 +41,7 @@ enum db_status ticket_message_ask_by_ids(struct db *db, GPtrArray *msgids, int *
 	 * ticket is looked up by the id found (a join was planned as a hash
 	 * of all tickets while the statistics were behind: 4.7 ms). */
 	st = db_send_sql(db,
-			 "SELECT id, queue_id, requestor, status FROM tickets WHERE id = "
+			 "SELECT " TICKET_INFO_COLUMNS " FROM " TICKET_INFO_FROM " WHERE t.id = "
 			 "(SELECT ticket_id FROM (SELECT ticket_id, id FROM messages "
 			 "WHERE message_id = ANY($1::text[]) OFFSET 0) m ORDER BY id DESC LIMIT 1)",
 			 1, (const char *const[]){ array }, handle_r, error_r);

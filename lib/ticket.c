@@ -9,7 +9,8 @@
 #include <string.h>
 
 static const struct db_statement statements[] = {
-	{ "ticket_get", "SELECT id, queue_id, requestor, status FROM tickets WHERE id = $1" },
+	{ "ticket_get",
+	  "SELECT " TICKET_INFO_COLUMNS " FROM " TICKET_INFO_FROM " WHERE t.id = $1" },
 	{ "ticket_has_cc", "SELECT 1 FROM ticket_cc WHERE ticket_id = $1 AND address = $2" },
 	/* The ticket and its "create" event in one round trip. */
 	{ "ticket_insert",
@@ -24,11 +25,25 @@ static const struct db_statement statements[] = {
 	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t" },
 	{ "ticket_cc_insert",
 	  "INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
-	{ "ticket_followup",
-	  "UPDATE tickets SET updated = $2, last_customer_at = $2, "
-	  "status = CASE WHEN status IN ('resolved', 'closed') THEN 'reopened' ELSE status END, "
-	  "closed_at = CASE WHEN status IN ('resolved', 'closed') THEN NULL ELSE closed_at END "
-	  "WHERE id = $1" },
+	{ "ticket_update",
+	  "UPDATE tickets SET status = $2, assignee_id = NULLIF($3::integer, 0), priority = $4, "
+	  "sticky = $5, queue_id = $6, requestor = $7, updated = $8, "
+	  "last_customer_at = CASE WHEN $9 THEN $8 ELSE last_customer_at END, "
+	  "last_answer_at = CASE WHEN $10 THEN $8 ELSE last_answer_at END, "
+	  "closed_at = CASE WHEN $2 = 'closed' THEN coalesce(closed_at, $8) END WHERE id = $1" },
+	{ "ticket_tag_insert",
+	  "WITH t AS (INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING "
+	  "RETURNING ticket_id) INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT ticket_id, $3, $4, 'tag', NULL, $2 FROM t" },
+	{ "ticket_link_insert",
+	  "WITH l AS (INSERT INTO ticket_links (ticket_id, other_id) VALUES ($1, $2), ($2, $1) "
+	  "ON CONFLICT DO NOTHING RETURNING ticket_id, other_id) "
+	  "INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT ticket_id, $3, $4, 'link', NULL, other_id::text FROM l" },
+	{ "ticket_cc_insert_by",
+	  "WITH c AS (INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO "
+	  "NOTHING RETURNING ticket_id) INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "SELECT ticket_id, $3, $4, 'cc', NULL, $2 FROM c" },
 	{ "ticket_event_insert",
 	  "INSERT INTO events (ticket_id, at, actor, type, old, new) VALUES ($1, $2, $3, $4, $5, $6)" },
 };
@@ -135,6 +150,12 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
 		if (ticket_status_parse(PQgetvalue(res, 0, 3), &info->status) < 0)
 			log_panic("ticket %lld: status '%s' is not in enum ticket_status", info->id,
 				  PQgetvalue(res, 0, 3));
+		info->requestor_name = g_strdup(PQgetvalue(res, 0, 4));
+		info->subject = g_strdup(PQgetvalue(res, 0, 5));
+		info->priority = atoi(PQgetvalue(res, 0, 6));
+		info->assignee_id = atoi(PQgetvalue(res, 0, 7));
+		info->assignee = PQgetisnull(res, 0, 8) ? NULL : g_strdup(PQgetvalue(res, 0, 8));
+		info->sticky = PQgetvalue(res, 0, 9)[0] == 't';
 	}
 	PQclear(res);
 	return found;
@@ -143,6 +164,9 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
 void ticket_info_clear(struct ticket_info *info)
 {
 	g_free(info->requestor);
+	g_free(info->requestor_name);
+	g_free(info->subject);
+	g_free(info->assignee);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -206,20 +230,113 @@ enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char
 		       NULL, error_r);
 }
 
-enum db_status ticket_customer_followup(struct db *db, const struct ticket_info *info,
-					const char *now, const char *actor, char **error_r)
+void ticket_state_of(const struct ticket_info *t, struct ticket_state *s)
 {
-	char idtext[24];
+	*s = (struct ticket_state){
+		.status = t->status,
+		.assignee_id = t->assignee_id,
+		.assignee = t->assignee,
+		.priority = t->priority,
+		.sticky = t->sticky,
+		.queue_id = t->queue_id,
+		.requestor = t->requestor,
+	};
+}
+
+void ticket_followup_state(const struct ticket_info *t, struct ticket_state *s)
+{
+	ticket_state_of(t, s);
+	if (t->assignee_id != 0 && t->sticky) {
+		if (s->status != TICKET_ON_HOLD)
+			s->status = TICKET_ASSIGNED;
+		return;
+	}
+	if (t->assignee_id != 0) {
+		s->assignee_id = 0;
+		s->assignee = NULL;
+		s->status = TICKET_REOPENED;
+		return;
+	}
+	if (ticket_status_is_done(t->status) || t->status == TICKET_ANSWERED)
+		s->status = TICKET_REOPENED;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+enum db_status ticket_change(struct db *db, const struct ticket_info *t,
+			     const struct ticket_state *s, enum ticket_touch touch,
+			     const char *actor, const char *now, char **error_r)
+{
+	char id[24], assignee[16], prio[16], queue[16], oldnum[16], newnum[16];
 	enum db_status st;
 
-	g_snprintf(idtext, sizeof(idtext), "%lld", info->id);
-	st = db_send(db, "ticket_followup", 2, (const char *const[]){ idtext, now }, NULL, 0, NULL,
-		     error_r);
-	if (st != DB_OK)
-		return st;
-	if (ticket_status_is_done(info->status))
-		st = ticket_event(db, info->id, now, actor, "status",
-				  ticket_status_name(info->status),
-				  ticket_status_name(TICKET_REOPENED), error_r);
+	g_snprintf(id, sizeof(id), "%lld", t->id);
+	g_snprintf(assignee, sizeof(assignee), "%d", s->assignee_id);
+	g_snprintf(prio, sizeof(prio), "%d", s->priority);
+	g_snprintf(queue, sizeof(queue), "%d", s->queue_id);
+	st = db_send(db, "ticket_update", 10,
+		     (const char *const[]){ id, ticket_status_name(s->status), assignee, prio,
+					    s->sticky ? "t" : "f", queue, s->requestor, now,
+					    touch == TICKET_TOUCH_CUSTOMER ? "t" : "f",
+					    touch == TICKET_TOUCH_ANSWER ? "t" : "f" },
+		     NULL, 0, NULL, error_r);
+	if (st == DB_OK && s->status != t->status)
+		st = ticket_event(db, t->id, now, actor, "status", ticket_status_name(t->status),
+				  ticket_status_name(s->status), error_r);
+	if (st == DB_OK && s->assignee_id != t->assignee_id)
+		st = ticket_event(db, t->id, now, actor, s->assignee_id != 0 ? "assign" : "release",
+				  t->assignee, s->assignee, error_r);
+	if (st == DB_OK && s->priority != t->priority) {
+		g_snprintf(oldnum, sizeof(oldnum), "%d", t->priority);
+		g_snprintf(newnum, sizeof(newnum), "%d", s->priority);
+		st = ticket_event(db, t->id, now, actor, "priority", oldnum, newnum, error_r);
+	}
+	if (st == DB_OK && s->sticky != t->sticky)
+		st = ticket_event(db, t->id, now, actor, "sticky", t->sticky ? "on" : "off",
+				  s->sticky ? "on" : "off", error_r);
+	if (st == DB_OK && s->queue_id != t->queue_id) {
+		g_snprintf(oldnum, sizeof(oldnum), "%d", t->queue_id);
+		st = ticket_event(db, t->id, now, actor, "queue", oldnum,
+				  s->queue != NULL ? s->queue : queue, error_r);
+	}
+	if (st == DB_OK && !same_text(s->requestor, t->requestor))
+		st = ticket_event(db, t->id, now, actor, "requestor", t->requestor, s->requestor,
+				  error_r);
 	return st;
+}
+
+/* One of the additions: its statement writes the row and its event. */
+static enum db_status add_with_event(struct db *db, const char *name, long long id,
+				     const char *value, const char *actor, const char *now,
+				     char **error_r)
+{
+	char idtext[24];
+
+	g_snprintf(idtext, sizeof(idtext), "%lld", id);
+	return db_send(db, name, 4, (const char *const[]){ idtext, value, now, actor }, NULL, 0,
+		       NULL, error_r);
+}
+
+enum db_status ticket_add_tag(struct db *db, long long id, const char *tag, const char *actor,
+			      const char *now, char **error_r)
+{
+	return add_with_event(db, "ticket_tag_insert", id, tag, actor, now, error_r);
+}
+
+enum db_status ticket_add_link(struct db *db, long long id, long long other, const char *actor,
+			       const char *now, char **error_r)
+{
+	char othertext[24];
+
+	g_snprintf(othertext, sizeof(othertext), "%lld", other);
+	return add_with_event(db, "ticket_link_insert", id, othertext, actor, now, error_r);
+}
+
+enum db_status ticket_add_cc_by(struct db *db, long long id, const char *addr, const char *actor,
+				const char *now, char **error_r)
+{
+	return add_with_event(db, "ticket_cc_insert_by", id, addr, actor, now, error_r);
 }

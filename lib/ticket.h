@@ -55,7 +55,40 @@ struct ticket_info {
 	long long id;
 	int queue_id;
 	char *requestor;
+	char *requestor_name;
+	char *subject;
 	enum ticket_status status;
+	int priority;
+	int assignee_id; /* 0: nobody */
+	char *assignee;  /* the assignee's login, NULL: nobody */
+	bool sticky;
+};
+
+/* The columns ticket_get_result() reads, for every lookup of a ticket
+ * (t is the tickets table, s the assignee's staff row, LEFT JOINed). */
+#define TICKET_INFO_COLUMNS                                                                        \
+	"t.id, t.queue_id, t.requestor, t.status, t.requestor_name, t.subject, t.priority, "       \
+	"coalesce(t.assignee_id, 0), s.login, t.sticky"
+#define TICKET_INFO_FROM "tickets t LEFT JOIN staff s ON s.id = t.assignee_id"
+
+/* What staff, commands and policies change on a ticket.  The strings are
+ * borrowed. */
+struct ticket_state {
+	enum ticket_status status;
+	int assignee_id;      /* 0: nobody */
+	const char *assignee; /* login, NULL: nobody */
+	int priority;
+	bool sticky;
+	int queue_id;
+	const char *queue; /* its name, for the event; NULL: unchanged */
+	const char *requestor;
+};
+
+/* Why a change is written: besides the fields, the ticket's clocks. */
+enum ticket_touch {
+	TICKET_TOUCH_STAFF = 0,    /* updated only */
+	TICKET_TOUCH_CUSTOMER = 1, /* last_customer_at too */
+	TICKET_TOUCH_ANSWER = 2,   /* last_answer_at too */
 };
 
 struct ticket_new {
@@ -95,10 +128,29 @@ enum db_status ticket_create(struct db *db, const struct ticket_new *t, long lon
 /* The changes below are pipelined: in pipeline mode their errors come with
  * the next synchronous call. */
 enum db_status ticket_add_cc(struct db *db, long long id, const char *addr, char **error_r);
-/* A customer wrote on the ticket: timestamps, and a resolved or closed
- * ticket is reopened (with its event). */
-enum db_status ticket_customer_followup(struct db *db, const struct ticket_info *info,
-					const char *now, const char *actor, char **error_r);
+/* The state of t, to start a change from. */
+void ticket_state_of(const struct ticket_info *t, struct ticket_state *s);
+/* The state after a customer's reply (DESIGN §4, pure): a sticky ticket
+ * stays with its assignee (and wants its attention: assigned); a
+ * non-sticky one goes back to nobody, reopened, to be picked up again; a
+ * resolved, closed or answered ticket nobody holds is reopened. */
+void ticket_followup_state(const struct ticket_info *t, struct ticket_state *s);
+/* Writes the change from t to s in one statement, and an event (by actor:
+ * a login or an address) for every field that changed: status, assign
+ * (old login → new login, "release" when nobody is left), priority,
+ * sticky, queue, requestor.  Closing sets closed_at, anything else clears
+ * it. */
+enum db_status ticket_change(struct db *db, const struct ticket_info *t,
+			     const struct ticket_state *s, enum ticket_touch touch,
+			     const char *actor, const char *now, char **error_r);
+/* Additions, each with its event. */
+enum db_status ticket_add_tag(struct db *db, long long id, const char *tag, const char *actor,
+			      const char *now, char **error_r);
+/* Links both ways (the other ticket must exist: a foreign key says so). */
+enum db_status ticket_add_link(struct db *db, long long id, long long other, const char *actor,
+			       const char *now, char **error_r);
+enum db_status ticket_add_cc_by(struct db *db, long long id, const char *addr, const char *actor,
+				const char *now, char **error_r);
 enum db_status ticket_event(struct db *db, long long id, const char *now, const char *actor,
 			    const char *type, const char *old_value, const char *new_value,
 			    char **error_r);

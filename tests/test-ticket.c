@@ -99,8 +99,42 @@ static void test_parse(void)
 	   "resolved and closed are done, reopened is not");
 }
 
+/* The sticky rule of DESIGN §4 on a customer's reply. */
+static void test_followup(void)
+{
+	struct ticket_info t = { .id = 7,
+				 .status = TICKET_ANSWERED,
+				 .priority = 50,
+				 .assignee_id = 3,
+				 .assignee = "bob",
+				 .sticky = true };
+	struct ticket_state s;
+
+	ticket_followup_state(&t, &s);
+	ok(s.assignee_id == 3 && s.status == TICKET_ASSIGNED,
+	   "sticky: stays with its assignee, who is to act again");
+	t.status = TICKET_ON_HOLD;
+	ticket_followup_state(&t, &s);
+	ok(s.assignee_id == 3 && s.status == TICKET_ON_HOLD, "sticky and on hold: stays on hold");
+	t.sticky = false;
+	t.status = TICKET_ANSWERED;
+	ticket_followup_state(&t, &s);
+	ok(s.assignee_id == 0 && s.assignee == NULL && s.status == TICKET_REOPENED,
+	   "not sticky: back to nobody, reopened");
+	t.assignee_id = 0;
+	t.assignee = NULL;
+	t.status = TICKET_CLOSED;
+	ticket_followup_state(&t, &s);
+	is_int(s.status, TICKET_REOPENED, "closed and nobody's: reopened");
+	t.status = TICKET_NEW;
+	ticket_followup_state(&t, &s);
+	is_int(s.status, TICKET_NEW, "new stays new");
+	is_int(s.priority, 50, "the priority is not the reply's business");
+}
+
 int main(void)
 {
+	test_followup();
 	test_statuses();
 	test_kinds();
 	test_parse();
