@@ -55,10 +55,20 @@ static const char *lookup(void *ctx, const char *name)
 	if (strcmp(name, "requestor.email") == 0)
 		return m->requestor_addr;
 	if (strcmp(name, "message.text") == 0)
-		return m->msg != NULL ? m->msg->text : NULL;
+		return m->text != NULL ? m->text : m->msg != NULL ? m->msg->text : NULL;
 	if (strcmp(name, "message.quoted") == 0)
 		return v->quoted;
-	return NULL; /* staff.*: nobody acts in the mails made so far */
+	if (strcmp(name, "ticket.assignee") == 0)
+		return m->assignee != NULL ? m->assignee : "nobody";
+	if (strcmp(name, "requestor.tickets") == 0)
+		return m->requestor_tickets;
+	if (m->staff != NULL && strcmp(name, "staff.name") == 0)
+		return m->staff->name;
+	if (m->staff != NULL && strcmp(name, "staff.description") == 0)
+		return m->staff->description;
+	if (m->staff != NULL && strcmp(name, "staff.signature") == 0)
+		return m->staff->signature;
+	return NULL; /* staff.* of an automatic mail: nobody acts */
 }
 
 char *mailout_quote(const char *text)
@@ -121,7 +131,7 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	g_snprintf(v.id, sizeof(v.id), "%lld", m->ticket_id);
 	g_snprintf(v.priority, sizeof(v.priority), "%d", m->ticket_priority);
 	v.tag = g_strdup_printf("[%s#%lld]", cfg->tag, m->ticket_id);
-	v.quoted = mailout_quote(msg != NULL ? msg->text : NULL);
+	v.quoted = mailout_quote(m->quoted != NULL ? m->quoted : msg != NULL ? msg->text : NULL);
 	if (template_render(m->queue->templates[m->template], lookup, &v, &d->out, error_r) < 0)
 		goto out;
 
@@ -132,7 +142,11 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	d->subject = thread_subject_add_tag(subject != NULL ? subject : m->ticket_subject, cfg->tag,
 					    m->ticket_id);
 	d->refs = g_ptr_array_new();
-	if (msg != NULL) {
+	if (m->thread_id != NULL) {
+		for (guint i = 0; m->thread_refs != NULL && i < m->thread_refs->len; i++)
+			g_ptr_array_add(d->refs, g_ptr_array_index(m->thread_refs, i));
+		g_ptr_array_add(d->refs, (gpointer)m->thread_id);
+	} else if (msg != NULL) {
 		for (guint i = 0; msg->references != NULL && i < msg->references->len; i++)
 			g_ptr_array_add(d->refs, g_ptr_array_index(msg->references, i));
 		if (msg->message_id != NULL)
@@ -144,10 +158,24 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	mail.from_addr = m->queue->address;
 	mail.to_name = m->to_name;
 	mail.to_addr = m->to_addr;
+	mail.cc = m->cc;
 	mail.subject = d->subject;
+	if (m->prefix != NULL) {
+		char *body = g_strconcat(m->prefix, d->out->body, NULL);
+		g_free(d->out->body);
+		d->out->body = body;
+	}
+	if (m->reply_to_queue && override(d->out, "Reply-To") == NULL) {
+		struct mail_header *h = g_new0(struct mail_header, 1);
+		h->name = g_strdup("Reply-To");
+		h->value = g_strdup(m->queue->address);
+		g_ptr_array_add(d->out->headers, h);
+	}
 	mail.body = d->out->body;
 	mail.message_id = d->msgid;
-	mail.in_reply_to = msg != NULL ? msg->message_id : NULL;
+	mail.in_reply_to = m->thread_id != NULL ? m->thread_id
+			   : msg != NULL        ? msg->message_id
+						: NULL;
 	mail.references = (const char *const *)d->refs->pdata;
 	mail.automatic = m->automatic;
 	mail.extra_headers = d->out->headers;

@@ -36,7 +36,20 @@ struct mailout {
 	int ticket_priority;
 	const char *requestor_addr, *requestor_name;
 	const char *to_addr, *to_name;    /* the recipient */
+	const char *const *cc;            /* NULL-terminated, or NULL */
 	const struct parsed_message *msg; /* the message answered (quoted, threaded to), or NULL */
+	/* Overrides, NULL: from msg.  text: {{message.text}} (a staff member's
+	 * answer, a refusal's reason); quoted: the text {{message.quoted}}
+	 * quotes (the customer's last message); thread_id and thread_refs:
+	 * the Message-ID replied to and the References before it. */
+	const char *text, *quoted;
+	const char *thread_id;
+	GPtrArray *thread_refs;
+	const struct config_staff *staff; /* {{staff.*}}: who answers, or the assignee */
+	const char *assignee;             /* {{ticket.assignee}}: name, or NULL: nobody */
+	const char *requestor_tickets;    /* {{requestor.tickets}}: one line each */
+	const char *prefix;  /* put above the rendered body (a notification's reply separator) */
+	bool reply_to_queue; /* Reply-To: the queue's address (notifications to staff) */
 	time_t now;
 };
 

@@ -22,9 +22,23 @@ const char *const template_kind_names[TEMPLATE_KIND_COUNT] = {
 };
 
 const char *const template_variables[] = {
-	"ticket.id",         "ticket.subject",  "ticket.priority", "ticket.status",   "ticket.tag",
-	"queue.name",        "queue.address",   "requestor.name",  "requestor.email", "staff.name",
-	"staff.description", "staff.signature", "message.text",    "message.quoted",  NULL,
+	"ticket.id",
+	"ticket.subject",
+	"ticket.priority",
+	"ticket.status",
+	"ticket.tag",
+	"queue.name",
+	"queue.address",
+	"requestor.name",
+	"requestor.email",
+	"staff.name",
+	"staff.description",
+	"staff.signature",
+	"message.text",
+	"message.quoted",
+	"ticket.assignee",
+	"requestor.tickets",
+	NULL,
 };
 
 /* Headers a template may override, spelled as they are sent. */
@@ -66,13 +80,16 @@ static const char *const template_builtin_texts[TEMPLATE_KIND_COUNT] = {
 			    "{{staff.signature}}\n"
 			    "\n"
 			    "{{message.quoted}}\n",
-	[TEMPLATE_NOTIFICATION] =
-		"Ticket {{ticket.tag}} in queue {{queue.name}} (priority {{ticket.priority}}, "
-		"{{ticket.status}})\n"
-		"From: {{requestor.name}} <{{requestor.email}}>\n"
-		"Subject: {{ticket.subject}}\n"
-		"\n"
-		"{{message.text}}\n",
+	[TEMPLATE_NOTIFICATION] = "Ticket {{ticket.tag}} in queue {{queue.name}}\n"
+				  "Status:    {{ticket.status}}, priority {{ticket.priority}}\n"
+				  "Assigned:  {{ticket.assignee}}\n"
+				  "Requestor: {{requestor.name}} <{{requestor.email}}>\n"
+				  "Subject:   {{ticket.subject}}\n"
+				  "\n"
+				  "Latest tickets from this requestor:\n"
+				  "{{requestor.tickets}}\n"
+				  "\n"
+				  "{{message.text}}\n",
 	[TEMPLATE_REFUSAL] =
 		"Your message about ticket {{ticket.tag}} was not applied:\n"
 		"\n"
