@@ -178,6 +178,7 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 						: NULL;
 	mail.references = (const char *const *)d->refs->pdata;
 	mail.automatic = m->automatic;
+	mail.auto_submitted = m->auto_submitted;
 	mail.extra_headers = d->out->headers;
 	mail.date = m->now;
 	ret = compose_message(&mail, &d->raw, error_r);

@@ -30,6 +30,7 @@ struct mailout {
 	enum template_kind template;
 	enum message_kind kind;
 	bool automatic; /* RFC 3834 headers and the null envelope sender */
+	const char *auto_submitted; /* its value, NULL: "auto-replied" */
 	long long ticket_id;
 	const char *ticket_subject; /* without the tag */
 	enum ticket_status ticket_status;
