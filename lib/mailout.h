@@ -29,7 +29,7 @@ struct mailout {
 	const struct config_queue *queue;
 	enum template_kind template;
 	enum message_kind kind;
-	bool automatic; /* RFC 3834 headers and the null envelope sender */
+	bool automatic;             /* RFC 3834 headers and the null envelope sender */
 	const char *auto_submitted; /* its value, NULL: "auto-replied" */
 	long long ticket_id;
 	const char *ticket_subject; /* without the tag */

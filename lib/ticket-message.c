@@ -17,6 +17,10 @@ static const struct db_statement statements[] = {
 	{ "ticket_attachment_insert",
 	  "INSERT INTO attachments (message_id, filename, content_type, size, content) "
 	  "VALUES (currval('messages_id_seq'), $1, $2, $3, $4)" },
+	{ "ticket_last_customer",
+	  "SELECT message_id, array_to_string(refs, ' '), body FROM messages WHERE ticket_id = $1 "
+	  "AND direction = 'in' "
+	  "AND kind = 'customer' ORDER BY id DESC LIMIT 1" },
 	{ "ticket_incoming_copy",
 	  "SELECT ticket_id FROM messages WHERE message_id = $1 AND direction = 'in' "
 	  "AND from_addr = $2 AND body = $3 LIMIT 1" },
@@ -56,6 +60,46 @@ enum db_status ticket_message_ask_incoming_copy(struct db *db, const char *messa
 	return db_send(db, "ticket_incoming_copy", 3,
 		       (const char *const[]){ message_id, from_addr, body }, NULL, 0, handle_r,
 		       error_r);
+}
+
+enum db_status ticket_message_ask_last_customer(struct db *db, long long ticket_id, int *handle_r,
+						char **error_r)
+{
+	char idtext[24];
+
+	g_snprintf(idtext, sizeof(idtext), "%lld", ticket_id);
+	return db_send(db, "ticket_last_customer", 1, (const char *const[]){ idtext }, NULL, 0,
+		       handle_r, error_r);
+}
+
+bool ticket_message_last_result(struct db *db, int handle, struct ticket_message_ref *ref)
+{
+	PGresult *res = db_take(db, handle);
+	bool found = res != NULL && PQntuples(res) == 1;
+
+	memset(ref, 0, sizeof(*ref));
+	if (found) {
+		ref->message_id = PQgetisnull(res, 0, 0) ? NULL : g_strdup(PQgetvalue(res, 0, 0));
+		/* a Message-ID holds no blank (RFC 5322 msg-id) */
+		char **ids = g_strsplit(PQgetvalue(res, 0, 1), " ", -1);
+		ref->references = g_ptr_array_new_with_free_func(g_free);
+		for (size_t i = 0; ids[i] != NULL; i++)
+			if (ids[i][0] != '\0')
+				g_ptr_array_add(ref->references, g_strdup(ids[i]));
+		g_strfreev(ids);
+		ref->body = g_strdup(PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	return found;
+}
+
+void ticket_message_ref_clear(struct ticket_message_ref *ref)
+{
+	g_free(ref->message_id);
+	if (ref->references != NULL)
+		g_ptr_array_free(ref->references, TRUE);
+	g_free(ref->body);
+	memset(ref, 0, sizeof(*ref));
 }
 
 #define ATTACHMENT_COPY_THRESHOLD (1024 * 1024)

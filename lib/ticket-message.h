@@ -13,6 +13,7 @@
 #define TICKETD_TICKET_MESSAGE_H
 
 #include <glib.h>
+#include <stdbool.h>
 
 #include "db.h"
 #include "ticket.h"
@@ -49,5 +50,18 @@ enum db_status ticket_message_ask_by_ids(struct db *db, GPtrArray *msgids, int *
 enum db_status ticket_message_ask_incoming_copy(struct db *db, const char *message_id,
 						const char *from_addr, const char *body,
 						int *handle_r, char **error_r);
+
+/* The customer's latest message on the ticket: what an answer quotes and
+ * threads to (read with ticket_message_last_result()). */
+enum db_status ticket_message_ask_last_customer(struct db *db, long long ticket_id, int *handle_r,
+						char **error_r);
+struct ticket_message_ref {
+	char *message_id;      /* NULL when it had none */
+	GPtrArray *references; /* char *, oldest first */
+	char *body;
+};
+/* false when the ticket holds no customer message. */
+bool ticket_message_last_result(struct db *db, int handle, struct ticket_message_ref *ref);
+void ticket_message_ref_clear(struct ticket_message_ref *ref);
 
 #endif

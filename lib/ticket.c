@@ -25,6 +25,10 @@ static const struct db_statement statements[] = {
 	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t" },
 	{ "ticket_cc_insert",
 	  "INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
+	{ "ticket_cc_list", "SELECT address FROM ticket_cc WHERE ticket_id = $1 ORDER BY address" },
+	{ "ticket_recent",
+	  "SELECT id, status, subject FROM tickets WHERE requestor = $1 ORDER BY id DESC LIMIT " G_STRINGIFY(
+		  TICKET_RECENT_MAX) },
 	{ "ticket_update",
 	  "UPDATE tickets SET status = $2, assignee_id = NULLIF($3::integer, 0), priority = $4, "
 	  "sticky = $5, queue_id = $6, requestor = $7, updated = $8, "
@@ -306,6 +310,49 @@ enum db_status ticket_change(struct db *db, const struct ticket_info *t,
 		st = ticket_event(db, t->id, now, actor, "requestor", t->requestor, s->requestor,
 				  error_r);
 	return st;
+}
+
+enum db_status ticket_ask_cc(struct db *db, long long id, int *handle_r, char **error_r)
+{
+	char idtext[24];
+
+	g_snprintf(idtext, sizeof(idtext), "%lld", id);
+	return db_send(db, "ticket_cc_list", 1, (const char *const[]){ idtext }, NULL, 0, handle_r,
+		       error_r);
+}
+
+char **ticket_cc_result(struct db *db, int handle)
+{
+	PGresult *res = db_take(db, handle);
+	int n = res != NULL ? PQntuples(res) : 0;
+	char **cc = g_new0(char *, n + 1);
+
+	for (int i = 0; i < n; i++)
+		cc[i] = g_strdup(PQgetvalue(res, i, 0));
+	PQclear(res);
+	return cc;
+}
+
+enum db_status ticket_ask_recent(struct db *db, const char *requestor, int *handle_r,
+				 char **error_r)
+{
+	return db_send(db, "ticket_recent", 1, (const char *const[]){ requestor }, NULL, 0,
+		       handle_r, error_r);
+}
+
+char *ticket_recent_result(struct db *db, int handle)
+{
+	PGresult *res = db_take(db, handle);
+	GString *out = g_string_new(NULL);
+
+	for (int i = 0; res != NULL && i < PQntuples(res); i++)
+		g_string_append_printf(out, "%s#%s %-9s %s", i > 0 ? "\n" : "",
+				       PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				       PQgetvalue(res, i, 2));
+	if (out->len == 0)
+		g_string_append(out, "(none)");
+	PQclear(res);
+	return g_string_free(out, FALSE);
 }
 
 /* One of the additions: its statement writes the row and its event. */

@@ -143,6 +143,18 @@ void ticket_followup_state(const struct ticket_info *t, struct ticket_state *s);
 enum db_status ticket_change(struct db *db, const struct ticket_info *t,
 			     const struct ticket_state *s, enum ticket_touch touch,
 			     const char *actor, const char *now, char **error_r);
+/* The ticket's Cc addresses (read with ticket_cc_result(): a
+ * NULL-terminated array, g_strfreev). */
+enum db_status ticket_ask_cc(struct db *db, long long id, int *handle_r, char **error_r);
+char **ticket_cc_result(struct db *db, int handle);
+/* The requestor's latest tickets, newest first (read with
+ * ticket_recent_result(): one line each, "#42 answered  Printer on fire",
+ * or "(none)"). */
+#define TICKET_RECENT_MAX 5
+enum db_status ticket_ask_recent(struct db *db, const char *requestor, int *handle_r,
+				 char **error_r);
+char *ticket_recent_result(struct db *db, int handle);
+
 /* Additions, each with its event. */
 enum db_status ticket_add_tag(struct db *db, long long id, const char *tag, const char *actor,
 			      const char *now, char **error_r);
