@@ -760,6 +760,23 @@ static void config_check_staff_auth(struct config_ctx *ctx, const struct config_
 	}
 }
 
+/* A staff member's own auth list: the daemon's rules, and each method must
+ * be able to hold for this member. */
+static void config_check_member_auth(struct config_ctx *ctx, const struct config_def *d,
+				     const config_setting_t *s, const char *key, void *base)
+{
+	const struct config_staff *st = base;
+
+	config_check_staff_auth(ctx, d, s, key, base);
+	for (size_t i = 0; st->auth[i] != NULL; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (strcmp(st->auth[i], "pgp") == 0 && st->pgp_key == NULL)
+			config_error(ctx, e, key, "\"pgp\" needs this member's pgp_key");
+		else if (strcmp(st->auth[i], "authres") == 0 && ctx->cfg->authserv_id == NULL)
+			config_error(ctx, e, key, "\"authres\" needs daemon.authserv_id");
+	}
+}
+
 static void config_check_notify(struct config_ctx *ctx, const struct config_def *d,
 				const config_setting_t *s, const char *key, void *base)
 {
@@ -1000,6 +1017,8 @@ static const struct config_def config_staff_defs[] = {
 	{ DEF("queues", CT_STRLIST, STAFF(queues)), .def = "", .fn = config_check_staff_queues },
 	{ DEF("signature", CT_STRING, STAFF(signature)), .flags = CF_EMPTY_OK, .def = "" },
 	{ DEF("pgp_key", CT_STRING, STAFF(pgp_key)) },
+	/* after pgp_key, which its check reads */
+	{ DEF("auth", CT_STRLIST, STAFF(auth)), .fn = config_check_member_auth },
 	{ DEF("available", CT_BOOL, STAFF(available)), .def = "true" },
 	{ 0 },
 };
@@ -1220,6 +1239,7 @@ void config_free(struct ticketd_config **cfgp)
 		g_free(st->signature);
 		g_strfreev(st->queues);
 		g_free(st->pgp_key);
+		g_strfreev(st->auth);
 	}
 	g_free(cfg->staff);
 	for (size_t i = 0; i < cfg->queue_count; i++) {

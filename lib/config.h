@@ -40,6 +40,7 @@ struct config_staff {
 	char **queues;  /* NULL-terminated queue names */
 	bool available; /* default true */
 	char *pgp_key;  /* NULL when unset */
+	char **auth;    /* NULL-terminated methods; NULL when unset: daemon.staff_auth */
 };
 
 struct config_mailbox {

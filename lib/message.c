@@ -187,6 +187,7 @@ static void header_free_cb(gpointer p)
 
 	g_free(h->name);
 	g_free(h->value);
+	g_free(h->raw_value);
 	g_free(h);
 }
 
@@ -449,6 +450,7 @@ static int read_headers(struct parsed_message *msg, GMimeMessage *message,
 
 		mh->name = message_clean_value(g_mime_header_get_name(h));
 		mh->value = message_clean_value(g_mime_header_get_value(h));
+		mh->raw_value = message_clean_value(g_mime_header_get_raw_value(h));
 		g_ptr_array_add(msg->headers, mh);
 	}
 

@@ -35,6 +35,10 @@ struct mail_address {
 struct mail_header {
 	char *name;  /* as written, e.g. "Auto-Submitted" */
 	char *value; /* unfolded, RFC 2047-decoded, UTF-8 */
+	/* as written (folded, not decoded; non-UTF-8 bytes repaired): for
+	 * headers that decoding must not change, e.g. Authentication-Results,
+	 * where an encoded-word could hide our authserv-id from our MTA */
+	char *raw_value;
 };
 
 struct mail_attachment {
