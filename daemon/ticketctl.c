@@ -1,20 +1,27 @@
 /*
  * ticketctl - the administration panel on the command line (DESIGN §5).
  *
- *   ticketctl [-c FILE] [--format=table|json|csv] COMMAND [OPTIONS] [ARGS]
+ *   ticketctl [-c FILE] [--as LOGIN] [--format=table|json|csv] COMMAND [OPTIONS] [ARGS]
  *
  * The commands are the table below: their words, their arguments, the
  * options they take and a handler over lib/ticket-query.c (reads) and
  * lib/format.c (printing); adding one is a row and a handler.  Global
- * options (-c, --format, --help) go before or after the command; a
+ * options (-c, --as, --format, --help) go before or after the command; a
  * command's own options after it.
  *
- * Exit codes follow sysexits(3): 64 usage, 65 no such ticket, 69 database
- * unreachable, 70 a query failed, 78 bad config.
+ * --as LOGIN shows what that staff member may see (DESIGN §1: an admin its
+ * queues, the default queue and its own tickets; support its own tickets);
+ * without it everything is shown: the program is the administrator's.
+ *
+ * Exit codes follow sysexits(3): 64 usage, 65 no such ticket (or one the
+ * --as member may not see), 67 --as names no staff member, 69 database
+ * unreachable, 70 a query failed, 77 not permitted to the --as member, 78
+ * bad config.
  */
 #include "config.h"
 #include "db.h"
 #include "format.h"
+#include "staff.h"
 #include "ticket-query.h"
 
 #include <getopt.h>
@@ -32,8 +39,8 @@
 struct ctl {
 	struct db *db;
 	enum format_kind format;
-	struct ticket_filter filter;
-	char **args; /* the command's arguments after its words and options */
+	struct ticket_filter filter; /* filter.viewer: --as, or NULL */
+	char **args;                 /* the command's arguments after its words and options */
 };
 
 /* Options a command may take, besides the global ones. */
@@ -74,13 +81,10 @@ static const struct command commands[] = {
 /* One table for both parses, so an option in the wrong place is named as
  * such instead of "unrecognized". */
 static const struct option longopts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "format", required_argument, NULL, 'F' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "queue", required_argument, NULL, 'q' },
-	{ "all", no_argument, NULL, 'a' },
-	{ "limit", required_argument, NULL, 'l' },
-	{ NULL, 0, NULL, 0 },
+	{ "config", required_argument, NULL, 'c' }, { "format", required_argument, NULL, 'F' },
+	{ "as", required_argument, NULL, 'A' },     { "help", no_argument, NULL, 'h' },
+	{ "queue", required_argument, NULL, 'q' },  { "all", no_argument, NULL, 'a' },
+	{ "limit", required_argument, NULL, 'l' },  { NULL, 0, NULL, 0 },
 };
 
 /* "failed list": the words of a command (static storage, one at a time). */
@@ -95,7 +99,7 @@ static const char *command_name(const struct command *cmd)
 
 static void print_command(FILE *out, const char *lead, const struct command *cmd)
 {
-	fprintf(out, "%s ticketctl [-c FILE] %s%s%s\n", lead, command_name(cmd),
+	fprintf(out, "%s ticketctl [-c FILE] [--as LOGIN] %s%s%s\n", lead, command_name(cmd),
 		cmd->usage[0] != '\0' ? " " : "", cmd->usage);
 }
 
@@ -151,7 +155,7 @@ static int cmd_show(struct ctl *ctl)
 		fprintf(stderr, "ticketctl: show: not a ticket number: %s\n", id);
 		return EX_USAGE;
 	}
-	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), &rec, &error);
+	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, &rec, &error);
 	if (st != DB_OK)
 		return query_failed(st, error);
 	if (rec == NULL) {
@@ -167,8 +171,18 @@ static int cmd_failed_list(struct ctl *ctl)
 {
 	struct format_table *table = NULL;
 	char *error = NULL;
-	enum db_status st = ticket_query_failed(ctl->db, &table, &error);
+	enum db_status st;
 
+	/* Failed messages belong to no ticket, so no queue or assignee says
+	 * who may read them: admins only. */
+	if (ctl->filter.viewer != NULL && !ctl->filter.viewer->admin) {
+		fprintf(stderr,
+			"ticketctl: failed list: %s is support staff; only admins see "
+			"failed messages\n",
+			ctl->filter.viewer->login);
+		return EX_NOPERM;
+	}
+	st = ticket_query_failed(ctl->db, &table, &error);
 	if (st != DB_OK)
 		return query_failed(st, error);
 	format_print_table(stdout, table, ctl->format);
@@ -202,6 +216,7 @@ static const char *option_name(int c)
 
 struct parsed {
 	const char *config;
+	const char *as; /* --as LOGIN, NULL when not given */
 	bool format_given;
 };
 
@@ -222,6 +237,9 @@ static int take_option(int c, const struct command *cmd, struct parsed *p, struc
 			return -1;
 		}
 		p->format_given = true;
+		return 0;
+	case 'A':
+		p->as = optarg;
 		return 0;
 	case 'h':
 		return 1;
@@ -265,6 +283,7 @@ int main(int argc, char **argv)
 	struct parsed p = { .config = DEFAULT_CONFIG };
 	const struct command *cmd = NULL;
 	struct ticketd_config *cfg = NULL;
+	struct staff_viewer viewer = { 0 };
 	char *error = NULL, prog[80];
 	int c, r, nwords = 0, code;
 
@@ -333,7 +352,19 @@ int main(int argc, char **argv)
 			return EX_UNAVAILABLE;
 		}
 	}
+	/* Role and queues come from the config, as they do for mail. */
+	if (p.as != NULL && cfg != NULL) {
+		if (staff_viewer_for(cfg, p.as, &viewer, &error) < 0) {
+			fprintf(stderr, "ticketctl: --as: %s\n", error);
+			g_free(error);
+			db_close(&ctl.db);
+			config_free(&cfg);
+			return EX_NOUSER;
+		}
+		ctl.filter.viewer = &viewer;
+	}
 	code = cmd->run(&ctl);
+	staff_viewer_clear(&viewer);
 	db_close(&ctl.db);
 	config_free(&cfg);
 	return code;

@@ -16,6 +16,13 @@ static const char ticket_select[] =
 						   "FROM tickets t JOIN queues q ON q.id = t.queue_id "
 						   "LEFT JOIN staff s ON s.id = t.assignee_id ";
 
+/* What a viewer sees (DESIGN §1), with the viewer's login and, for an
+ * admin, its queues as parameters $N and $N+1 (NULL login: everything;
+ * NULL queues: only the viewer's own tickets). */
+#define VISIBLE(login, queues)                                                                     \
+	"(" login "::text IS NULL OR s.login = " login "::text OR COALESCE(q.name = ANY(" queues   \
+	"::text[]), false)) "
+
 static const struct format_column ticket_columns[] = {
 	{ "id", FORMAT_NUMBER, 0 },     { "queue", FORMAT_TEXT, 0 },
 	{ "status", FORMAT_TEXT, 0 },   { "priority", FORMAT_NUMBER, 0 },
@@ -44,6 +51,23 @@ static const struct format_column failed_columns[] = {
 	{ "uid", FORMAT_TEXT, 30 },   { "received", FORMAT_TEXT, 0 },
 	{ "size", FORMAT_NUMBER, 0 }, { "reason", FORMAT_TEXT, 60 },
 };
+
+/* The parameters of VISIBLE for viewer (NULL: everything); *queues_r is
+ * the caller's to g_free. */
+static void viewer_params(const struct staff_viewer *viewer, const char **login_r, char **queues_r)
+{
+	GPtrArray *names;
+
+	*login_r = viewer != NULL ? viewer->login : NULL;
+	*queues_r = NULL;
+	if (viewer == NULL || !viewer->admin)
+		return;
+	names = g_ptr_array_new();
+	for (const char **q = viewer->queues; q != NULL && *q != NULL; q++)
+		g_ptr_array_add(names, (char *)*q);
+	*queues_r = db_text_array(names);
+	g_ptr_array_free(names, TRUE);
+}
 
 /* Runs sql and returns its rows as a table of columns (as many as the
  * SELECT has), or NULL with the reason. */
@@ -75,35 +99,44 @@ static struct format_table *query(struct db *db, const char *sql, int nparams,
 enum db_status ticket_query_list(struct db *db, const struct ticket_filter *filter,
 				 struct format_table **table_r, char **error_r)
 {
-	char *sql = g_strconcat(ticket_select,
-				"WHERE ($1::text IS NULL OR q.name = $1) "
-				"AND ($2::boolean OR t.status NOT IN ('resolved', 'closed')) "
-				"ORDER BY t.priority DESC, t.id LIMIT $3::bigint",
-				NULL);
-	char *limit = filter->limit < 0 ? NULL : g_strdup_printf("%lld", filter->limit);
+	char *sql =
+		g_strconcat(ticket_select,
+			    "WHERE ($1::text IS NULL OR q.name = $1) "
+			    "AND ($2::boolean OR t.status NOT IN ('resolved', 'closed')) "
+			    "AND " VISIBLE("$4",
+					   "$5") "ORDER BY t.priority DESC, t.id LIMIT $3::bigint",
+			    NULL);
+	char *limit = filter->limit < 0 ? NULL : g_strdup_printf("%lld", filter->limit), *queues;
+	const char *login;
 	enum db_status st;
 
-	*table_r = query(db, sql, 3,
-			 (const char *const[]){ filter->queue, filter->all ? "t" : "f", limit },
+	viewer_params(filter->viewer, &login, &queues);
+	*table_r = query(db, sql, 5,
+			 (const char *const[]){ filter->queue, filter->all ? "t" : "f", limit,
+						login, queues },
 			 ticket_columns, N_ELEMENTS(ticket_columns), &st, error_r);
+	g_free(queues);
 	g_free(limit);
 	g_free(sql);
 	return st;
 }
 
-enum db_status ticket_query_show(struct db *db, long long id, struct format_record **record_r,
-				 char **error_r)
+enum db_status ticket_query_show(struct db *db, long long id, const struct staff_viewer *viewer,
+				 struct format_record **record_r, char **error_r)
 {
 	char *ids = g_strdup_printf("%lld", id),
-	     *sql = g_strconcat(ticket_select, "WHERE t.id = $1", NULL);
-	const char *const param[] = { ids };
+	     *sql = g_strconcat(ticket_select, "WHERE t.id = $1 AND " VISIBLE("$2", "$3"), NULL),
+	     *queues;
+	const char *const param[] = { ids }, *login;
 	struct format_record *rec = g_new0(struct format_record, 1);
 	struct format_table *t;
 	enum db_status st;
 
 	*record_r = NULL;
-	rec->fields =
-		query(db, sql, 1, param, ticket_columns, N_ELEMENTS(ticket_columns), &st, error_r);
+	viewer_params(viewer, &login, &queues);
+	rec->fields = query(db, sql, 3, (const char *const[]){ ids, login, queues }, ticket_columns,
+			    N_ELEMENTS(ticket_columns), &st, error_r);
+	g_free(queues);
 	if (rec->fields == NULL || format_table_rows(rec->fields) == 0)
 		goto out;
 	t = query(db, "SELECT address FROM ticket_cc WHERE ticket_id = $1 ORDER BY address", 1,
