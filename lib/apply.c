@@ -73,22 +73,30 @@ const struct config_queue *apply_choose_queue(const struct parsed_message *msg,
 	return q != NULL ? q : queues[0];
 }
 
-void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg,
-		 const struct config_queue *const *queues, size_t nqueues, struct apply_plan *plan)
+void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg, const char *data,
+		 size_t len, const struct config_queue *const *queues, size_t nqueues,
+		 struct apply_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
 	plan->ask_copy = plan->ask_by_ids = plan->ask_tag = plan->ask_tag_cc = plan->ask_limit =
-		DB_NOT_ASKED;
+		plan->ask_recent = DB_NOT_ASKED;
 	plan->queue = queues[0];
 	if (msg == NULL)
 		return;
 	plan->queue = apply_choose_queue(msg, queues, nqueues);
 	classify_message(msg, ctx->cfg, &plan->cls);
+	if (!plan->cls.automatic)
+		plan->staff = apply_staff_author(ctx, msg, data, len);
 }
 
 void apply_plan_clear(struct apply_plan *plan)
 {
 	ticket_info_clear(&plan->info);
+	commands_free(&plan->cmds);
+	g_free(plan->refusal);
+	g_free(plan->recent_tickets);
+	g_free(plan->requestor);
+	g_free(plan->requestor_name);
 }
 
 /* Every reference, newest first: In-Reply-To, then References backwards. */
@@ -134,9 +142,12 @@ enum db_status apply_ask(const struct apply_ctx *ctx, const struct parsed_messag
 		st = ticket_ask_get(ctx->db, tag, &plan->ask_tag, error_r);
 	if (tag > 0 && st == DB_OK)
 		st = ticket_ask_has_cc(ctx->db, tag, msg->from->addr, &plan->ask_tag_cc, error_r);
-	if (autoresponse_wanted(plan->queue, &plan->cls) && st == DB_OK)
+	if (autoresponse_wanted(plan->queue, &plan->cls) && plan->staff == NULL && st == DB_OK)
 		st = autoresponse_ask_limit(ctx->db, cfg, msg->from->addr, ctx->now,
 					    &plan->ask_limit, error_r);
+	/* the customer's latest tickets, for the staff's notifications */
+	if (!plan->cls.automatic && plan->staff == NULL && st == DB_OK)
+		st = ticket_ask_recent(ctx->db, msg->from->addr, &plan->ask_recent, error_r);
 	g_ptr_array_free(ids, TRUE);
 	return st;
 }
@@ -149,6 +160,8 @@ void apply_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
 
 	plan->duplicate_of = ticket_id_result(ctx->db, plan->ask_copy);
 	plan->recent = outbox_count_result(ctx->db, plan->ask_limit);
+	if (plan->ask_recent != DB_NOT_ASKED)
+		plan->recent_tickets = ticket_recent_result(ctx->db, plan->ask_recent);
 	for (unsigned i = 0; i < plan->nsigned && facts.ref_ticket == 0; i++)
 		if (ticket_get_result(ctx->db, plan->ask_signed[i], &plan->info))
 			facts.ref_ticket = plan->info.id;
@@ -157,14 +170,16 @@ void apply_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
 	/* the answers not needed are left untaken: the next round drops them */
 	if (facts.ref_ticket == 0 && ticket_get_result(ctx->db, plan->ask_tag, &tag_info)) {
 		facts.tag_ticket = tag_info.id;
-		facts.sender_is_participant =
-			address_equal(tag_info.requestor, msg->from->addr) ||
-			config_staff_by_email(ctx->cfg, msg->from->addr) != NULL ||
-			ticket_id_result(ctx->db, plan->ask_tag_cc) == 1;
+		/* staff only when proven: a forged From gets no further than
+		 * a stranger */
+		facts.sender_is_participant = address_equal(tag_info.requestor, msg->from->addr) ||
+					      plan->staff != NULL ||
+					      ticket_id_result(ctx->db, plan->ask_tag_cc) == 1;
 		ticket_info_clear(&plan->info);
 		plan->info = tag_info;
 	}
 	plan->rule = thread_decide(&facts, &plan->ticket);
+	apply_staff_decide(ctx, msg, plan);
 }
 
 /* The message's addresses as one text, "a@b, c@d". */
@@ -191,18 +206,30 @@ enum db_status apply_open(const struct apply_ctx *ctx, const struct parsed_messa
 		return DB_OK;
 	time_iso(ctx->now, now, sizeof(now));
 	subject = g_strstrip(g_strdup(msg->subject[0] != '\0' ? msg->subject : "(no subject)"));
+	/* a staff member's forward: the customer's ticket */
+	const char *requestor = plan->requestor != NULL ? plan->requestor : msg->from->addr;
+	const char *requestor_name =
+		plan->requestor != NULL ? plan->requestor_name : msg->from->name;
 	struct ticket_new t = {
 		.id = drawn,
 		.queue_id = queue_id_of(ctx, plan->queue),
 		.subject = subject,
-		.requestor = msg->from->addr,
-		.requestor_name = msg->from->name != NULL ? msg->from->name : "",
+		.requestor = requestor,
+		.requestor_name = requestor_name != NULL ? requestor_name : "",
 		.priority = plan->queue->priority,
 		.origin = "email",
 		.now = now,
 		.actor = msg->from->addr,
 	};
 	st = ticket_create(ctx->db, &t, &plan->ticket, error_r);
+	/* what the rest of the way knows of the new ticket */
+	plan->info.id = plan->ticket;
+	plan->info.queue_id = t.queue_id;
+	plan->info.requestor = g_strdup(requestor);
+	plan->info.requestor_name = g_strdup(t.requestor_name);
+	plan->info.subject = g_strdup(subject);
+	plan->info.status = TICKET_NEW;
+	plan->info.priority = t.priority;
 	/* Everybody the customer wrote to, but us, follows the ticket. */
 	GPtrArray *lists[2] = { msg->to, msg->cc };
 	for (size_t l = 0; l < 2 && st == DB_OK && !plan->cls.automatic; l++) {
@@ -253,6 +280,77 @@ static enum db_status auto_respond(const struct apply_ctx *ctx, const struct par
 	return st;
 }
 
+/* How the incoming message is stored. */
+static enum message_kind message_kind_of(const struct apply_plan *plan)
+{
+	if (plan->cls.automatic)
+		return MESSAGE_AUTOMATIC;
+	switch (plan->staff != NULL ? plan->staff_mail : STAFF_MAIL_NONE) {
+	case STAFF_MAIL_ANSWER:
+		return MESSAGE_STAFF_ANSWER;
+	case STAFF_MAIL_NOTE:
+	case STAFF_MAIL_COMMANDS:
+	case STAFF_MAIL_REFUSED:
+		return MESSAGE_INTERNAL_NOTE;
+	case STAFF_MAIL_OPENS:
+	case STAFF_MAIL_NONE:
+	default:
+		return MESSAGE_CUSTOMER;
+	}
+}
+
+/* A customer wrote on the ticket: the sticky rule, a released ticket to
+ * the least-loaded member when the queue says so, and the assignee (or
+ * the admins) told. */
+static enum db_status customer_followup(const struct apply_ctx *ctx,
+					const struct parsed_message *msg, struct apply_plan *plan,
+					const char *now, char **error_r)
+{
+	struct ticket_state next;
+	enum db_status st;
+
+	ticket_followup_state(&plan->info, &next);
+	if (next.assignee_id == 0 && (st = apply_auto_assign(ctx, plan, &next, error_r)) != DB_OK)
+		return st;
+	st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_CUSTOMER, msg->from->addr, now,
+			   error_r);
+	/* the notification names the ticket as it is now */
+	g_free(plan->info.assignee);
+	plan->info.assignee = g_strdup(next.assignee);
+	plan->info.status = next.status;
+	if (st == DB_OK)
+		st = apply_notify(ctx, msg, plan, NOTIFY_FOLLOWUP, NULL, error_r);
+	return st;
+}
+
+/* A new ticket: the auto-response, the least-loaded assignee when the
+ * queue says so, and the staff told. */
+static enum db_status new_ticket(const struct apply_ctx *ctx, const struct parsed_message *msg,
+				 struct apply_plan *plan, const char *now, char **error_r)
+{
+	struct ticket_state next;
+	enum db_status st = DB_OK;
+
+	/* a ticket staff open for a customer gets no automatic answer */
+	if (plan->staff == NULL)
+		st = auto_respond(ctx, msg, plan, msg->subject, error_r);
+	ticket_state_of(&plan->info, &next);
+	if (st == DB_OK)
+		st = apply_auto_assign(ctx, plan, &next, error_r);
+	if (st == DB_OK && next.assignee_id != 0) {
+		st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_STAFF, "ticketd", now,
+				   error_r);
+		g_free(plan->info.assignee);
+		plan->info.assignee = g_strdup(next.assignee);
+		plan->info.status = next.status;
+	}
+	if (st == DB_OK)
+		st = apply_notify(ctx, msg, plan,
+				  next.assignee_id != 0 ? NOTIFY_FOLLOWUP : NOTIFY_NEW_TICKET, NULL,
+				  error_r);
+	return st;
+}
+
 enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_message *msg,
 			   struct apply_plan *plan, long long raw_id, char **error_r)
 {
@@ -266,7 +364,7 @@ enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_mess
 		.ticket_id = plan->ticket,
 		.raw_id = raw_id,
 		.direction = "in",
-		.kind = plan->cls.automatic ? MESSAGE_AUTOMATIC : MESSAGE_CUSTOMER,
+		.kind = message_kind_of(plan),
 		.message_id = msg->message_id,
 		.in_reply_to = msg->in_reply_to,
 		.references = msg->references,
@@ -283,16 +381,17 @@ enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_mess
 	if (st != DB_OK)
 		goto out;
 	db_flush(ctx->db);
-	/* Automatic mail is recorded and changes nothing (RFC 3834). */
+	/* Automatic mail is recorded and changes nothing (RFC 3834): a
+	 * staff member's vacation reply to a notification never reaches a
+	 * customer. */
 	if (plan->cls.automatic)
 		goto out;
-	if (plan->rule != THREAD_NEW) {
-		struct ticket_state next;
-		ticket_followup_state(&plan->info, &next);
-		st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_CUSTOMER,
-				   msg->from->addr, now, error_r);
-	} else
-		st = auto_respond(ctx, msg, plan, msg->subject, error_r);
+	if (plan->staff != NULL && plan->rule != THREAD_NEW)
+		st = apply_staff_store(ctx, msg, plan, now, error_r);
+	else if (plan->rule != THREAD_NEW)
+		st = customer_followup(ctx, msg, plan, now, error_r);
+	else
+		st = new_ticket(ctx, msg, plan, now, error_r);
 out:
 	if (st == DB_OK) {
 		char *mid = log_sanitize(msg->message_id, 0);

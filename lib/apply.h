@@ -28,6 +28,9 @@
 #include <time.h>
 
 #include "classify.h"
+#include "commands.h"
+#include "mailout.h"
+#include "notify.h"
 #include "config.h"
 #include "db.h"
 #include "message.h"
@@ -38,7 +41,18 @@ struct apply_ctx {
 	struct db *db;
 	const struct ticketd_config *cfg;
 	const int *queue_ids; /* database ids, parallel to cfg->queues */
+	const int *staff_ids; /* database ids, parallel to cfg->staff */
 	time_t now;
+};
+
+/* What a mail from authenticated staff is (DESIGN §3). */
+enum apply_staff_mail {
+	STAFF_MAIL_NONE,     /* not from staff (or not authenticated): a customer's */
+	STAFF_MAIL_ANSWER,   /* text for the customer, and any commands */
+	STAFF_MAIL_NOTE,     /* #note, or to the queue's comment address */
+	STAFF_MAIL_COMMANDS, /* commands and no text */
+	STAFF_MAIL_REFUSED,  /* a command refused: nothing of it is applied */
+	STAFF_MAIL_OPENS,    /* threads to no ticket: opens one (for a customer it forwards) */
 };
 
 /* Our own signed Message-IDs looked up per id: at most this many. */
@@ -53,6 +67,16 @@ struct apply_plan {
 	int ask_signed[APPLY_SIGNED_REFS_MAX];
 	unsigned nsigned;
 	bool names_no_ticket; /* no reference, no tag: surely a new ticket */
+	int ask_recent;       /* the sender's latest tickets, for notifications */
+	char *recent_tickets; /* ... read by apply_decide(), NULL: not asked */
+	/* staff (apply-staff.c) */
+	const struct config_staff *staff; /* authenticated staff member, or NULL */
+	bool to_comment;                  /* sent to the queue's comment address */
+	enum apply_staff_mail staff_mail;
+	struct commands *cmds;
+	char *refusal;   /* STAFF_MAIL_REFUSED: why */
+	char *requestor; /* STAFF_MAIL_OPENS: the customer's address, or NULL */
+	char *requestor_name;
 	/* decided */
 	long long duplicate_of; /* another copy of it is on this ticket */
 	enum thread_rule rule;
@@ -63,8 +87,10 @@ struct apply_plan {
 	unsigned mails; /* mails written */
 };
 
-void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg,
-		 const struct config_queue *const *queues, size_t nqueues, struct apply_plan *plan);
+/* data, len: the raw message (a staff member's signature is checked on it). */
+void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg, const char *data,
+		 size_t len, const struct config_queue *const *queues, size_t nqueues,
+		 struct apply_plan *plan);
 enum db_status apply_ask(const struct apply_ctx *ctx, const struct parsed_message *msg,
 			 struct apply_plan *plan, char **error_r);
 /* After the sync that read the lookups. */
@@ -83,5 +109,27 @@ void apply_plan_clear(struct apply_plan *plan);
 const struct config_queue *apply_choose_queue(const struct parsed_message *msg,
 					      const struct config_queue *const *queues,
 					      size_t nqueues);
+
+/* apply-staff.c: who among the staff wrote msg, proven (NULL: nobody, it
+ * is a customer's), and what the mail is once its ticket is known. */
+const struct config_staff *apply_staff_author(const struct apply_ctx *ctx,
+					      const struct parsed_message *msg, const char *data,
+					      size_t len);
+void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			struct apply_plan *plan);
+/* Carries out a staff mail on its ticket, after its message row. */
+enum db_status apply_staff_store(const struct apply_ctx *ctx, const struct parsed_message *msg,
+				 struct apply_plan *plan, const char *now, char **error_r);
+/* The mail about plan's ticket that notifications and answers start from. */
+void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *msg,
+		     const struct apply_plan *plan, struct mailout *m);
+/* Notifies who notify.h says of event on plan's ticket. */
+enum db_status apply_notify(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			    struct apply_plan *plan, enum notify_event event, const char *text,
+			    char **error_r);
+/* Gives plan's ticket (state s) to the least-loaded member of its queue
+ * when the queue says so and nobody holds it; one round trip. */
+enum db_status apply_auto_assign(const struct apply_ctx *ctx, struct apply_plan *plan,
+				 struct ticket_state *s, char **error_r);
 
 #endif

@@ -10,6 +10,7 @@
 #include "mailout.h"
 #include "outbox.h"
 #include "queue.h"
+#include "staff.h"
 #include "ticket-message.h"
 #include "ticket.h"
 #include "util.h"
@@ -52,8 +53,12 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 	in->cfg = cfg;
 	in->now = now;
 	in->queue_ids = g_new0(int, cfg->queue_count);
-	in->apply =
-		(struct apply_ctx){ .db = db, .cfg = cfg, .queue_ids = in->queue_ids, .now = now };
+	in->staff_ids = g_new0(int, cfg->staff_count + 1);
+	in->apply = (struct apply_ctx){ .db = db,
+					.cfg = cfg,
+					.queue_ids = in->queue_ids,
+					.staff_ids = in->staff_ids,
+					.now = now };
 	in->acks = g_ptr_array_new();
 	st = db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 	if (st == DB_OK)
@@ -65,7 +70,11 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 	if (st == DB_OK)
 		st = outbox_prepare(db, error_r);
 	if (st == DB_OK)
+		st = staff_prepare(db, error_r);
+	if (st == DB_OK)
 		st = queue_sync(db, cfg, in->queue_ids, error_r);
+	if (st == DB_OK)
+		st = staff_sync(db, cfg, in->queue_ids, in->staff_ids, error_r);
 	if (st != DB_OK) {
 		intake_deinit(in);
 		return -1;
@@ -82,6 +91,8 @@ void intake_deinit(struct intake *in)
 {
 	g_free(in->queue_ids);
 	in->queue_ids = NULL;
+	g_free(in->staff_ids);
+	in->staff_ids = NULL;
 	pending_clear(in);
 	if (in->acks != NULL)
 		g_ptr_array_free(in->acks, TRUE);
@@ -188,7 +199,7 @@ static enum db_status store_one(struct intake *in, const char *source, const cha
 	int ask_seen;
 
 	*result_r = INTAKE_ALREADY;
-	apply_begin(&in->apply, msg, queues, nqueues, &plan);
+	apply_begin(&in->apply, msg, data, len, queues, nqueues, &plan);
 	if ((st = apply_ask(&in->apply, msg, &plan, error_r)) != DB_OK ||
 	    (st = db_send(in->db, "intake_seen", 3,
 			  (const char *const[]){ source, uid, plan.names_no_ticket ? "t" : "f" },
@@ -218,6 +229,17 @@ static enum db_status store_one(struct intake *in, const char *source, const cha
 		goto out;
 	}
 	apply_decide(&in->apply, msg, &plan);
+	if (plan.staff_mail == STAFF_MAIL_REFUSED && plan.rule == THREAD_NEW) {
+		/* no ticket to refuse it on: kept with the reason, for
+		 * ticketctl failed list */
+		char *why = g_strdup_printf("staff mail refused: %s", plan.refusal);
+		st = insert_raw(in, raw_id, source, uid, data, len, queue_id_of(in, plan.queue),
+				"failed", why, msg->message_id, error_r);
+		g_free(why);
+		if (st == DB_OK)
+			*result_r = INTAKE_FAILED;
+		goto out;
+	}
 	if (plan.duplicate_of > 0) {
 		char *why =
 			g_strdup_printf("another copy is stored on ticket %lld", plan.duplicate_of);

@@ -55,6 +55,7 @@ struct intake {
 	struct db *db;
 	const struct ticketd_config *cfg;
 	int *queue_ids; /* parallel to cfg->queues */
+	int *staff_ids; /* parallel to cfg->staff */
 	time_t now;
 	struct apply_ctx apply;
 	volatile const int *stop; /* set by SIGTERM: finish the message in hand */

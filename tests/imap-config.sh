@@ -28,10 +28,10 @@ transport = { $_transport };
 staff = ( { login = "alice"; name = "Alice Woods"; email = "staff@example.com";
             role = "admin"; queues = [ "support", "billing" ]; } );
 queues = (
-  { name = "support"; address = "support@example.com"; default = true;
+  { name = "support"; address = "support@example.com"; default = true; notify = "${NOTIFY:-none}";
     mailbox = { url = "${IMAP_URL:-imap://localhost:$DOVECOT_IMAP_PORT/INBOX}"; user = "support@example.com";
                 password_file = "$_pw"; ca_file = "$TLS_CA"; tls = "required"; timeout = "10s"; }; },
-  { name = "billing"; address = "billing@example.com";
+  { name = "billing"; address = "billing@example.com"; notify = "${NOTIFY:-none}";
     mailbox = { url = "maildir:$T/mail/billing"; }; }
 );
 CONF

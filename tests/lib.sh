@@ -84,7 +84,8 @@ psql_q() { # psql_q SQL: one value per line, unaligned
 }
 
 # write_config [EXTRA-QUEUE-SETTINGS]: two queues with Maildirs, an admin,
-# outgoing mail into $T/outgoing.
+# outgoing mail into $T/outgoing.  Staff are told of nothing unless NOTIFY
+# says whom (the queues' notify setting): these tests count customers' mail.
 write_config() {
 	mkdir -p "$T/mail/support/new" "$T/mail/support/cur" "$T/mail/support/tmp" \
 		"$T/mail/billing/new" "$T/mail/billing/cur" "$T/mail/billing/tmp"
@@ -99,8 +100,9 @@ staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
             role = "admin"; queues = [ "support", "billing" ]; } );
 queues = (
   { name = "support"; address = "support@example.com"; default = true;
-    mailbox = { url = "maildir:$T/mail/support"; }; priority = 50; ${SUPPORT_EXTRA:-} },
-  { name = "billing"; address = "billing@example.com";
+    mailbox = { url = "maildir:$T/mail/support"; }; priority = 50; notify = "${NOTIFY:-none}";
+    ${SUPPORT_EXTRA:-} },
+  { name = "billing"; address = "billing@example.com"; notify = "${NOTIFY:-none}";
     mailbox = { url = "maildir:$T/mail/billing"; after = "delete"; }; priority = 60; }
 );
 CONF

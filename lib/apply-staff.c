@@ -1,0 +1,448 @@
+/*
+ * apply-staff.c - what a mail from staff does (DESIGN §3, issue 16): who
+ * wrote it (proven, staff-auth.h), what it is once its ticket is known
+ * (answer, note, commands, refused, a ticket opened for a customer), and
+ * carrying it out: the commands through ticket.h, the answer and the
+ * refusal through mailout.h, the notifications through notify.h.  Also the
+ * least-loaded assignment and the notifications customers' mail causes.
+ */
+#include "address.h"
+#include "apply.h"
+#include "pgp.h"
+#include "staff-auth.h"
+#include "staff.h"
+#include "ticket-message.h"
+#include "util.h"
+
+#include <string.h>
+
+static bool allows(const struct ticketd_config *cfg, const struct config_staff *s,
+		   const char *method)
+{
+	char **list = s->auth != NULL ? s->auth : cfg->staff_auth;
+
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, method) == 0)
+			return true;
+	return false;
+}
+
+const struct config_staff *apply_staff_author(const struct apply_ctx *ctx,
+					      const struct parsed_message *msg, const char *data,
+					      size_t len)
+{
+	const struct ticketd_config *cfg = ctx->cfg;
+	const struct config_staff *s = config_staff_by_email(cfg, msg->from->addr), *who;
+	struct pgp_signature sig = { 0 };
+	const char *how = NULL, *why_not = NULL;
+	char *error = NULL;
+
+	if (s == NULL)
+		return NULL;
+	/* GnuPG only for a member whose mail a signature may prove */
+	if (allows(cfg, s, "pgp") && s->pgp_key != NULL &&
+	    pgp_verify(data, len, cfg->gnupg_home, &sig, &error) < 0) {
+		log_warning("login=%s: cannot check the signature: %s", s->login, error);
+		g_free(error);
+	}
+	who = staff_auth_check(cfg, msg, &sig, &how, &why_not);
+	if (who == NULL) {
+		char *mid = log_sanitize(msg->message_id, 0);
+		log_info("msgid=<%s> from the address of login=%s, not proven (%s): a customer's "
+			 "mail",
+			 mid, s->login, why_not);
+		g_free(mid);
+	} else {
+		log_debug("login=%s proven by %s", who->login, how);
+	}
+	pgp_signature_clear(&sig);
+	return who;
+}
+
+static const struct config_staff *staff_by_login(const struct ticketd_config *cfg,
+						 const char *login, int *index_r)
+{
+	for (size_t i = 0; login != NULL && i < cfg->staff_count; i++)
+		if (strcmp(cfg->staff[i].login, login) == 0) {
+			if (index_r != NULL)
+				*index_r = (int)i;
+			return &cfg->staff[i];
+		}
+	return NULL;
+}
+
+static const struct config_queue *queue_by_id(const struct apply_ctx *ctx, int id)
+{
+	for (size_t i = 0; i < ctx->cfg->queue_count; i++)
+		if (ctx->queue_ids[i] == id)
+			return &ctx->cfg->queues[i];
+	return NULL;
+}
+
+/* Was msg sent to one of the queues' comment addresses? */
+static bool to_comment_address(const struct ticketd_config *cfg, const struct parsed_message *msg)
+{
+	GPtrArray *lists[2] = { msg->to, msg->cc };
+
+	for (size_t l = 0; l < 2; l++)
+		for (guint i = 0; lists[l] != NULL && i < lists[l]->len; i++) {
+			const char *a =
+				((struct mail_address *)g_ptr_array_index(lists[l], i))->addr;
+			for (size_t q = 0; q < cfg->queue_count; q++)
+				if (cfg->queues[q].comment_address != NULL &&
+				    address_equal(a, cfg->queues[q].comment_address))
+					return true;
+		}
+	return false;
+}
+
+/* The original sender of a mail forwarded inline: the first "From:" line
+ * after a forwarding marker ("Forwarded message", "Original Message"). */
+static void forwarded_sender(const char *text, char **addr_r, char **name_r)
+{
+	const char *p = text != NULL ? strstr(text, "orwarded message") : NULL;
+	char **lines;
+
+	if (p == NULL && text != NULL)
+		p = strstr(text, "Original Message");
+	if (p == NULL)
+		return;
+	lines = g_strsplit(p, "\n", 40);
+	for (size_t i = 1; lines[i] != NULL; i++) {
+		const char *v = lines[i];
+		const char *lt, *gt;
+		while (*v == '>' || *v == ' ')
+			v++;
+		if (g_ascii_strncasecmp(v, "From:", 5) != 0)
+			continue;
+		v += 5;
+		lt = strchr(v, '<');
+		gt = lt != NULL ? strchr(lt, '>') : NULL;
+		char *addr = lt != NULL && gt != NULL ? g_strndup(lt + 1, gt - lt - 1)
+						      : g_strstrip(g_strdup(v));
+		if (address_valid(addr)) {
+			*addr_r = address_normalise(addr);
+			if (lt != NULL)
+				*name_r = g_strstrip(g_strndup(v, lt - v));
+		}
+		g_free(addr);
+		break;
+	}
+	g_strfreev(lines);
+}
+
+static void refuse(struct apply_plan *plan, char *reason)
+{
+	plan->staff_mail = STAFF_MAIL_REFUSED;
+	plan->refusal = reason;
+}
+
+void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			struct apply_plan *plan)
+{
+	char *text, *reason = NULL;
+
+	if (plan->staff == NULL || plan->cls.automatic)
+		return;
+	plan->to_comment = to_comment_address(ctx->cfg, msg);
+	text = commands_text_above_separator(msg->text);
+	if (commands_parse(text, &plan->cmds, &reason) < 0) {
+		refuse(plan, reason);
+		goto out;
+	}
+	if (plan->rule == THREAD_NEW) {
+		plan->staff_mail = STAFF_MAIL_OPENS;
+		if (commands_permit_without_ticket(plan->cmds, &reason) < 0) {
+			refuse(plan, reason);
+			goto out;
+		}
+		for (size_t i = 0; i < plan->cmds->count; i++)
+			if (plan->cmds->items[i].verb == COMMAND_REQUESTOR)
+				plan->requestor = g_strdup(plan->cmds->items[i].arg);
+		if (plan->requestor == NULL)
+			forwarded_sender(msg->text, &plan->requestor, &plan->requestor_name);
+		goto out;
+	}
+	struct command_actor who = { .staff = plan->staff };
+	const struct config_queue *q = queue_by_id(ctx, plan->info.queue_id);
+	struct command_ticket t = { .queue = q != NULL ? q->name : "",
+				    .assignee = plan->info.assignee };
+	if (!commands_may_act(&who, &t, ctx->cfg)) {
+		refuse(plan, g_strdup_printf("%s may not act on ticket %lld", plan->staff->login,
+					     plan->info.id));
+		goto out;
+	}
+	if (commands_permit(plan->cmds, &who, &t, ctx->cfg, &reason) < 0) {
+		refuse(plan, reason);
+		goto out;
+	}
+	if (plan->cmds->note || plan->to_comment)
+		plan->staff_mail = STAFF_MAIL_NOTE;
+	else if (plan->cmds->text[0] != '\0')
+		plan->staff_mail = STAFF_MAIL_ANSWER;
+	else
+		plan->staff_mail = STAFF_MAIL_COMMANDS;
+out:
+	g_free(text);
+}
+
+void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *msg,
+		     const struct apply_plan *plan, struct mailout *m)
+{
+	const struct config_staff *assignee = staff_by_login(ctx->cfg, plan->info.assignee, NULL);
+
+	*m = (struct mailout){
+		.cfg = ctx->cfg,
+		.queue = plan->queue,
+		.ticket_id = plan->ticket,
+		.ticket_subject = plan->info.subject != NULL ? plan->info.subject : msg->subject,
+		.ticket_status = plan->info.status,
+		.ticket_priority = plan->info.id != 0 ? plan->info.priority : plan->queue->priority,
+		.requestor_addr =
+			plan->info.requestor != NULL ? plan->info.requestor : msg->from->addr,
+		.requestor_name =
+			plan->info.requestor != NULL ? plan->info.requestor_name : msg->from->name,
+		.msg = msg,
+		.assignee = assignee != NULL ? assignee->name : NULL,
+		.now = ctx->now,
+	};
+}
+
+enum db_status apply_notify(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			    struct apply_plan *plan, enum notify_event event, const char *text,
+			    char **error_r)
+{
+	struct notify_target targets[NOTIFY_MAX];
+	size_t n = notify_targets(ctx->cfg, plan->queue, event, plan->info.assignee, plan->staff,
+				  targets);
+	struct mailout m;
+	unsigned count;
+	enum db_status st;
+
+	if (n == 0)
+		return DB_OK;
+	apply_mail_base(ctx, msg, plan, &m);
+	m.requestor_tickets = plan->recent_tickets != NULL ? plan->recent_tickets : "(not listed)";
+	m.text = text;
+	st = notify_write(ctx->db, &m, targets, n, &count, error_r);
+	plan->mails += count;
+	return st;
+}
+
+enum db_status apply_auto_assign(const struct apply_ctx *ctx, struct apply_plan *plan,
+				 struct ticket_state *s, char **error_r)
+{
+	int queue_id = s->queue_id, handle, staff_id, index;
+	enum db_status st;
+
+	if (s->assignee_id != 0 || plan->queue->assign == NULL ||
+	    strcmp(plan->queue->assign, "least-loaded") != 0)
+		return DB_OK;
+	if ((st = staff_ask_assign_lock(ctx->db, queue_id, error_r)) != DB_OK ||
+	    (st = staff_ask_least_loaded(ctx->db, queue_id, &handle, error_r)) != DB_OK ||
+	    (st = db_sync(ctx->db, error_r)) != DB_OK)
+		return st;
+	if (staff_least_loaded_result(ctx->db, handle, &staff_id) != 1)
+		return DB_OK;
+	for (index = 0; index < (int)ctx->cfg->staff_count; index++)
+		if (ctx->staff_ids[index] == staff_id)
+			break;
+	if (index == (int)ctx->cfg->staff_count)
+		return DB_OK; /* a member of another daemon's config */
+	s->assignee_id = staff_id;
+	s->assignee = ctx->cfg->staff[index].login;
+	if (s->status == TICKET_NEW || s->status == TICKET_REOPENED)
+		s->status = TICKET_ASSIGNED;
+	return DB_OK;
+}
+
+/* The commands of a permitted mail on s, and the additions (Cc, tags,
+ * links) written at once. */
+static enum db_status run_commands(const struct apply_ctx *ctx, struct apply_plan *plan,
+				   struct ticket_state *s, const char *now, char **error_r)
+{
+	const char *actor = plan->staff->login;
+	enum db_status st = DB_OK;
+
+	for (size_t i = 0; i < plan->cmds->count && st == DB_OK; i++) {
+		const struct command *c = &plan->cmds->items[i];
+		const struct config_staff *to;
+		int index;
+
+		switch (c->verb) {
+		case COMMAND_ASSIGN:
+		case COMMAND_PICKUP:
+			to = c->verb == COMMAND_PICKUP ? staff_by_login(ctx->cfg, actor, &index)
+						       : staff_by_login(ctx->cfg, c->arg, &index);
+			if (to == NULL)
+				break; /* commands_permit() named only members */
+			s->assignee_id = ctx->staff_ids[index];
+			s->assignee = to->login;
+			if (s->status == TICKET_NEW || s->status == TICKET_REOPENED)
+				s->status = TICKET_ASSIGNED;
+			break;
+		case COMMAND_RELEASE:
+			s->assignee_id = 0;
+			s->assignee = NULL;
+			if (!ticket_status_is_done(s->status))
+				s->status = TICKET_REOPENED;
+			break;
+		case COMMAND_PRIORITY:
+			s->priority = (int)c->number;
+			break;
+		case COMMAND_STATUS:
+			s->status = c->status;
+			break;
+		case COMMAND_STICKY:
+			s->sticky = c->on;
+			break;
+		case COMMAND_QUEUE:
+			for (size_t q = 0; q < ctx->cfg->queue_count; q++)
+				if (strcmp(ctx->cfg->queues[q].name, c->arg) == 0) {
+					s->queue_id = ctx->queue_ids[q];
+					s->queue = ctx->cfg->queues[q].name;
+				}
+			break;
+		case COMMAND_CLOSE:
+			s->status = TICKET_CLOSED;
+			break;
+		case COMMAND_REOPEN:
+			s->status = TICKET_REOPENED;
+			break;
+		case COMMAND_REQUESTOR:
+			s->requestor = c->arg;
+			break;
+		case COMMAND_CC:
+			st = ticket_add_cc_by(ctx->db, plan->ticket, c->arg, actor, now, error_r);
+			break;
+		case COMMAND_TAG:
+			st = ticket_add_tag(ctx->db, plan->ticket, c->arg, actor, now, error_r);
+			break;
+		case COMMAND_LINK:
+			st = ticket_add_link(ctx->db, plan->ticket, c->number, actor, now, error_r);
+			break;
+		case COMMAND_NOTE:
+		case COMMAND_VERB_COUNT:
+			break;
+		}
+	}
+	return st;
+}
+
+/* The refusal: an event on the ticket and a mail to the sender saying why. */
+static enum db_status refused(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			      struct apply_plan *plan, const char *now, char **error_r)
+{
+	char *safe = log_sanitize(plan->refusal, 0), *text;
+	struct mailout m;
+	bool written = false;
+	enum db_status st;
+
+	log_info("queue=%s ticket=%lld login=%s commands refused: %s", plan->queue->name,
+		 plan->ticket, plan->staff->login, safe);
+	g_free(safe);
+	st = ticket_event(ctx->db, plan->ticket, now, plan->staff->login, "command-refused", NULL,
+			  plan->refusal, error_r);
+	if (st != DB_OK)
+		return st;
+	apply_mail_base(ctx, msg, plan, &m);
+	text = g_strdup_printf("%s\n\nThe commands are:\n%s", plan->refusal, commands_help);
+	m.template = TEMPLATE_REFUSAL;
+	m.kind = MESSAGE_SYSTEM;
+	m.automatic = true;
+	m.to_addr = plan->staff->email;
+	m.to_name = plan->staff->name;
+	m.staff = plan->staff;
+	m.text = text;
+	m.reply_to_queue = true;
+	st = mailout_write(ctx->db, &m, &written, error_r);
+	if (written)
+		plan->mails++;
+	g_free(text);
+	return st;
+}
+
+/* The answer to the requestor and the ticket's Cc: the customer's last
+ * message quoted and threaded to (one round trip for it and the Cc). */
+static enum db_status answer(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			     struct apply_plan *plan, char **error_r)
+{
+	struct ticket_message_ref last = { 0 };
+	char **cc = NULL;
+	int ask_last, ask_cc;
+	struct mailout m;
+	bool written = false;
+	enum db_status st;
+
+	if ((st = ticket_message_ask_last_customer(ctx->db, plan->ticket, &ask_last, error_r)) !=
+		    DB_OK ||
+	    (st = ticket_ask_cc(ctx->db, plan->ticket, &ask_cc, error_r)) != DB_OK ||
+	    (st = db_sync(ctx->db, error_r)) != DB_OK)
+		return st;
+	(void)ticket_message_last_result(ctx->db, ask_last, &last);
+	cc = ticket_cc_result(ctx->db, ask_cc);
+	apply_mail_base(ctx, msg, plan, &m);
+	m.template = TEMPLATE_ANSWER;
+	m.kind = MESSAGE_STAFF_ANSWER;
+	m.to_addr = plan->info.requestor;
+	m.to_name = plan->info.requestor_name;
+	m.cc = (const char *const *)cc;
+	m.staff = plan->staff;
+	m.text = plan->cmds->text;
+	m.quoted = last.body != NULL ? last.body : "";
+	m.thread_id = last.message_id;
+	m.thread_refs = last.references;
+	st = mailout_write(ctx->db, &m, &written, error_r);
+	if (written)
+		plan->mails++;
+	ticket_message_ref_clear(&last);
+	g_strfreev(cc);
+	return st;
+}
+
+enum db_status apply_staff_store(const struct apply_ctx *ctx, const struct parsed_message *msg,
+				 struct apply_plan *plan, const char *now, char **error_r)
+{
+	struct ticket_state s;
+	enum ticket_touch touch = TICKET_TOUCH_STAFF;
+	bool status_given = false;
+	int index;
+	enum db_status st;
+
+	if (plan->staff_mail == STAFF_MAIL_REFUSED)
+		return refused(ctx, msg, plan, now, error_r);
+	ticket_state_of(&plan->info, &s);
+	if ((st = run_commands(ctx, plan, &s, now, error_r)) != DB_OK)
+		return st;
+	for (size_t i = 0; i < plan->cmds->count; i++)
+		if (plan->cmds->items[i].verb == COMMAND_STATUS ||
+		    plan->cmds->items[i].verb == COMMAND_CLOSE ||
+		    plan->cmds->items[i].verb == COMMAND_REOPEN)
+			status_given = true;
+	if (plan->staff_mail == STAFF_MAIL_ANSWER) {
+		if ((st = answer(ctx, msg, plan, error_r)) != DB_OK)
+			return st;
+		touch = TICKET_TOUCH_ANSWER;
+		if (!status_given)
+			s.status = TICKET_ANSWERED;
+		/* answering a ticket nobody held makes it the answerer's */
+		if (s.assignee_id == 0 && staff_by_login(ctx->cfg, plan->staff->login, &index)) {
+			s.assignee_id = ctx->staff_ids[index];
+			s.assignee = plan->staff->login;
+		}
+	}
+	if (s.assignee_id == 0 && plan->info.assignee_id != 0 &&
+	    (st = apply_auto_assign(ctx, plan, &s, error_r)) != DB_OK)
+		return st;
+	st = ticket_change(ctx->db, &plan->info, &s, touch, plan->staff->login, now, error_r);
+	if (st == DB_OK && plan->staff_mail == STAFF_MAIL_ANSWER)
+		st = ticket_event(ctx->db, plan->ticket, now, plan->staff->login, "answer", NULL,
+				  plan->staff->login, error_r);
+	if (st == DB_OK && plan->staff_mail == STAFF_MAIL_NOTE) {
+		st = ticket_event(ctx->db, plan->ticket, now, plan->staff->login, "note", NULL,
+				  plan->staff->login, error_r);
+		if (st == DB_OK)
+			st = apply_notify(ctx, msg, plan, NOTIFY_NOTE, plan->cmds->text, error_r);
+	}
+	return st;
+}
