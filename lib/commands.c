@@ -114,7 +114,7 @@ static bool ends_with_ci(const char *p, size_t len, const char *suffix)
 	return len >= n && g_ascii_strncasecmp(p + len - n, suffix, n) == 0;
 }
 
-/* "On ... wrote:", "Am ... schrieb:", "Le ... a écrit :" (with a space,
+/* "On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :" (with a space,
  * a no-break space or a narrow no-break space before the colon, as French
  * typography and the clients that follow it write it). */
 static bool is_attribution(const char *p, size_t len)
@@ -125,6 +125,11 @@ static bool is_attribution(const char *p, size_t len)
 		return true;
 	if (len == 0 || p[len - 1] != ':')
 		return false;
+	/* German clients put the writer after the verb: "Am 23.11.2026 um
+	 * 10:00 schrieb Support <support@example.com>:". */
+	if (len > 3 && strncmp(p, "Am ", 3) == 0 &&
+	    g_strstr_len(p, (gssize)len, " schrieb ") != NULL)
+		return true;
 	len--;
 	for (;;) {
 		if (len > 0 && p[len - 1] == ' ')

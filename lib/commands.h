@@ -39,7 +39,7 @@
  * marks and indentation, because mail clients quote it and may wrap its
  * tail; keep the mark short enough to survive a wrap at 72 columns. */
 #define COMMANDS_SEPARATOR_MARK "-- Write your reply above this line"
-#define COMMANDS_SEPARATOR      COMMANDS_SEPARATOR_MARK " (commands first, #help) --"
+#define COMMANDS_SEPARATOR      COMMANDS_SEPARATOR_MARK " (commands at the top) --"
 
 /* Hard limits on what a staff mail may carry in its command block. */
 #define COMMANDS_MAX           32
