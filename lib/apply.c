@@ -299,6 +299,14 @@ static enum message_kind message_kind_of(const struct apply_plan *plan)
 	}
 }
 
+static void set_assignee(struct ticket_info *t, const char *login)
+{
+	char *copy = g_strdup(login);
+
+	g_free(t->assignee);
+	t->assignee = copy;
+}
+
 /* A customer wrote on the ticket: the sticky rule, a released ticket to
  * the least-loaded member when the queue says so, and the assignee (or
  * the admins) told. */
@@ -314,9 +322,9 @@ static enum db_status customer_followup(const struct apply_ctx *ctx,
 		return st;
 	st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_CUSTOMER, msg->from->addr, now,
 			   error_r);
-	/* the notification names the ticket as it is now */
-	g_free(plan->info.assignee);
-	plan->info.assignee = g_strdup(next.assignee);
+	/* the notification names the ticket as it is now (next borrows
+	 * from plan->info: copy before freeing) */
+	set_assignee(&plan->info, next.assignee);
 	plan->info.status = next.status;
 	if (st == DB_OK)
 		st = apply_notify(ctx, msg, plan, NOTIFY_FOLLOWUP, NULL, error_r);
@@ -340,8 +348,7 @@ static enum db_status new_ticket(const struct apply_ctx *ctx, const struct parse
 	if (st == DB_OK && next.assignee_id != 0) {
 		st = ticket_change(ctx->db, &plan->info, &next, TICKET_TOUCH_STAFF, "ticketd", now,
 				   error_r);
-		g_free(plan->info.assignee);
-		plan->info.assignee = g_strdup(next.assignee);
+		set_assignee(&plan->info, next.assignee);
 		plan->info.status = next.status;
 	}
 	if (st == DB_OK)
