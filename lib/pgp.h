@@ -13,10 +13,12 @@
  * asked for: ticketd pins each staff member's key by fingerprint in the
  * config (staff-auth.h), and that pin is the trust decision.
  *
- * Errors: pgp_verify() returns 0 with the outcome in *sig_r (PGP_SIG_NONE
- * when the message carries no signature, including a malformed message or
- * corrupt armor that GnuPG finds no signature in); -1 with *error_r only
- * when GPGME itself fails (no engine, cannot create a context).
+ * Errors: pgp_verify() returns 0 with the outcome in *sig_r: PGP_SIG_NONE
+ * when the message carries no signature (also for bytes that do not parse
+ * as a message), PGP_SIG_ERROR when it has the shape of a signed message
+ * but the signature cannot be read (corrupt armor, armor without its end,
+ * a multipart/signed without its parts); -1 with *error_r only when GPGME
+ * itself fails (no engine, cannot create a context).
  *
  * Memory: the strings in struct pgp_signature are newly allocated, owned by
  * the caller and released with pgp_signature_clear().

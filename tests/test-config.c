@@ -467,6 +467,7 @@ static const char *const all_keys[] = {
 	"queues",
 	"signature",
 	"pgp_key",
+	"auth",
 	"available",
 	"address",
 	"default",
@@ -837,6 +838,52 @@ static void test_errors(void)
 		     "none with others");
 	expect_error(text, "magic", "daemon.staff_auth: 'magic' is not one of: pgp, authres, none",
 		     "unknown staff_auth");
+	g_free(text);
+	/* a staff member's own auth list */
+	text = make_conf(NULL, NULL,
+			 "  { login = \"alice\"; name = \"Alice\"; email = \"alice@example.com\";\n"
+			 "    role = \"admin\"; pgp_key = \"0x0123456789ABCDEF\";\n"
+			 "    auth = [ \"pgp\", \"authres\" ]; },\n"
+			 "  { login = \"bob\"; name = \"Bob\"; email = \"bob@example.com\";\n"
+			 "    role = \"support\"; }\n");
+	is_int(load_text(text, &cfg, &error), 0, "per-staff auth loads");
+	is_str(error, NULL, "per-staff auth: no error");
+	ok(cfg != NULL && cfg->staff[0].auth != NULL && g_strv_length(cfg->staff[0].auth) == 2 &&
+		   strcmp(cfg->staff[0].auth[0], "pgp") == 0 &&
+		   strcmp(cfg->staff[0].auth[1], "authres") == 0,
+	   "alice's auth [pgp, authres]");
+	ok(cfg != NULL && cfg->staff[1].auth == NULL, "bob's auth unset: the global one applies");
+	config_free(&cfg);
+	g_free(text);
+	text = make_conf(NULL, NULL,
+			 "  { login = \"alice\"; name = \"Alice\"; email = \"alice@example.com\";\n"
+			 "    role = \"admin\"; auth = [ \"authres\",\n"
+			 "    \"pgp\" ]; },\n"
+			 "  { login = \"bob\"; name = \"Bob\"; email = \"bob@example.com\";\n"
+			 "    role = \"support\"; auth = [ \"none\", \"magic\" ]; },\n"
+			 "  { login = \"carol\"; name = \"Carol\"; email = \"carol@example.com\";\n"
+			 "    role = \"support\"; auth = [ ]; }\n");
+	expect_error(text, "\"pgp\" ]", "staff.alice.auth: \"pgp\" needs this member's pgp_key\n",
+		     "per-staff pgp without pgp_key");
+	expect_error(text, "\"none\", \"magic\"",
+		     "staff.bob.auth: \"none\" cannot be combined with other methods\n",
+		     "per-staff none with others");
+	expect_error(text, "\"none\", \"magic\"",
+		     "staff.bob.auth: 'magic' is not one of: pgp, authres, none\n",
+		     "per-staff unknown method");
+	expect_error(text, "auth = [ ]",
+		     "staff.carol.auth: must name at least one of \"pgp\", \"authres\", \"none\"",
+		     "per-staff empty list");
+	g_free(text);
+	text = g_strdup("database = { conninfo = \"x\"; };\n"
+			"daemon = { secret_file = \"secret\"; };\n"
+			"transport = { url = \"maildir:/x\"; };\n"
+			"queues = ( { name = \"s\"; address = \"s@example.com\"; } );\n"
+			"staff = ( { login = \"alice\"; name = \"Alice\";\n"
+			"  email = \"alice@example.com\"; role = \"admin\";\n"
+			"  auth = [ \"authres\" ]; } );\n");
+	expect_error(text, "auth = [", "staff.alice.auth: \"authres\" needs daemon.authserv_id",
+		     "per-staff authres without authserv_id");
 	g_free(text);
 	text = g_strdup("database = { conninfo = \"x\"; };\n"
 			"daemon = { secret_file = \"secret\";\n"
