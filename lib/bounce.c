@@ -20,6 +20,8 @@
 #define MAX_PARTS 100
 /* RFC 5322 field names are short; a longer "name" is junk text. */
 #define MAX_NAME 76
+/* Raw bytes of one field value kept before it is cleaned and cut. */
+#define RAW_MAX (2 * BOUNCE_MAX_FIELD)
 
 static void recipient_free(gpointer data)
 {
@@ -46,7 +48,8 @@ void bounce_free(struct bounce **bounce)
 	if (b == NULL)
 		return;
 	g_free(b->original_message_id);
-	g_ptr_array_unref(b->recipients);
+	if (b->recipients != NULL)
+		g_ptr_array_unref(b->recipients);
 	g_free(b);
 	*bounce = NULL;
 }
@@ -93,8 +96,9 @@ static bool is_field_name(const char *s, size_t n)
 	return true;
 }
 
-/* Appends a piece of a field's value; beyond the limit the rest is dropped
- * (clean_value cuts what is kept on a character boundary). */
+/* Appends a piece of a field's value; beyond RAW_MAX the rest is dropped.
+ * clean_value cuts what is kept to BOUNCE_MAX_FIELD on a character boundary,
+ * after the "type;" prefix is gone. */
 static void value_append(GString *value, const char *s, size_t n)
 {
 	size_t room;
@@ -105,10 +109,14 @@ static void value_append(GString *value, const char *s, size_t n)
 	}
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
-	if (value->len > BOUNCE_MAX_FIELD)
+	if (value->len >= RAW_MAX)
 		return;
-	room = BOUNCE_MAX_FIELD + 1 - value->len;
-	g_string_append_len(value, s, (gssize)(n < room ? n : room));
+	room = RAW_MAX - value->len;
+	if (n > room)
+		n = room;
+	/* a NUL would end the value early where it is read as a C string */
+	for (size_t i = 0; i < n; i++)
+		g_string_append_c(value, s[i] != '\0' ? s[i] : ' ');
 }
 
 /* Called per field (name, value unfolded) and per blank line; returning
@@ -307,6 +315,16 @@ struct ds_state {
 	GPtrArray *out;
 	struct bounce_recipient *cur;
 	char *final;
+	unsigned seen; /* SEEN_* of the fields cur has had */
+};
+
+enum {
+	SEEN_FINAL = 1 << 0,
+	SEEN_ORIGINAL = 1 << 1,
+	SEEN_ACTION = 1 << 2,
+	SEEN_STATUS = 1 << 3,
+	SEEN_DIAGNOSTIC = 1 << 4,
+	SEEN_REMOTE_MTA = 1 << 5,
 };
 
 static void ds_flush(struct ds_state *st)
@@ -324,6 +342,7 @@ static void ds_flush(struct ds_state *st)
 	}
 	st->final = NULL;
 	st->cur = NULL;
+	st->seen = 0;
 	if (st->out->len < BOUNCE_MAX_RECIPIENTS)
 		g_ptr_array_add(st->out, r);
 	else
@@ -337,13 +356,15 @@ static struct bounce_recipient *ds_current(struct ds_state *st)
 	return st->cur;
 }
 
-/* Sets *slot from value unless the group already gave it (the first wins). */
-static void set_once(char **slot, char *value)
+/* Sets *slot from value unless the recipient had that field already: the
+ * first one wins, even when its value was junk. */
+static void set_once(struct ds_state *st, unsigned field, char **slot, char *value)
 {
-	if (*slot == NULL)
+	if ((st->seen & field) == 0)
 		*slot = value;
 	else
 		g_free(value);
+	st->seen |= field;
 }
 
 static bool ds_field(void *ctx, const char *name, GString *value)
@@ -353,26 +374,29 @@ static bool ds_field(void *ctx, const char *name, GString *value)
 	/* A second Final- or Original-Recipient in one group: the blank line
 	 * between two recipients is missing; start the next one. */
 	if (g_ascii_strcasecmp(name, "Final-Recipient") == 0) {
-		if (st->final != NULL)
+		if (st->seen & SEEN_FINAL)
 			ds_flush(st);
 		ds_current(st);
+		st->seen |= SEEN_FINAL;
 		st->final = recipient_address(value->str);
 		if (st->final == NULL)
 			st->final = g_strdup(""); /* seen, even if empty */
 	} else if (g_ascii_strcasecmp(name, "Original-Recipient") == 0) {
-		if (st->cur != NULL && (st->cur->original != NULL || st->final != NULL))
+		if (st->seen & SEEN_ORIGINAL)
 			ds_flush(st);
-		set_once(&ds_current(st)->original, recipient_address(value->str));
+		set_once(st, SEEN_ORIGINAL, &ds_current(st)->original,
+			 recipient_address(value->str));
 	} else if (g_ascii_strcasecmp(name, "Action") == 0) {
-		set_once(&ds_current(st)->action, recipient_action(value->str));
+		set_once(st, SEEN_ACTION, &ds_current(st)->action, recipient_action(value->str));
 	} else if (g_ascii_strcasecmp(name, "Status") == 0) {
-		set_once(&ds_current(st)->status, recipient_status(value->str));
+		set_once(st, SEEN_STATUS, &ds_current(st)->status, recipient_status(value->str));
 	} else if (g_ascii_strcasecmp(name, "Diagnostic-Code") == 0) {
-		set_once(&ds_current(st)->diagnostic, typed_text(value->str));
+		set_once(st, SEEN_DIAGNOSTIC, &ds_current(st)->diagnostic, typed_text(value->str));
 	} else if (g_ascii_strcasecmp(name, "Remote-MTA") == 0) {
 		char *bare = strip_comments(after_type(value->str));
 
-		set_once(&ds_current(st)->remote_mta, clean_value(bare, strlen(bare)));
+		set_once(st, SEEN_REMOTE_MTA, &ds_current(st)->remote_mta,
+			 clean_value(bare, strlen(bare)));
 		g_free(bare);
 	}
 	/* per-message fields (Reporting-MTA, Arrival-Date ...) say nothing
