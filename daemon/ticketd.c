@@ -20,6 +20,7 @@
 #include "db.h"
 #include "intake.h"
 #include "message.h"
+#include "pgp.h"
 #include "util.h"
 
 #include <errno.h>
@@ -337,6 +338,7 @@ static int cmd_deliver(int argc, char **argv, const struct options *global)
 		goto out;
 	}
 	message_init();
+	pgp_init(); /* before the senders' threads */
 	db = connect_db(cfg, &code);
 	if (db == NULL) {
 		code = EX_TEMPFAIL; /* the MTA keeps the message and retries */
@@ -408,6 +410,7 @@ int main(int argc, char **argv)
 		return EX_CONFIG;
 	log_open("ticketd", opt.foreground || opt.once, opt.verbose);
 	message_init();
+	pgp_init(); /* before the senders' threads */
 	cycle = cycle_new(&stop_flag);
 
 	memset(&sa, 0, sizeof(sa));

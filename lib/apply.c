@@ -87,12 +87,15 @@ void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg, 
 	classify_message(msg, ctx->cfg, &plan->cls);
 	if (!plan->cls.automatic)
 		plan->staff = apply_staff_author(ctx, msg, data, len);
+	else if (bounce_parse(data, len, ctx->cfg, &plan->bounce) == 0)
+		plan->bounce = NULL;
 }
 
 void apply_plan_clear(struct apply_plan *plan)
 {
 	ticket_info_clear(&plan->info);
 	commands_free(&plan->cmds);
+	bounce_free(&plan->bounce);
 	g_free(plan->refusal);
 	g_free(plan->recent_tickets);
 	g_free(plan->requestor);
@@ -123,10 +126,15 @@ enum db_status apply_ask(const struct apply_ctx *ctx, const struct parsed_messag
 		return DB_OK;
 	ids = reference_ids(msg);
 	tag = thread_subject_tag(msg->subject, cfg->tag);
-	plan->names_no_ticket = ids->len == 0 && tag == 0;
+	/* a bounce names its ticket by the mail it returns */
+	plan->names_no_ticket = ids->len == 0 && tag == 0 && plan->bounce == NULL;
 	if (msg->message_id != NULL)
 		st = ticket_message_ask_incoming_copy(ctx->db, msg->message_id, msg->from->addr,
 						      msg->text, &plan->ask_copy, error_r);
+	/* a bounce belongs to the ticket of the mail it returns */
+	if (plan->bounce != NULL && plan->bounce->ticket_id > 0)
+		st = ticket_ask_get(ctx->db, plan->bounce->ticket_id,
+				    &plan->ask_signed[plan->nsigned++], error_r);
 	/* our own signed Message-IDs thread even when the stored copy is gone */
 	for (guint i = 0; i < ids->len && plan->nsigned < APPLY_SIGNED_REFS_MAX && st == DB_OK;
 	     i++) {
@@ -280,6 +288,38 @@ static enum db_status auto_respond(const struct apply_ctx *ctx, const struct par
 	return st;
 }
 
+/* A delivery report about a mail we sent on the ticket: an event per
+ * recipient it names, and the assignee (or the admins) told that the mail
+ * did not arrive; a delay alone is only an event. */
+static enum db_status bounced(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			      struct apply_plan *plan, const char *now, char **error_r)
+{
+	const struct bounce *b = plan->bounce;
+	const char *type = b->permanent ? "delivery-failed" : "delivery-delayed";
+	enum db_status st = DB_OK;
+	GString *text = g_string_new(NULL);
+
+	g_string_append_printf(text, "A mail of ticket %lld did not reach %s:\n", plan->ticket,
+			       b->recipients->len > 0 ? "its recipient" : "everybody");
+	for (guint i = 0; i < b->recipients->len && st == DB_OK; i++) {
+		const struct bounce_recipient *r = g_ptr_array_index(b->recipients, i);
+		char *what = g_strdup_printf("%s %s", r->status != NULL ? r->status : "",
+					     r->diagnostic != NULL ? r->diagnostic : "");
+		g_string_append_printf(text, "  %s: %s\n", r->address != NULL ? r->address : "?",
+				       what);
+		st = ticket_event(ctx->db, plan->ticket, now, "ticketd", type, r->address,
+				  g_strstrip(what), error_r);
+		g_free(what);
+	}
+	if (st == DB_OK && b->recipients->len == 0)
+		st = ticket_event(ctx->db, plan->ticket, now, "ticketd", type, NULL,
+				  b->original_message_id, error_r);
+	if (st == DB_OK && b->permanent)
+		st = apply_notify(ctx, msg, plan, NOTIFY_BOUNCE, text->str, error_r);
+	g_string_free(text, TRUE);
+	return st;
+}
+
 /* How the incoming message is stored. */
 static enum message_kind message_kind_of(const struct apply_plan *plan)
 {
@@ -390,7 +430,9 @@ enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_mess
 	db_flush(ctx->db);
 	/* Automatic mail is recorded and changes nothing (RFC 3834): a
 	 * staff member's vacation reply to a notification never reaches a
-	 * customer. */
+	 * customer.  A bounce is an event, and the staff are told. */
+	if (plan->bounce != NULL && plan->rule != THREAD_NEW)
+		st = bounced(ctx, msg, plan, now, error_r);
 	if (plan->cls.automatic)
 		goto out;
 	if (plan->staff != NULL && plan->rule != THREAD_NEW)

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "classify.h"
 #include "commands.h"
 #include "mailout.h"
@@ -66,9 +67,10 @@ struct apply_plan {
 	int ask_copy, ask_by_ids, ask_tag, ask_tag_cc, ask_limit;
 	int ask_signed[APPLY_SIGNED_REFS_MAX];
 	unsigned nsigned;
-	bool names_no_ticket; /* no reference, no tag: surely a new ticket */
-	int ask_recent;       /* the sender's latest tickets, for notifications */
-	char *recent_tickets; /* ... read by apply_decide(), NULL: not asked */
+	bool names_no_ticket;  /* no reference, no tag: surely a new ticket */
+	int ask_recent;        /* the sender's latest tickets, for notifications */
+	char *recent_tickets;  /* ... read by apply_decide(), NULL: not asked */
+	struct bounce *bounce; /* a delivery report about mail we sent, or NULL */
 	/* staff (apply-staff.c) */
 	const struct config_staff *staff; /* authenticated staff member, or NULL */
 	bool to_comment;                  /* sent to the queue's comment address */

@@ -240,6 +240,15 @@ static enum db_status store_one(struct intake *in, const char *source, const cha
 			*result_r = INTAKE_FAILED;
 		goto out;
 	}
+	if (plan.bounce != NULL && plan.rule == THREAD_NEW) {
+		/* a bounce never opens a ticket (DESIGN §3) */
+		st = insert_raw(in, raw_id, source, uid, data, len, queue_id_of(in, plan.queue),
+				"stored", "a delivery report about no mail of ours",
+				msg->message_id, error_r);
+		if (st == DB_OK)
+			*result_r = INTAKE_RECORDED;
+		goto out;
+	}
 	if (plan.duplicate_of > 0) {
 		char *why =
 			g_strdup_printf("another copy is stored on ticket %lld", plan.duplicate_of);
@@ -294,6 +303,9 @@ static void count_result(struct intake *in, enum intake_result r)
 		break;
 	case INTAKE_FAILED:
 		in->stats.failed++;
+		break;
+	case INTAKE_RECORDED:
+		in->stats.recorded++;
 		break;
 	}
 }

@@ -34,11 +34,13 @@ enum intake_result {
 	INTAKE_DUPLICATE, /* a second copy of a message already on a ticket */
 	INTAKE_ALREADY,   /* stored before, not yet acknowledged (crash) */
 	INTAKE_FAILED,    /* kept raw, with the reason */
+	INTAKE_RECORDED,  /* kept raw on no ticket: a bounce of mail we did not send */
 };
 
 struct intake_stats {
 	unsigned new_tickets, followups, automatic, duplicates, already, failed, autoresponses;
-	unsigned left; /* left in the mailbox for the next cycle */
+	unsigned recorded; /* kept raw on no ticket */
+	unsigned left;     /* left in the mailbox for the next cycle */
 };
 
 /* The message whose statements are pipelined but not yet confirmed (pipeline

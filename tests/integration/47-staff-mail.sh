@@ -134,6 +134,53 @@ ok $? "the customer's message quoted"
 ! grep -q "#priority\|Write your reply\|support wrote" "$T/a1.txt"
 ok $? "no command, separator or notification in the answer"
 
+# The answer bounces: recorded on ticket 1, never a new ticket; alice is told.
+AID=$(part "$A" Message-ID)
+tickets_before=$(q "SELECT count(*) FROM tickets")
+alice_before=$(mails alice@example.com | wc -l)
+cat <<MAIL | deliver support d1
+From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>
+To: support@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn1@mx.customer.example>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your mail could not be delivered.
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.customer.example
+
+Final-Recipient: rfc822; carol@customer.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 no such user
+
+--B
+Content-Type: text/rfc822-headers
+
+From: support <support@example.com>
+To: carol@customer.example
+Subject: [Ticket#1] Printer on fire
+Message-ID: $AID
+
+--B--
+MAIL
+run_once --now=2026-11-23T11:05:00Z
+is "$(q "SELECT count(*) FROM tickets")" "$tickets_before" "a bounce opens no ticket"
+is "$(q "SELECT type || '|' || old || '|' || new FROM events WHERE ticket_id = 1 AND type LIKE 'delivery-%'")" \
+	"delivery-failed|carol@customer.example|5.1.1 550 5.1.1 no such user" \
+	"the bounce is an event on the ticket of the answer"
+is "$(q "SELECT kind FROM messages WHERE message_id = 'dsn1@mx.customer.example'")" automatic \
+	"the report is recorded on it"
+is "$(( $(mails alice@example.com | wc -l) - alice_before ))" 1 "the assignee is told that the answer did not arrive"
+is "$(q "SELECT status FROM tickets WHERE id = 1")" answered "the bounce changes no state"
+
 # A note: stored, never sent to the customer, the ticket stays answered.
 {
 	echo "$AR_OK"
