@@ -131,6 +131,35 @@ static void forwarded_sender(const char *text, char **addr_r, char **name_r)
 	g_strfreev(lines);
 }
 
+/* The sender of a mail forwarded as an attachment (message/rfc822). */
+static void attached_sender(const struct apply_ctx *ctx, const struct parsed_message *msg,
+			    char **addr_r, char **name_r)
+{
+	struct message_limits limits = { .max_size = ctx->cfg->max_message_size };
+
+	for (guint i = 0; msg->attachments != NULL && i < msg->attachments->len; i++) {
+		const struct mail_attachment *a = g_ptr_array_index(msg->attachments, i);
+		struct parsed_message *inner = NULL;
+		char *reason = NULL;
+		gsize size;
+		const char *data;
+
+		if (a->content_type == NULL ||
+		    g_ascii_strcasecmp(a->content_type, "message/rfc822") != 0)
+			continue;
+		data = g_bytes_get_data(a->data, &size);
+		if (message_parse(data, size, &limits, &inner, &reason) == 0 &&
+		    config_staff_by_email(ctx->cfg, inner->from->addr) == NULL) {
+			*addr_r = g_strdup(inner->from->addr);
+			*name_r = g_strdup(inner->from->name);
+		}
+		message_free(&inner);
+		g_free(reason);
+		if (*addr_r != NULL)
+			return;
+	}
+}
+
 static void refuse(struct apply_plan *plan, char *reason)
 {
 	plan->staff_mail = STAFF_MAIL_REFUSED;
@@ -159,6 +188,8 @@ void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message
 		for (size_t i = 0; i < plan->cmds->count; i++)
 			if (plan->cmds->items[i].verb == COMMAND_REQUESTOR)
 				plan->requestor = g_strdup(plan->cmds->items[i].arg);
+		if (plan->requestor == NULL)
+			attached_sender(ctx, msg, &plan->requestor, &plan->requestor_name);
 		if (plan->requestor == NULL)
 			forwarded_sender(msg->text, &plan->requestor, &plan->requestor_name);
 		goto out;
@@ -362,6 +393,23 @@ static enum db_status refused(const struct apply_ctx *ctx, const struct parsed_m
 	return st;
 }
 
+/* The attachments of a staff answer that go on to the customer: not the
+ * member's own signature or keys. */
+static GPtrArray *passed_on(GPtrArray *attachments)
+{
+	GPtrArray *out = g_ptr_array_new();
+
+	for (guint i = 0; attachments != NULL && i < attachments->len; i++) {
+		struct mail_attachment *a = g_ptr_array_index(attachments, i);
+		if (a->content_type != NULL &&
+		    (g_ascii_strcasecmp(a->content_type, "application/pgp-signature") == 0 ||
+		     g_ascii_strcasecmp(a->content_type, "application/pgp-keys") == 0))
+			continue;
+		g_ptr_array_add(out, a);
+	}
+	return out;
+}
+
 /* The answer to the requestor and the ticket's Cc: the customer's last
  * message quoted and threaded to (one round trip for it and the Cc). */
 static enum db_status answer(const struct apply_ctx *ctx, const struct parsed_message *msg,
@@ -392,7 +440,9 @@ static enum db_status answer(const struct apply_ctx *ctx, const struct parsed_me
 	m.quoted = last.body != NULL ? last.body : "";
 	m.thread_id = last.message_id;
 	m.thread_refs = last.references;
+	m.attachments = passed_on(msg->attachments);
 	st = mailout_write(ctx->db, &m, &written, error_r);
+	g_ptr_array_free(m.attachments, TRUE);
 	if (written)
 		plan->mails++;
 	ticket_message_ref_clear(&last);

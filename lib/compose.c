@@ -309,8 +309,41 @@ static char *compose_body_text(const char *body, bool *needs_qp_r)
 	return g_string_free(out, FALSE);
 }
 
-/* Makes msg's content one text/plain; charset=utf-8 part holding body. */
-static void compose_set_body(GMimeMessage *msg, const char *body)
+/* One attachment passed on: base64, its name RFC 2231-encoded by GMime. */
+static GMimeObject *compose_attachment(const struct mail_attachment *att)
+{
+	const char *type =
+		att->content_type != NULL ? att->content_type : "application/octet-stream";
+	GMimeContentType *ct = g_mime_content_type_parse(NULL, type);
+	GMimePart *part;
+	GMimeStream *stream;
+	GMimeDataWrapper *wrapper;
+	gsize size;
+	const void *data = g_bytes_get_data(att->data, &size);
+
+	part = g_mime_part_new_with_type(ct != NULL ? g_mime_content_type_get_media_type(ct)
+						    : "application",
+					 ct != NULL ? g_mime_content_type_get_media_subtype(ct)
+						    : "octet-stream");
+	if (ct != NULL)
+		g_object_unref(ct);
+	stream = g_mime_stream_mem_new_with_buffer(data != NULL ? data : "", size);
+	wrapper = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(part, wrapper);
+	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+	if (att->filename != NULL) {
+		char *name = compose_clean(att->filename);
+		g_mime_part_set_filename(part, name);
+		g_free(name);
+	}
+	g_object_unref(wrapper);
+	g_object_unref(stream);
+	return GMIME_OBJECT(part);
+}
+
+/* Makes msg's content one text/plain; charset=utf-8 part holding body, or
+ * multipart/mixed of it and the attachments. */
+static void compose_set_body(GMimeMessage *msg, const char *body, GPtrArray *attachments)
 {
 	GMimePart *part;
 	GMimeStream *stream;
@@ -326,7 +359,19 @@ static void compose_set_body(GMimeMessage *msg, const char *body)
 	g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
 	g_mime_part_set_content_encoding(part, needs_qp ? GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE
 							: GMIME_CONTENT_ENCODING_7BIT);
-	g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));
+	if (attachments != NULL && attachments->len > 0) {
+		GMimeMultipart *mixed = g_mime_multipart_new_with_subtype("mixed");
+		g_mime_multipart_add(mixed, GMIME_OBJECT(part));
+		for (guint i = 0; i < attachments->len; i++) {
+			GMimeObject *a = compose_attachment(g_ptr_array_index(attachments, i));
+			g_mime_multipart_add(mixed, a);
+			g_object_unref(a);
+		}
+		g_mime_message_set_mime_part(msg, GMIME_OBJECT(mixed));
+		g_object_unref(mixed);
+	} else {
+		g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));
+	}
 	g_object_unref(wrapper);
 	g_object_unref(stream);
 	g_object_unref(part);
@@ -452,7 +497,7 @@ int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char *
 					 NULL);
 	}
 
-	compose_set_body(msg, mail->body);
+	compose_set_body(msg, mail->body, mail->attachments);
 	ret = compose_write(msg, out_r, error_r);
 out:
 	if (date != NULL)

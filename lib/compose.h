@@ -38,6 +38,8 @@ struct outgoing_mail {
 			   X-Auto-Response-Suppress: All */
 	const char *auto_submitted;    /* value when automatic; NULL: "auto-replied" */
 	GPtrArray *extra_headers;      /* struct mail_header * (template overrides), or NULL */
+	GPtrArray *attachments;        /* struct mail_attachment * (message.h) passed on, or NULL:
+				   then the mail is multipart/mixed, the text first */
 	time_t date;
 };
 

@@ -782,10 +782,10 @@ static void config_check_notify(struct config_ctx *ctx, const struct config_def 
 {
 	const char *v = *(char **)((char *)base + d->offset);
 
-	if (strcmp(v, "admins") != 0 && strcmp(v, "all") != 0 && strcmp(v, "none") != 0 &&
-	    !address_valid(v))
-		config_error(ctx, s, key, "'%s' is not one of: admins, all, none, or an address",
-			     v);
+	if (strcmp(v, "admins") != 0 && strcmp(v, "all") != 0 && strcmp(v, "queue") != 0 &&
+	    strcmp(v, "none") != 0 && !address_valid(v))
+		config_error(ctx, s, key,
+			     "'%s' is not one of: admins, queue (or all), none, or an address", v);
 }
 
 /* Every name in a staff member's queues must be a queue defined above. */

@@ -27,6 +27,7 @@ struct vars {
 	char id[24], priority[16];
 	char *tag;
 	char *quoted;
+	char *text; /* message.text, encrypted sections as placeholders */
 };
 
 static const char *lookup(void *ctx, const char *name)
@@ -55,7 +56,7 @@ static const char *lookup(void *ctx, const char *name)
 	if (strcmp(name, "requestor.email") == 0)
 		return m->requestor_addr;
 	if (strcmp(name, "message.text") == 0)
-		return m->text != NULL ? m->text : m->msg != NULL ? m->msg->text : NULL;
+		return v->text;
 	if (strcmp(name, "message.quoted") == 0)
 		return v->quoted;
 	if (strcmp(name, "ticket.assignee") == 0)
@@ -69,6 +70,25 @@ static const char *lookup(void *ctx, const char *name)
 	if (m->staff != NULL && strcmp(name, "staff.signature") == 0)
 		return m->staff->signature;
 	return NULL; /* staff.* of an automatic mail: nobody acts */
+}
+
+#define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
+#define PGP_END   "-----END PGP MESSAGE-----"
+
+char *mailout_placeholders(const char *text)
+{
+	GString *out = g_string_new(NULL);
+	const char *p = text != NULL ? text : "", *begin;
+	unsigned n = 0;
+
+	while ((begin = strstr(p, PGP_BEGIN)) != NULL) {
+		const char *end = strstr(begin, PGP_END);
+		g_string_append_len(out, p, begin - p);
+		g_string_append_printf(out, "[encrypted section %u]", ++n);
+		p = end != NULL ? end + strlen(PGP_END) : begin + strlen(begin);
+	}
+	g_string_append(out, p);
+	return g_string_free(out, FALSE);
 }
 
 char *mailout_quote(const char *text)
@@ -124,6 +144,7 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	const struct ticketd_config *cfg = m->cfg;
 	const struct parsed_message *msg = m->msg;
 	struct vars v = { .m = m };
+	char *shown = NULL;
 	struct outgoing_mail mail = { 0 };
 	const char *domain, *subject;
 	int ret = -1;
@@ -131,7 +152,12 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	g_snprintf(v.id, sizeof(v.id), "%lld", m->ticket_id);
 	g_snprintf(v.priority, sizeof(v.priority), "%d", m->ticket_priority);
 	v.tag = g_strdup_printf("[%s#%lld]", cfg->tag, m->ticket_id);
-	v.quoted = mailout_quote(m->quoted != NULL ? m->quoted : msg != NULL ? msg->text : NULL);
+	shown = mailout_placeholders(m->quoted != NULL ? m->quoted
+				     : msg != NULL     ? msg->text
+						       : NULL);
+	v.quoted = mailout_quote(shown);
+	g_free(shown);
+	v.text = mailout_placeholders(m->text != NULL ? m->text : msg != NULL ? msg->text : NULL);
 	if (template_render(m->queue->templates[m->template], lookup, &v, &d->out, error_r) < 0)
 		goto out;
 
@@ -159,6 +185,7 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	mail.to_name = m->to_name;
 	mail.to_addr = m->to_addr;
 	mail.cc = m->cc;
+	mail.attachments = m->attachments;
 	mail.subject = d->subject;
 	if (m->prefix != NULL) {
 		char *body = g_strconcat(m->prefix, d->out->body, NULL);
@@ -186,6 +213,7 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 out:
 	g_free(v.tag);
 	g_free(v.quoted);
+	g_free(v.text);
 	return ret;
 }
 

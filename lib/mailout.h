@@ -47,8 +47,9 @@ struct mailout {
 	const char *thread_id;
 	GPtrArray *thread_refs;
 	const struct config_staff *staff; /* {{staff.*}}: who answers, or the assignee */
-	const char *assignee;             /* {{ticket.assignee}}: name, or NULL: nobody */
-	const char *requestor_tickets;    /* {{requestor.tickets}}: one line each */
+	GPtrArray *attachments; /* struct mail_attachment *: passed on (an answer's), or NULL */
+	const char *assignee;   /* {{ticket.assignee}}: name, or NULL: nobody */
+	const char *requestor_tickets; /* {{requestor.tickets}}: one line each */
 	const char *prefix;  /* put above the rendered body (a notification's reply separator) */
 	bool reply_to_queue; /* Reply-To: the queue's address (notifications to staff) */
 	time_t now;
@@ -60,6 +61,11 @@ enum db_status mailout_prepare(struct db *db, char **error_r);
  * could not be made, and the ticket has a "mail-failed" event saying why. */
 enum db_status mailout_write(struct db *db, const struct mailout *m, bool *written_r,
 			     char **error_r);
+
+/* text with each PGP-encrypted block ("-----BEGIN PGP MESSAGE-----" to its
+ * END line, or to the end when cut) replaced by "[encrypted section N]":
+ * what mail shows of encrypted sections (DESIGN §1).  Newly allocated. */
+char *mailout_placeholders(const char *text);
 
 /* text quoted for a reply: each line prefixed with "> " (">" before a line
  * quoted already).  Newly allocated. */

@@ -34,7 +34,8 @@ static size_t by_setting(const struct ticketd_config *cfg, const struct config_q
 			 const struct config_staff *actor, struct notify_target *out)
 {
 	const char *how = q->notify != NULL ? q->notify : "admins";
-	bool all = strcmp(how, "all") == 0;
+	/* "queue" (the word) and "all": every member entitled to it */
+	bool all = strcmp(how, "all") == 0 || strcmp(how, "queue") == 0;
 	size_t n = 0;
 
 	if (strcmp(how, "none") == 0)

@@ -254,6 +254,102 @@ is "$(( $(mails bob@example.com | wc -l) - before_bob ))" 1 "bob is told of the 
 is "$(q "SELECT type || ':' || old FROM events WHERE ticket_id = 1 AND actor = 'carol@customer.example' AND type = 'release'")" \
 	"release:alice" "the release is an event"
 
+# Alice forwards two customers' mails: inline and attached; each ticket
+# is the customer's, and gets no automatic answer.
+carol_mails=$(mails zoe@customer.example | wc -l)
+{
+	echo "$AR_OK"
+	cat <<'MAIL'
+From: alice@example.com
+To: support@example.com
+Subject: Fwd: Cannot log in
+Message-ID: <fw1@example.com>
+
+Zoe called about this, see below.
+
+---------- Forwarded message ---------
+From: Zoe Customer <zoe@customer.example>
+Date: Mon, 23 Nov 2026 09:00:00 +0000
+Subject: Cannot log in
+
+The login page says no.
+MAIL
+} | deliver support fw1
+{
+	echo "$AR_OK"
+	cat <<'MAIL'
+From: alice@example.com
+To: support@example.com
+Subject: Fwd: Broken invoice
+Message-ID: <fw2@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="F"
+
+--F
+Content-Type: text/plain
+
+See the attached mail.
+--F
+Content-Type: message/rfc822
+
+From: Yan Customer <yan@customer.example>
+To: billing@example.com
+Subject: Broken invoice
+Message-ID: <y1@customer.example>
+
+The PDF is empty.
+--F--
+MAIL
+} | deliver support fw2
+run_once --now=2026-11-23T14:30:00Z
+is "$(q "SELECT requestor || '|' || requestor_name FROM tickets WHERE subject IN ('Fwd: Cannot log in', 'Fwd: Broken invoice') ORDER BY id")" \
+	"zoe@customer.example|Zoe Customer
+yan@customer.example|Yan Customer" "a forwarded mail's ticket is the customer's (inline and attached)"
+is "$(mails zoe@customer.example | wc -l)" 0 "... and sends the customer nothing by itself"
+
+# An answer with an attachment passes it on; an encrypted section shows as
+# a placeholder in the staff's notification.
+printf 'From: Vic <vic@customer.example>\nTo: support@example.com\nSubject: Secret\nMessage-ID: <v1@customer.example>\n\nMy password:\n-----BEGIN PGP MESSAGE-----\n\nhQEMA1234567890abcdef\n=abcd\n-----END PGP MESSAGE-----\nThanks.\n' | deliver support v1
+run_once --now=2026-11-23T14:40:00Z
+V=$(q "SELECT id FROM tickets WHERE requestor = 'vic@customer.example'")
+VN=$(mails alice@example.com | while read f; do [ "$(part "$f" Subject)" = "[Ticket#$V] Secret" ] && echo "$f"; done | tail -n 1)
+part "$VN" body >"$T/vn.txt"
+grep -q "^\[encrypted section 1\]$" "$T/vn.txt" && ! grep -q "BEGIN PGP\|hQEMA" "$T/vn.txt"
+ok $? "the notification shows the encrypted section as a placeholder"
+{
+	echo "$AR_OK"
+	cat <<MAIL
+From: alice@example.com
+To: support@example.com
+Subject: Re: [Ticket#$V] Secret
+Message-ID: <a9@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="G"
+
+--G
+Content-Type: text/plain
+
+The steps are attached.
+--G
+Content-Type: text/plain; name="steps.txt"
+Content-Disposition: attachment; filename="steps.txt"
+
+1. Reset. 2. Log in.
+--G--
+MAIL
+} | deliver support a9
+run_once --now=2026-11-23T14:50:00Z
+VA=$(mails vic@customer.example | tail -n 1)
+is "$(python3 - "$T/outgoing/new/$VA" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+for a in m.iter_attachments():
+    print(a.get_filename() + "|" + a.get_content().strip())
+PY
+)" "steps.txt|1. Reset. 2. Log in." "the answer passes the staff's attachment on"
+part "$VA" body | grep -q "^> \[encrypted section 1\]$"
+ok $? "the answer quotes the placeholder, not the encrypted block"
+
 # Least-loaded across three members (hank is unavailable).
 i=1
 while [ $i -le 7 ]; do
