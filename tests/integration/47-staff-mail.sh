@@ -191,6 +191,17 @@ is "$(q "SELECT kind FROM messages WHERE message_id = 'a2@example.com'")" intern
 is "$(mails carol@customer.example | wc -l)" 2 "the note never reaches the customer"
 is "$(q "SELECT status FROM tickets WHERE id = 1")" answered "a note does not make the ticket answered"
 
+# Alice's vacation reply to a notification never reaches the customer.
+{
+	echo "$AR_OK"
+	printf 'From: alice@example.com\nTo: support@example.com\nSubject: Out of office: [Ticket#1] Printer on fire\nMessage-ID: <v0@example.com>\nAuto-Submitted: auto-replied\nIn-Reply-To: %s\n\nI am away until Monday.\n' "$NID"
+} | deliver support v0
+run_once --now=2026-11-23T11:15:00Z
+is "$(q "SELECT kind || '|' || ticket_id FROM messages WHERE message_id = 'v0@example.com'")" "automatic|1" \
+	"a staff member's vacation reply is recorded as automatic"
+is "$(mails carol@customer.example | wc -l)" 2 "... and never reaches the customer"
+is "$(q "SELECT status FROM tickets WHERE id = 1")" answered "... nor changes the ticket"
+
 # Forged: a customer writes as Alice, without our MTA's proof.
 cat <<MAIL | deliver support f1
 Authentication-Results: mx.evil.example; dkim=pass header.d=example.com
