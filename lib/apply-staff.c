@@ -79,6 +79,17 @@ static const struct config_queue *queue_by_id(const struct apply_ctx *ctx, int i
 	return NULL;
 }
 
+/* The queue of plan's ticket (which the mail about it comes from), or the
+ * one the message was sent to while the ticket has none. */
+static const struct config_queue *ticket_queue(const struct apply_ctx *ctx,
+					       const struct apply_plan *plan)
+{
+	const struct config_queue *q =
+		plan->info.queue_id != 0 ? queue_by_id(ctx, plan->info.queue_id) : NULL;
+
+	return q != NULL ? q : plan->queue;
+}
+
 /* Was msg sent to one of the queues' comment addresses? */
 static bool to_comment_address(const struct ticketd_config *cfg, const struct parsed_message *msg)
 {
@@ -224,7 +235,7 @@ void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *m
 
 	*m = (struct mailout){
 		.cfg = ctx->cfg,
-		.queue = plan->queue,
+		.queue = ticket_queue(ctx, plan),
 		.ticket_id = plan->ticket,
 		.ticket_subject = plan->info.subject != NULL ? plan->info.subject : msg->subject,
 		.ticket_status = plan->info.status,
@@ -244,8 +255,8 @@ enum db_status apply_notify(const struct apply_ctx *ctx, const struct parsed_mes
 			    char **error_r)
 {
 	struct notify_target targets[NOTIFY_MAX];
-	size_t n = notify_targets(ctx->cfg, plan->queue, event, plan->info.assignee, plan->staff,
-				  targets);
+	size_t n = notify_targets(ctx->cfg, ticket_queue(ctx, plan), event, plan->info.assignee,
+				  plan->staff, targets);
 	struct mailout m;
 	unsigned count;
 	enum db_status st;
@@ -266,8 +277,11 @@ enum db_status apply_auto_assign(const struct apply_ctx *ctx, struct apply_plan 
 	int queue_id = s->queue_id, handle, staff_id, index;
 	enum db_status st;
 
-	if (s->assignee_id != 0 || plan->queue->assign == NULL ||
-	    strcmp(plan->queue->assign, "least-loaded") != 0)
+	const struct config_queue *q = queue_by_id(ctx, queue_id);
+
+	if (q == NULL)
+		q = plan->queue;
+	if (s->assignee_id != 0 || q->assign == NULL || strcmp(q->assign, "least-loaded") != 0)
 		return DB_OK;
 	if ((st = staff_ask_assign_lock(ctx->db, queue_id, error_r)) != DB_OK ||
 	    (st = staff_ask_least_loaded(ctx->db, queue_id, &handle, error_r)) != DB_OK ||
