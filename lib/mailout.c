@@ -27,7 +27,8 @@ struct vars {
 	char id[24], priority[16];
 	char *tag;
 	char *quoted;
-	char *text; /* message.text, encrypted sections as placeholders */
+	char *text;  /* message.text, encrypted sections as placeholders */
+	char *title; /* staff.title: "Name (description)", or "Name" */
 };
 
 static const char *lookup(void *ctx, const char *name)
@@ -69,6 +70,8 @@ static const char *lookup(void *ctx, const char *name)
 		return m->staff->description;
 	if (m->staff != NULL && strcmp(name, "staff.signature") == 0)
 		return m->staff->signature;
+	if (m->staff != NULL && strcmp(name, "staff.title") == 0)
+		return v->title;
 	return NULL; /* staff.* of an automatic mail: nobody acts */
 }
 
@@ -152,6 +155,11 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	g_snprintf(v.id, sizeof(v.id), "%lld", m->ticket_id);
 	g_snprintf(v.priority, sizeof(v.priority), "%d", m->ticket_priority);
 	v.tag = g_strdup_printf("[%s#%lld]", cfg->tag, m->ticket_id);
+	if (m->staff != NULL)
+		v.title =
+			m->staff->description != NULL && m->staff->description[0] != '\0'
+				? g_strdup_printf("%s (%s)", m->staff->name, m->staff->description)
+				: g_strdup(m->staff->name);
 	shown = mailout_placeholders(m->quoted != NULL ? m->quoted
 				     : msg != NULL     ? msg->text
 						       : NULL);
@@ -214,6 +222,7 @@ out:
 	g_free(v.tag);
 	g_free(v.quoted);
 	g_free(v.text);
+	g_free(v.title);
 	return ret;
 }
 

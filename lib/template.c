@@ -22,23 +22,12 @@ const char *const template_kind_names[TEMPLATE_KIND_COUNT] = {
 };
 
 const char *const template_variables[] = {
-	"ticket.id",
-	"ticket.subject",
-	"ticket.priority",
-	"ticket.status",
-	"ticket.tag",
-	"queue.name",
-	"queue.address",
-	"requestor.name",
-	"requestor.email",
-	"staff.name",
-	"staff.description",
-	"staff.signature",
-	"message.text",
-	"message.quoted",
-	"ticket.assignee",
-	"requestor.tickets",
-	NULL,
+	"ticket.id",         "ticket.subject",    "ticket.priority",
+	"ticket.status",     "ticket.tag",        "queue.name",
+	"queue.address",     "requestor.name",    "requestor.email",
+	"staff.name",        "staff.description", "staff.signature",
+	"message.text",      "message.quoted",    "ticket.assignee",
+	"requestor.tickets", "staff.title",       NULL,
 };
 
 /* Headers a template may override, spelled as they are sent. */
@@ -72,7 +61,7 @@ static const char *const template_builtin_texts[TEMPLATE_KIND_COUNT] = {
 		"\n"
 		"-- \n"
 		"{{queue.name}} <{{queue.address}}>\n",
-	[TEMPLATE_ANSWER] = "Assigned to: {{staff.name}} ({{staff.description}})\n"
+	[TEMPLATE_ANSWER] = "Assigned to: {{staff.title}}\n"
 			    "\n"
 			    "{{message.text}}\n"
 			    "\n"

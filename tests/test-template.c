@@ -298,8 +298,7 @@ static void test_builtins(void)
 			like(a, "<ticket.subject>", "and quotes the subject");
 		}
 		if (k == TEMPLATE_ANSWER) {
-			like(a, "Assigned to: <staff.name> (<staff.description>)",
-			     "answer: assigned");
+			like(a, "Assigned to: <staff.title>", "answer: assigned");
 			like(a, "<message.text>\n\n-- \n<staff.signature>\n\n<message.quoted>",
 			     "answer: text, signature, quote");
 		}

@@ -243,7 +243,15 @@ is "$(mails dan@customer.example | wc -l)" 1 "... not even his text went to the 
 R=$(mails bob@example.com | tail -n 1)
 part "$R" body | grep -q "#assign alice: a support member cannot assign tickets"
 ok $? "bob got a reply saying why"
-is "$(q "SELECT type FROM events WHERE ticket_id = 2 AND actor = 'bob'")" command-refused "the refusal is an event"
+# Bob (no description) answers his own ticket.
+{
+	echo "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=bob@example.com"
+	printf 'From: Bob Stone <bob@example.com>\nTo: support@example.com\nSubject: Re: [Ticket#2] Invoice\nMessage-ID: <b2@example.com>\n\nIt is on its way.\n'
+} | deliver support b2
+run_once --now=2026-11-23T12:20:00Z
+is "$(part "$(mails dan@customer.example | tail -n 1)" body | sed -n 1p)" "Assigned to: Bob Stone" \
+	"no description: the name alone, no empty parentheses"
+is "$(q "SELECT count(*) FROM events WHERE ticket_id = 2 AND actor = 'bob' AND type = 'command-refused'")" 1 "the refusal is an event"
 
 # Customers reply: ticket 2 is sticky and stays bob's, ticket 1 (not
 # sticky, answered by alice above... then reopened) goes back to nobody.
