@@ -238,14 +238,16 @@ enum db_status apply_open(const struct apply_ctx *ctx, const struct parsed_messa
 	plan->info.subject = g_strdup(subject);
 	plan->info.status = TICKET_NEW;
 	plan->info.priority = t.priority;
-	/* Everybody the customer wrote to, but us, follows the ticket. */
+	/* Everybody the customer wrote to, but us, follows the ticket (staff
+	 * are told by notifications, not as Cc of the answers). */
 	GPtrArray *lists[2] = { msg->to, msg->cc };
 	for (size_t l = 0; l < 2 && st == DB_OK && !plan->cls.automatic; l++) {
 		for (guint i = 0; lists[l] != NULL && i < lists[l]->len && st == DB_OK; i++) {
 			const char *addr =
 				((struct mail_address *)g_ptr_array_index(lists[l], i))->addr;
 			if (strcmp(addr, msg->from->addr) == 0 ||
-			    config_queue_by_address(ctx->cfg, addr) != NULL)
+			    config_queue_by_address(ctx->cfg, addr) != NULL ||
+			    config_staff_by_email(ctx->cfg, addr) != NULL)
 				continue;
 			st = ticket_add_cc(ctx->db, plan->ticket, addr, error_r);
 		}

@@ -222,7 +222,7 @@ is "$(q "SELECT count(*) FROM events WHERE actor = 'bob' OR (type = 'status' AND
 	"no event of the forged commands"
 
 # Alice gives ticket 2 to Bob; Bob (support) tries to pass it on.
-printf 'From: dan@customer.example\nTo: support@example.com\nSubject: Invoice\nMessage-ID: <c2@customer.example>\n\nWhere is my invoice?\n' | deliver support c2
+printf 'From: dan@customer.example\nTo: support@example.com\nCc: Bob <bob@example.com>, ed@customer.example\nSubject: Invoice\nMessage-ID: <c2@customer.example>\n\nWhere is my invoice?\n' | deliver support c2
 run_once --now=2026-11-23T12:00:00Z
 {
 	echo "$AR_OK"
@@ -232,6 +232,8 @@ run_once --now=2026-11-23T12:05:00Z
 is "$(q "SELECT coalesce(s.login, '-') || '|' || t.sticky FROM tickets t LEFT JOIN staff s ON s.id = t.assignee_id WHERE t.id = 2")" \
 	"bob|true" "alice assigned ticket 2 to bob, sticky"
 is "$(mails dan@customer.example | wc -l)" 1 "commands alone send the customer nothing"
+is "$(q "SELECT string_agg(address, ',') FROM ticket_cc WHERE ticket_id = 2")" "ed@customer.example" \
+	"the customer's Cc follows the ticket, the staff member in it does not"
 {
 	echo "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=bob@example.com"
 	printf 'From: Bob Stone <bob@example.com>\nTo: support@example.com\nSubject: Re: [Ticket#2] Invoice\nMessage-ID: <b1@example.com>\n\n#assign alice\n\nHere it is.\n'
@@ -249,6 +251,7 @@ ok $? "bob got a reply saying why"
 	printf 'From: Bob Stone <bob@example.com>\nTo: support@example.com\nSubject: Re: [Ticket#2] Invoice\nMessage-ID: <b2@example.com>\n\nIt is on its way.\n'
 } | deliver support b2
 run_once --now=2026-11-23T12:20:00Z
+is "$(part "$(mails dan@customer.example | tail -n 1)" Cc)" "ed@customer.example" "the answer goes to the ticket's Cc too"
 is "$(part "$(mails dan@customer.example | tail -n 1)" body | sed -n 1p)" "Assigned to: Bob Stone" \
 	"no description: the name alone, no empty parentheses"
 is "$(q "SELECT count(*) FROM events WHERE ticket_id = 2 AND actor = 'bob' AND type = 'command-refused'")" 1 "the refusal is an event"
