@@ -9,6 +9,7 @@
  * released there; the caller's buffer is borrowed, never copied or changed.
  */
 #include "bounce.h"
+#include "message-gmime.h"
 #include "compose.h"
 #include "util.h"
 
@@ -832,9 +833,7 @@ int bounce_parse(const char *data, size_t len, const struct ticketd_config *cfg,
 	struct found f = { .cfg = cfg };
 	struct bounce *b = NULL;
 	GMimeParserOptions *options = NULL;
-	GByteArray *borrowed = NULL;
-	GMimeStream *stream = NULL;
-	GMimeParser *parser = NULL;
+	struct message_gmime g = { 0 };
 	GMimeMessage *message = NULL;
 	GMimeObject *top;
 	bool dsn;
@@ -848,15 +847,7 @@ int bounce_parse(const char *data, size_t len, const struct ticketd_config *cfg,
 	g_mime_parser_options_set_rfc2047_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-	/* a byte array borrowing the caller's buffer: no copy of the message */
-	borrowed = g_byte_array_new();
-	borrowed->data = (guint8 *)data;
-	borrowed->len = (guint)MIN(len, (size_t)G_MAXUINT);
-	stream = g_mime_stream_mem_new_with_byte_array(borrowed);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	message = g_mime_parser_construct_message(parser, options);
+	message = message_gmime_open(&g, data, len, options);
 	if (message == NULL)
 		goto out;
 	top = g_mime_message_get_mime_part(message);
@@ -903,18 +894,7 @@ int bounce_parse(const char *data, size_t len, const struct ticketd_config *cfg,
 	*bounce_r = b;
 	ret = 1;
 out:
-	if (message != NULL)
-		g_object_unref(message);
-	if (parser != NULL)
-		g_object_unref(parser);
-	if (stream != NULL)
-		g_object_unref(stream);
-	if (borrowed != NULL) {
-		/* hand the borrowed buffer back untouched, free only the array */
-		borrowed->data = NULL;
-		borrowed->len = 0;
-		g_byte_array_free(borrowed, TRUE);
-	}
+	message_gmime_close(&g);
 	if (options != NULL)
 		g_mime_parser_options_free(options);
 	g_free(f.returned_msgid);

@@ -13,6 +13,7 @@
  * objects are referenced only inside message_parse() and released there.
  */
 #include "message.h"
+#include "message-gmime.h"
 #include "address.h"
 #include "message-private.h"
 #include "util.h"
@@ -535,6 +536,35 @@ static char *top_content_type(GMimeMessage *message)
 	return lower;
 }
 
+GMimeMessage *message_gmime_open(struct message_gmime *g, const char *data, size_t len,
+				 GMimeParserOptions *options)
+{
+	memset(g, 0, sizeof(*g));
+	g->borrowed = g_byte_array_new();
+	g->borrowed->data = (guint8 *)data;
+	g->borrowed->len = (guint)MIN(len, (size_t)G_MAXUINT);
+	g->stream = g_mime_stream_mem_new_with_byte_array(g->borrowed);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(g->stream), FALSE);
+	g->parser = g_mime_parser_new_with_stream(g->stream);
+	g_mime_parser_set_format(g->parser, GMIME_FORMAT_MESSAGE);
+	g->message = g_mime_parser_construct_message(g->parser, options);
+	return g->message;
+}
+
+void message_gmime_close(struct message_gmime *g)
+{
+	g_clear_object(&g->message);
+	g_clear_object(&g->parser);
+	g_clear_object(&g->stream);
+	if (g->borrowed != NULL) {
+		/* hand the borrowed buffer back untouched, free only the array */
+		g->borrowed->data = NULL;
+		g->borrowed->len = 0;
+		g_byte_array_free(g->borrowed, TRUE);
+		g->borrowed = NULL;
+	}
+}
+
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r)
 {
@@ -542,9 +572,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	struct message_limits lim = { 0 };
 	struct parsed_message *msg = NULL;
 	GMimeParserOptions *options = NULL;
-	GMimeStream *stream = NULL;
-	GByteArray *borrowed = NULL;
-	GMimeParser *parser = NULL;
+	struct message_gmime g = { 0 };
 	GMimeMessage *message = NULL;
 	size_t skipped = 0;
 	int ret = -1;
@@ -576,17 +604,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_fallback_charsets(options, fallback_charsets);
 	g_mime_parser_options_set_warning_callback(options, parser_warning, msg);
-	/* g_mime_stream_mem_new_with_buffer() would copy the message; a
-	 * byte array that borrows the caller's buffer (the stream does not own
-	 * it) keeps a large message in memory once. */
-	borrowed = g_byte_array_new();
-	borrowed->data = (guint8 *)(data + skipped);
-	borrowed->len = (guint)(len - skipped);
-	stream = g_mime_stream_mem_new_with_byte_array(borrowed);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	message = g_mime_parser_construct_message(parser, options);
+	message = message_gmime_open(&g, data + skipped, len - skipped, options);
 	if (message == NULL) {
 		error_set(error_r, "not a mail message (no header found)");
 		goto out;
@@ -600,19 +618,9 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	msg = NULL;
 	ret = 0;
 out:
-	/* the message's header lists call parser_warning with msg: drop it first */
-	if (message != NULL)
-		g_object_unref(message);
-	if (parser != NULL)
-		g_object_unref(parser);
-	if (stream != NULL)
-		g_object_unref(stream);
-	if (borrowed != NULL) {
-		/* hand the borrowed buffer back untouched, free only the array */
-		borrowed->data = NULL;
-		borrowed->len = 0;
-		g_byte_array_free(borrowed, TRUE);
-	}
+	/* the message's header lists call parser_warning with msg: drop it
+	 * first (message_gmime_close does), msg after */
+	message_gmime_close(&g);
 	if (options != NULL)
 		g_mime_parser_options_free(options);
 	message_free(&msg);

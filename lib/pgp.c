@@ -12,6 +12,7 @@
  * in a preamble is not what gets verified.
  */
 #include "pgp.h"
+#include "message-gmime.h"
 
 #include <gmime/gmime.h>
 #include <gpgme.h>
@@ -377,8 +378,7 @@ static GMimeObject *first_text(GMimeObject *obj, unsigned depth)
 int pgp_verify(const char *data, size_t len, const char *gnupg_home, struct pgp_signature *sig_r,
 	       char **error_r)
 {
-	GMimeStream *stream = NULL;
-	GMimeParser *parser = NULL;
+	struct message_gmime g = { 0 };
 	GMimeMessage *message = NULL;
 	GMimeObject *top, *text;
 	const char *end = data + len;
@@ -391,9 +391,7 @@ int pgp_verify(const char *data, size_t len, const char *gnupg_home, struct pgp_
 		return 0;
 	}
 	pgp_init();
-	stream = g_mime_stream_mem_new_with_buffer(data, len);
-	parser = g_mime_parser_new_with_stream(stream);
-	message = g_mime_parser_construct_message(parser, NULL);
+	message = message_gmime_open(&g, data, len, NULL);
 	if (message == NULL || (top = g_mime_message_get_mime_part(message)) == NULL)
 		goto out;
 	if (GMIME_IS_MULTIPART_SIGNED(top)) {
@@ -420,12 +418,7 @@ int pgp_verify(const char *data, size_t len, const char *gnupg_home, struct pgp_
 	if ((text = first_text(top, 0)) != NULL)
 		ret = verify_inline(text, text == top, gnupg_home, sig_r, error_r);
 out:
-	if (message != NULL)
-		g_object_unref(message);
-	if (parser != NULL)
-		g_object_unref(parser);
-	if (stream != NULL)
-		g_object_unref(stream);
+	message_gmime_close(&g);
 	if (ret < 0) {
 		g_free(sig_r->fingerprint);
 		g_free(sig_r->primary_fingerprint);
