@@ -171,6 +171,31 @@ static void attached_sender(const struct apply_ctx *ctx, const struct parsed_mes
 	}
 }
 
+/* A clear-signed staff mail's own text (RFC 4880 §7): what stands between
+ * the armor header block and the signature, dash-escaping undone; the
+ * armor itself never goes to a customer.  Without such a block, a copy. */
+static char *signed_text(const char *body)
+{
+	const char *begin = strstr(body, "-----BEGIN PGP SIGNED MESSAGE-----");
+	const char *start, *end;
+	GString *out;
+
+	if (begin == NULL || (start = strstr(begin, "\n\n")) == NULL ||
+	    (end = strstr(start, "\n-----BEGIN PGP SIGNATURE-----")) == NULL)
+		return g_strdup(body);
+	out = g_string_new(NULL);
+	for (const char *p = start + 2; p < end;) {
+		const char *nl = memchr(p, '\n', end - p);
+		const char *stop = nl != NULL ? nl : end;
+		if (stop - p >= 2 && p[0] == '-' && p[1] == ' ')
+			p += 2;
+		g_string_append_len(out, p, stop - p);
+		g_string_append_c(out, '\n');
+		p = nl != NULL ? nl + 1 : end;
+	}
+	return g_string_free(out, FALSE);
+}
+
 static void refuse(struct apply_plan *plan, char *reason)
 {
 	plan->staff_mail = STAFF_MAIL_REFUSED;
@@ -185,7 +210,9 @@ void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message
 	if (plan->staff == NULL || plan->cls.automatic)
 		return;
 	plan->to_comment = to_comment_address(ctx->cfg, msg);
-	text = commands_text_above_separator(msg->text);
+	char *own = signed_text(msg->text);
+	text = commands_text_above_separator(own);
+	g_free(own);
 	if (commands_parse(text, &plan->cmds, &reason) < 0) {
 		refuse(plan, reason);
 		goto out;
