@@ -212,7 +212,11 @@ for sessions in $SESSIONS; do
 		"sessions=$sessions: no answer arrived anywhere else"
 	distinct=$(wc -l <"$T/received.distinct")
 	extra=$((copies - distinct))
-	echo "# sessions=$sessions: $copies copies of $distinct answers, $extra extra, after $kills kills (at most $((kills * sessions)) allowed)" | tee /dev/stderr
+	# on stdout as TAP and on stderr for prove's summary (not tee /dev/stderr:
+	# when stderr is a file that reopens and truncates it)
+	figures="# sessions=$sessions: $copies copies of $distinct answers, $extra extra, after $kills kills (at most $((kills * sessions)) allowed)"
+	echo "$figures"
+	echo "$figures" >&2
 	ok $([ $extra -le $((kills * sessions)) ] && echo 0 || echo 1) \
 		"sessions=$sessions: at most one answer sent twice per kill and session"
 done
