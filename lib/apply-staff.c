@@ -236,13 +236,25 @@ void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message
 	const struct config_queue *q = queue_by_id(ctx, plan->info.queue_id);
 	struct command_ticket t = { .queue = q != NULL ? q->name : "",
 				    .assignee = plan->info.assignee };
-	if (!commands_may_act(&who, &t, ctx->cfg)) {
-		refuse(plan, g_strdup_printf("%s may not act on ticket %lld", plan->staff->login,
-					     plan->info.id));
-		goto out;
-	}
 	if (commands_permit(plan->cmds, &who, &t, ctx->cfg, &reason) < 0) {
 		refuse(plan, reason);
+		goto out;
+	}
+	/* may the writer act on the ticket as its commands leave it (a
+	 * support member's #pickup of a ticket nobody holds makes it its) */
+	for (size_t i = 0; i < plan->cmds->count; i++) {
+		const struct command *c = &plan->cmds->items[i];
+		if (c->verb == COMMAND_PICKUP)
+			t.assignee = plan->staff->login;
+		else if (c->verb == COMMAND_ASSIGN)
+			t.assignee = c->arg;
+		else if (c->verb == COMMAND_RELEASE)
+			t.assignee = NULL;
+	}
+	if (!commands_may_act(&who, &t, ctx->cfg) &&
+	    !(plan->cmds->count > 0 && t.assignee == NULL && plan->cmds->text[0] == '\0')) {
+		refuse(plan, g_strdup_printf("%s may not act on ticket %lld", plan->staff->login,
+					     plan->info.id));
 		goto out;
 	}
 	if (plan->cmds->note || plan->to_comment)

@@ -8,14 +8,16 @@
 
 #include <string.h>
 
-/* The message row and the outbox row in one statement: the outbox row
- * takes the message's id from it, so no currval() crosses a module. */
+/* The message row and an outbox row per recipient (To, then each Cc) in
+ * one statement: the outbox rows take the message's id from it, so no
+ * currval() crosses a module. */
 static const char insert_sql[] =
 	"WITH m AS (INSERT INTO messages (ticket_id, direction, kind, message_id, in_reply_to, "
 	"refs, from_addr, from_name, to_addrs, subject, body, created) VALUES ($1, 'out', $2, "
 	"$3, $4, $5::text[], $6, $7, $8, $9, $10, $11) RETURNING id) "
 	"INSERT INTO outbox (ticket_id, message_id, kind, envelope_from, recipient, raw, created, "
-	"next_attempt) SELECT $1, id, $2, $12, $8, $13, $11, $11 FROM m";
+	"next_attempt) SELECT $1, m.id, $2, $12, r.rcpt, $13, $11, $11 FROM m, "
+	"unnest($14::text[]) AS r(rcpt)";
 
 enum db_status mailout_prepare(struct db *db, char **error_r)
 {
@@ -231,7 +233,7 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 {
 	struct made d = { 0 };
 	char ticket[24], nowtext[32];
-	char *reason = NULL, *refs = NULL;
+	char *reason = NULL, *refs = NULL, *rcpts = NULL;
 	enum db_status st;
 
 	*written_r = false;
@@ -247,7 +249,13 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 		goto out;
 	}
 	refs = db_text_array(d.refs);
-	const char *values[13] = {
+	GPtrArray *to = g_ptr_array_new();
+	g_ptr_array_add(to, (gpointer)m->to_addr);
+	for (size_t i = 0; m->cc != NULL && m->cc[i] != NULL; i++)
+		g_ptr_array_add(to, (gpointer)m->cc[i]);
+	rcpts = db_text_array(to);
+	g_ptr_array_free(to, TRUE);
+	const char *values[14] = {
 		ticket,
 		message_kind_name(m->kind),
 		d.msgid,
@@ -262,13 +270,15 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 		/* RFC 3834 §3.3: automatic mail goes out with the null sender */
 		m->automatic ? "" : m->queue->envelope_from,
 		(const char *)d.raw->data,
+		rcpts,
 	};
-	int lengths[13] = { [12] = (int)d.raw->len };
-	st = db_send(db, "mailout_insert", 13, values, lengths, 1u << 12, NULL, error_r);
+	int lengths[14] = { [12] = (int)d.raw->len };
+	st = db_send(db, "mailout_insert", 14, values, lengths, 1u << 12, NULL, error_r);
 	*written_r = st == DB_OK;
 out:
 	made_clear(&d);
 	g_free(refs);
+	g_free(rcpts);
 	g_free(reason);
 	return st;
 }

@@ -254,6 +254,19 @@ run_once --now=2026-11-23T12:20:00Z
 is "$(part "$(mails dan@customer.example | tail -n 1)" Cc)" "ed@customer.example" "the answer goes to the ticket's Cc too"
 is "$(part "$(mails dan@customer.example | tail -n 1)" body | sed -n 1p)" "Assigned to: Bob Stone" \
 	"no description: the name alone, no empty parentheses"
+is "$(q "SELECT string_agg(o.recipient, ',' ORDER BY o.recipient) FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.ticket_id = 2 AND m.kind = 'staff-answer' AND m.direction = 'out'")" \
+	"dan@customer.example,ed@customer.example" "the answer is sent to the requestor and to the Cc"
+# Bob (support) picks up a ticket nobody holds and answers it in one mail.
+printf 'From: fay@customer.example\nTo: support@example.com\nSubject: Mail quota\nMessage-ID: <c5@customer.example>\n\nMy mailbox is full.\n' | deliver support c5
+run_once --now=2026-11-23T12:30:00Z
+F=$(q "SELECT id FROM tickets WHERE requestor = 'fay@customer.example'")
+{
+	echo "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=bob@example.com"
+	printf 'From: bob@example.com\nTo: support@example.com\nSubject: Re: [Ticket#%s] Mail quota\nMessage-ID: <b3@example.com>\n\n#pickup\n\nI raised it to 10 GB.\n' "$F"
+} | deliver support b3
+run_once --now=2026-11-23T12:35:00Z
+is "$(q "SELECT coalesce(s.login, '-') || '|' || t.status FROM tickets t LEFT JOIN staff s ON s.id = t.assignee_id WHERE t.id = $F")" \
+	"bob|answered" "a support member's #pickup of a ticket nobody holds, with an answer"
 is "$(q "SELECT count(*) FROM events WHERE ticket_id = 2 AND actor = 'bob' AND type = 'command-refused'")" 1 "the refusal is an event"
 
 # Customers reply: ticket 2 is sticky and stays bob's, ticket 1 (not
