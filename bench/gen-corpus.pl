@@ -17,6 +17,28 @@
 #       from B (+1 for each new thread; B is the highest ticket id already in
 #       the database, 0 for an empty one).  --prefix P (default b) marks
 #       the generated addresses and Message-IDs.
+#   gen-corpus.pl ... --staff M
+#       also M staff mails (issue 16) to the tickets of those customer
+#       messages, and DIR/staff.tsv.  Each staff mail is named to sort
+#       right after a customer message (<time>.M<idx>S<k>.bench after
+#       <time>.M<idx>P4242.bench), so a Maildir read in name order brings
+#       it after every message it builds on.  Its writer is proven by an
+#       Authentication-Results header of mx.example.com (daemon.authserv_id
+#       of the bench config) and it finds its ticket by the subject tag, as
+#       a reply to a notification does.  The staff: alice (admin), bob and
+#       carol (support), all of queues support and billing, at example.com;
+#       a support member writes only to tickets assigned to it.  Kinds:
+#       staff-answer (text, some with #priority N first), staff-note (#note)
+#       and staff-commands (#assign LOGIN, #pickup, #sticky on or #status
+#       on-hold alone).  Their choices come from a stream of their own, so
+#       the customer messages are the same bytes with or without --staff.
+#       staff.tsv has the manifest's fields (idx counts from 1000001) and
+#       three more, from following every ticket through the corpus by the
+#       rules of DESIGN §4 and apply-staff.c:
+#         events    the events the mail makes, "type:old>new,..." ("-": none)
+#         answers   outbox rows it queues for the requestor (1 or 0)
+#         notified  notifications of a note (to the assignee, or the
+#                   admins but the writer)
 #   gen-corpus.pl --big BYTES --out FILE [--seed S]
 #       one message with a BYTES-long binary attachment (base64); prints the
 #       sha256 (hex) of the decoded attachment.
@@ -34,10 +56,11 @@ use MIME::QuotedPrint qw(encode_qp);
 use Digest::SHA qw(sha256 sha256_hex);
 use Getopt::Long;
 
-my ($count, $out, $seed, $ticket_base, $big, $prefix, $first) = (1000, undef, 20261123, 0, undef, 'b', undef);
+my ($count, $out, $seed, $ticket_base, $big, $prefix, $first, $staff) = (1000, undef, 20261123, 0, undef, 'b', undef, 0);
 GetOptions('count=i' => \$count, 'out=s' => \$out, 'seed=i' => \$seed,
-	   'ticket-base=i' => \$ticket_base, 'big=s' => \$big, 'prefix=s' => \$prefix, 'first=i' => \$first)
-	or die "usage: gen-corpus.pl --count N --out DIR [--seed S] [--ticket-base B] [--first F]\n"
+	   'ticket-base=i' => \$ticket_base, 'big=s' => \$big, 'prefix=s' => \$prefix, 'first=i' => \$first,
+	   'staff=i' => \$staff)
+	or die "usage: gen-corpus.pl --count N --out DIR [--seed S] [--ticket-base B] [--first F] [--staff M]\n"
 	. "       gen-corpus.pl --big BYTES --out FILE [--seed S]\n";
 die "gen-corpus.pl: --out is required\n" unless defined $out;
 srand($seed);
@@ -386,6 +409,7 @@ my @threads;   # { root, ticket, requestor, cc[], subject, lang, msgs[] }
 my @msgs;      # { id, text }
 my $tickets = 0;
 my %kinds;
+my @seq;       # per customer message: { kind, th }, for the staff mails
 
 for my $i (1 .. ($first // $count)) {
 	my $t = $t0 + $i * 7;
@@ -505,6 +529,7 @@ for my $i (1 .. ($first // $count)) {
 
 	$msgs[$i] = { id => $msgid, text => $text };
 	push @{$th->{msgs}}, $i;
+	push @seq, { kind => $kind, th => $th };
 	$kinds{$kind}++;
 	$kinds{attachment}++ if $with_att;
 	$kinds{alternative}++ if $alt;
@@ -515,3 +540,169 @@ for my $i (1 .. ($first // $count)) {
 }
 close($man) or die "gen-corpus.pl: manifest: $!\n";
 print STDERR "gen-corpus.pl: " . ($first // $count) . " messages in $out (" . join(', ', map { "$_ $kinds{$_}" } sort keys %kinds) . ")\n";
+
+# ---- staff mails (--staff) -------------------------------------------------------------
+
+exit 0 unless $staff > 0;
+# a stream of their own: the customer messages above stay the same bytes
+srand($seed + 16);
+my $nseq = scalar(@seq);
+die "gen-corpus.pl: --staff needs at least 10 customer messages\n" if $nseq < 10;
+my %staff = (
+	alice => { name => 'Alice Woods', admin => 1, sig => "Alice Woods\nExample Hosting support" },
+	bob => { name => 'Bob Stone', admin => 0, sig => "Bob Stone\nExample Hosting" },
+	carol => { name => 'Carol Diaz', admin => 0, sig => "Carol Diaz\nExample Hosting" },
+);
+my @support = qw(bob carol);
+my @answer_lines = ('Thank you for your message.', 'We have looked into it.',
+	'The service was restarted and works again.', 'Please try again and tell us whether it works now.',
+	'The invoice has been corrected; you will receive a new one by mail.',
+	'Your request has been forwarded to the responsible team.',
+	'We need the exact time of the error to find it in our logs.',
+	'The certificate has been renewed and is valid for another year.');
+my @answer_de = ('Vielen Dank für Ihre Nachricht.', 'Wir haben die Störung behoben.',
+	'Bitte prüfen Sie, ob es jetzt wieder funktioniert.', 'Die Rechnung wurde korrigiert.');
+my @note_lines = ('Customer called twice about this.', 'Probably the same cause as last week.',
+	'Waiting for the data centre to confirm.', 'Do not close before the invoice is corrected.',
+	'Checked the logs: nothing on our side yet.', 'Escalated to the network team.');
+
+# a ticket's state, followed through the corpus as ticketd keeps it
+my %state; # ticket -> { status, assignee, sticky, priority }
+sub customer_followup { # ticket_followup_state() in lib/ticket.c
+	my ($s) = @_;
+	if (defined $s->{assignee} && $s->{sticky}) {
+		$s->{status} = 'assigned' unless $s->{status} eq 'on-hold';
+	} elsif (defined $s->{assignee}) {
+		($s->{assignee}, $s->{status}) = (undef, 'reopened');
+	} elsif ($s->{status} =~ /^(resolved|closed|answered)$/) {
+		$s->{status} = 'reopened';
+	}
+}
+
+# where the staff mails go: after which customer message (sorted)
+my @at = sort { $a <=> $b } map { between(5, $nseq) } 1 .. $staff;
+open(my $sman, '>:raw', "$out/staff.tsv") or die "gen-corpus.pl: $out/staff.tsv: $!\n";
+my ($k, $p, @open) = (0, 0);
+my %skinds;
+for my $pos (@at) {
+	# the customer messages up to $pos, applied to the states
+	while ($p < $pos) {
+		my $c = $seq[$p++];
+		my $th = $c->{th};
+		if ($c->{kind} eq 'new') {
+			$state{$th->{ticket}} = { status => 'new', assignee => undef, sticky => 0,
+				priority => $th->{queue} eq 'billing' ? 60 : 50 };
+			push @open, $th;
+		} elsif ($c->{kind} ne 'auto') {
+			customer_followup($state{$th->{ticket}});
+		}
+	}
+	$k++;
+	# mostly recent tickets; some that a support member holds, for it to work on
+	my @held = grep { my $a = $state{$_->{ticket}}{assignee}; defined $a && $a ne 'alice' } @open;
+	my $th = @held && chance(0.3) ? $held[int(rand(@held))]
+		: chance(0.7) ? $open[@open - 1 - int(rand(@open < 50 ? @open : 50))] : $open[int(rand(@open))];
+	my $s = $state{$th->{ticket}};
+	# a support member writes to its own tickets only (may_act)
+	my $who = defined $s->{assignee} && $s->{assignee} ne 'alice' && chance(0.8) ? $s->{assignee} : 'alice';
+	my $W = $staff{$who};
+	my (@cmds, $text, $kind);
+	my $r = rand();
+	if ($r < 0.5) {
+		$kind = 'staff-answer';
+		push @cmds, '#priority ' . pick(grep { $_ != $s->{priority} } 20, 30, 40, 70, 80, 90) if chance(0.3);
+		my @l = $th->{lang} eq 'de' ? @answer_de : @answer_lines;
+		$text = ($th->{lang} eq 'de' ? 'Guten Tag,' : 'Hello,') . "\n\n"
+			. join(' ', map { pick(@l) } 1 .. between(1, 4)) . "\n\n$W->{sig}\n";
+	} elsif ($r < 0.7) {
+		$kind = 'staff-note';
+		push @cmds, '#note';
+		$text = join(' ', map { pick(@note_lines) } 1 .. between(1, 3)) . "\n";
+	} else {
+		$kind = 'staff-commands';
+		my @can = ('#pickup', '#sticky on', '#status on-hold');
+		push @can, map { "#assign $_" } grep { !defined $s->{assignee} || $_ ne $s->{assignee} } @support
+			if $W->{admin};
+		push @cmds, pick(@can);
+		if ($cmds[0] =~ /^#assign/) {
+			push @cmds, '#sticky on' if chance(0.5);
+		} elsif (chance(0.2)) {
+			push @cmds, pick(grep { $_ ne $cmds[0] && $_ !~ /^#assign/ } @can);
+		}
+		$text = '';
+	}
+	# what ticketd makes of it (apply_staff_store in lib/apply-staff.c)
+	my %n = %$s;
+	my $status_given = 0;
+	for my $c (@cmds) {
+		if ($c =~ /^#assign (\w+)$/ || $c eq '#pickup') {
+			$n{assignee} = $c eq '#pickup' ? $who : (split / /, $c)[1];
+			$n{status} = 'assigned' if $n{status} =~ /^(new|reopened)$/;
+		} elsif ($c =~ /^#priority (\d+)$/) {
+			$n{priority} = $1;
+		} elsif ($c =~ /^#status (\S+)$/) {
+			($n{status}, $status_given) = ($1, 1);
+		} elsif ($c eq '#sticky on') {
+			$n{sticky} = 1;
+		}
+	}
+	if ($kind eq 'staff-answer') {
+		$n{status} = 'answered' unless $status_given;
+		$n{assignee} //= $who;
+	}
+	my @ev;
+	push @ev, "status:$s->{status}>$n{status}" if $n{status} ne $s->{status};
+	push @ev, 'assign:' . ($s->{assignee} // '') . ">$n{assignee}"
+		if ($n{assignee} // '') ne ($s->{assignee} // '');
+	push @ev, "priority:$s->{priority}>$n{priority}" if $n{priority} != $s->{priority};
+	push @ev, 'sticky:off>on' if $n{sticky} && !$s->{sticky};
+	push @ev, "answer:>$who" if $kind eq 'staff-answer';
+	push @ev, "note:>$who" if $kind eq 'staff-note';
+	# a note tells the assignee, or (nobody's ticket) the admins, never the writer
+	my $notified = $kind ne 'staff-note' ? 0
+		: defined $s->{assignee} ? ($s->{assignee} ne $who ? 1 : 0)
+		: $who ne 'alice' ? 1 : 0;
+	%$s = %n;
+
+	# the mail: a reply to the notification, its quote below the separator
+	my $parent = (grep { $_ <= $pos } @{$th->{msgs}})[-1];
+	my $t = $t0 + $pos * 7 + 3;
+	my $msgid = sprintf('%d.staff%d.%08x@example.com', $t, $k, int(rand(2**32)));
+	my $qaddr = $th->{queue} eq 'support' ? 'support@example.com' : 'billing@example.com';
+	my @q = grep { $_ ne '' } split /\n/, $msgs[$parent]{text};
+	splice(@q, 6) if @q > 6;
+	my $body = join('', map { "$_\n" } @cmds) . ($text ne '' ? "\n$text" : '')
+		. "\nOn " . rfc_date($t - 60) . ", $th->{queue} <$qaddr> wrote:\n"
+		. "> -- Write your reply above this line (commands at the top) --\n>\n"
+		. "> Ticket [Ticket#$th->{ticket}] in queue $th->{queue}\n>\n"
+		. join('', map { "> $_\n" } @q);
+	my $subject = "Re: [Ticket#$th->{ticket}] $th->{subject}";
+	my $qp = $body =~ /[^\x00-\x7f]/ && chance(0.7);
+	my $bytes = encode('utf-8', $body);
+	my $raw = "Return-Path: <$who\@example.com>\n"
+		. "Received: from office.example.com (office.example.com [198.51.100." . between(1, 254) . "])\n"
+		. "\tby mx.example.com (Postfix) with ESMTPSA id " . uc(unpack('H10', random_bytes(5))) . "\n"
+		. "\tfor <$qaddr>; " . rfc_date($t) . "\n"
+		. "Authentication-Results: mx.example.com;\n\tdkim=pass header.d=example.com header.s=mail;\n"
+		. "\tspf=pass smtp.mailfrom=$who\@example.com\n"
+		. 'Date: ' . rfc_date($t - 2) . "\n"
+		. "From: $W->{name} <$who\@example.com>\n"
+		. "To: $qaddr\n"
+		. 'Subject: ' . header_text('utf-8', $subject) . "\n"
+		. "Message-ID: <$msgid>\n"
+		. (chance(0.5) ? sprintf("In-Reply-To: <ticket.%d.%s\@example.com>\n", $th->{ticket},
+			unpack('H16', random_bytes(8))) : '')
+		. "MIME-Version: 1.0\nUser-Agent: " . pick(@mailers) . "\n"
+		. "Content-Type: text/plain; charset=utf-8\n"
+		. 'Content-Transfer-Encoding: ' . ($qp ? "quoted-printable\n\n" . encode_qp($bytes) : "8bit\n\n$bytes");
+	my $name = sprintf('%d.M%06dS%05d.bench', 1700000000 + $pos, $pos, $k);
+	open(my $fh, '>:raw', "$out/$name") or die "gen-corpus.pl: $out/$name: $!\n";
+	print $fh $raw;
+	close($fh) or die "gen-corpus.pl: $out/$name: $!\n";
+	$skinds{$kind}++;
+	print $sman join("\t", 1000000 + $k, $name, $msgid, $kind, $parent, $th->{root}, "$who\@example.com",
+		$th->{queue}, $th->{ticket}, length($raw), @ev ? join(',', @ev) : '-',
+		$kind eq 'staff-answer' ? 1 : 0, $notified), "\n";
+}
+close($sman) or die "gen-corpus.pl: staff.tsv: $!\n";
+print STDERR "gen-corpus.pl: $staff staff mails in $out (" . join(', ', map { "$_ $skinds{$_}" } sort keys %skinds) . ")\n";

@@ -23,8 +23,9 @@
 # BENCH_BIG_TICKETS (1000000; 3 messages each), BENCH_BIG_ATTACHMENT (50M),
 # BENCH_PGBENCH_SECONDS (10), BENCH_REPEAT (3: the 1,000-message intakes
 # run that often and show the median), BENCH_SMTP_SESSIONS (4: the
-# SMTP row's transport.sessions), BENCH_ONLY (a subset of: maildir
-# pgbench smtp imap pipe bigmsg bigdb), BENCH_DIR (state directory),
+# SMTP row's transport.sessions), BENCH_STAFF (300: staff mails among
+# the 1,000 customer messages of the staff row), BENCH_ONLY (a subset of:
+# maildir staff pgbench smtp imap pipe bigmsg bigdb), BENCH_DIR (state directory),
 # KEEP_TMP=1 (keep the state afterwards).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +40,8 @@ export TICKETD_TOP
 : "${BENCH_PGBENCH_SECONDS:=10}"
 : "${BENCH_REPEAT:=3}"
 : "${BENCH_SMTP_SESSIONS:=4}"
-: "${BENCH_ONLY:=maildir pgbench smtp imap pipe bigmsg bigdb}"
+: "${BENCH_STAFF:=300}"
+: "${BENCH_ONLY:=maildir staff pgbench smtp imap pipe bigmsg bigdb}"
 RESULTS_JSON=${BENCH_RESULTS:-$TOP/bench/results.json}
 RESULTS_TXT=${RESULTS_JSON%.json}.txt
 BENCH_START=$(date +%s)
@@ -300,17 +302,27 @@ fresh_db() { # fresh_db NAME: an empty database with the current schema
 drop_db() { "$PG_BINDIR/dropdb" -h "$PGDIR" -U ticketd --if-exists "$1" 2>/dev/null; }
 checkpoint() { pq postgres -c CHECKPOINT >/dev/null; sync; }
 
-# write_conf FILE DB MAILBOX-SETTINGS [TRANSPORT-SETTINGS]: two queues sharing
-# one mailbox (queue by recipient), every other key at its default.
+# write_conf FILE DB MAILBOX-SETTINGS [TRANSPORT-SETTINGS] [staff]: two queues
+# sharing one mailbox (queue by recipient), every other key at its default.
+# With "staff": the staff of gen-corpus.pl --staff (alice admin, bob and
+# carol support), proven by our MTA's Authentication-Results.
 write_conf() {
-	_mb=
+	_mb= _auth= _more=
 	[ -n "$3" ] && _mb="mailbox = { $3 };"
+	if [ "${5:-}" = staff ]; then
+		_auth=' staff_auth = [ "authres" ]; authserv_id = "mx.example.com";'
+		_more=',
+  { login = "bob"; name = "Bob Stone"; email = "bob@example.com"; role = "support";
+    queues = [ "support", "billing" ]; },
+  { login = "carol"; name = "Carol Diaz"; email = "carol@example.com"; role = "support";
+    queues = [ "support", "billing" ]; }'
+	fi
 	cat >"$1" <<CONF
 database = { conninfo = "host=$PGDIR dbname=$2 user=ticketd"; };
-daemon = { poll_interval = "60s"; tag = "Ticket"; secret_file = "$T/secret"; };
+daemon = { poll_interval = "60s"; tag = "Ticket"; secret_file = "$T/secret";$_auth };
 transport = { ${4:-url = \"maildir:$OUTGOING\";} };
 staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
-            role = "admin"; queues = [ "support", "billing" ]; } );
+            role = "admin"; queues = [ "support", "billing" ]; }$_more );
 queues = (
   { name = "support"; address = "support@example.com"; default = true; $_mb },
   { name = "billing"; address = "billing@example.com"; priority = 60; $_mb }
@@ -393,13 +405,16 @@ SELECT format('C_RAW=%s C_DISTINCT=%s C_FAILED=%s C_DUP=%s C_IN=%s C_MISSING=%s 
   (SELECT count(*) FROM got WHERE n > 1),
   (SELECT count(*) FROM got g JOIN got r ON r.idx = g.root
      WHERE g.n = 1 AND r.n = 1 AND g.ticket_id <> r.ticket_id),
-  (SELECT count(*) FROM got WHERE kind IN ('tag', 'tag-cc', 'auto') AND n = 1 AND ticket_id <> tag),
+  (SELECT count(*) FROM got WHERE kind IN ('tag', 'tag-cc', 'auto', 'staff-answer', 'staff-note', 'staff-commands')
+     AND n = 1 AND ticket_id <> tag),
   (SELECT count(*) - count(DISTINCT ticket_id) FROM got WHERE kind = 'new' AND n = 1),
   (SELECT count(*) FROM tickets WHERE id > :base),
   (SELECT count(*) FROM got WHERE kind = 'new'),
   (SELECT count(*) FROM got g JOIN tickets t ON t.id = g.ticket_id JOIN queues q ON q.id = t.queue_id
      WHERE g.kind = 'new' AND q.name <> g.queue),
-  (SELECT count(*) FROM got WHERE n = 1 AND (kind = 'auto') <> (gkind = 'automatic')),
+  (SELECT count(*) FROM got WHERE n = 1 AND gkind <> CASE kind WHEN 'auto' THEN 'automatic'
+     WHEN 'staff-answer' THEN 'staff-answer' WHEN 'staff-note' THEN 'internal-note'
+     WHEN 'staff-commands' THEN 'internal-note' ELSE 'customer' END),
   (SELECT count(*) FROM got WHERE kind <> 'new' AND n = 1),
   (SELECT count(*) FROM manifest),
   (SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id
@@ -421,7 +436,7 @@ SQL
 	[ "$C_MERGED" -eq 0 ] || _bad="$_bad; $C_MERGED new requests merged into other tickets"
 	[ "$C_TICKETS" -eq "$C_ROOTS" ] || _bad="$_bad; $C_TICKETS tickets for $C_ROOTS new requests"
 	[ "$C_WRONGQUEUE" -eq 0 ] || _bad="$_bad; $C_WRONGQUEUE tickets in the wrong queue"
-	[ "$C_WRONGKIND" -eq 0 ] || _bad="$_bad; $C_WRONGKIND messages with the wrong kind (automatic or not)"
+	[ "$C_WRONGKIND" -eq 0 ] || _bad="$_bad; $C_WRONGKIND messages stored as the wrong kind (customer, automatic, staff answer or internal note)"
 	if [ -n "$_bad" ]; then
 		run_failed "$1" FAILED "${_bad#; }"
 		return 1
@@ -434,6 +449,7 @@ SQL
 	rec "$1" followups "$C_FOLLOWUPS"
 	rec "$1" failed_messages "$C_FAILED"
 	rec "$1" autoresponses_queued "$C_AUTORESP"
+	rec "$1" outbox "$(pq "$2" -c "SELECT string_agg(n || ' ' || kind, ', ' ORDER BY kind) FROM (SELECT kind, count(*) AS n FROM outbox GROUP BY kind) s")"
 	say "$1: $_ck"
 	return 0
 }
@@ -547,6 +563,114 @@ if want maildir; then
 		_size1=$(pq bench_large -c 'SELECT pg_database_size(current_database())')
 		rec maildir-large db_bytes_per_msg $(((_size1 - _size0) / BENCH_LARGE))
 		rec maildir-large note "the database grew by $(((_size1 - _size0) / BENCH_LARGE)) bytes per message (raw copy, text, attachments, indexes)"
+	fi
+fi
+
+# --- intake with staff mail (issue 16) -----------------------------------------------
+# check_staff RUN DB STAFF-TSV: every staff mail had its effect: the events
+# it makes (gen-corpus.pl follows every ticket through the corpus), its
+# answer queued for the requestor, a note's notification, no refusal.
+check_staff() {
+	_c=$(pq "$2" <<SQL 2>&1
+CREATE TEMP TABLE staff (idx int, name text, msgid text, kind text, parent int, root int, sender text,
+                         queue text, tag bigint, size int, events text, answers int, notified int);
+\copy staff FROM '$3'
+CREATE TEMP TABLE want AS
+  SELECT tag, coalesce(string_agg(events, ',' ORDER BY idx) FILTER (WHERE events <> '-'), '') AS events
+  FROM staff GROUP BY tag;
+CREATE TEMP TABLE have AS
+  SELECT ticket_id AS tag, string_agg(type || ':' || coalesce(old, '') || '>' || coalesce(new, ''), ',' ORDER BY id) AS events
+  FROM events WHERE actor IN ('alice', 'bob', 'carol') GROUP BY ticket_id;
+SELECT format('S_EVENTS=%s S_BADEVENTS=%s S_STRAY=%s S_ANSWERS=%s S_BADANSWERS=%s S_NOTIFIED=%s S_BADNOTIFIED=%s '
+              'S_REFUSED=%s S_NOTES=%s S_COMMANDS=%s S_OUTANSWERS=%s',
+  (SELECT count(*) FROM events WHERE actor IN ('alice', 'bob', 'carol')),
+  (SELECT count(*) FROM want w LEFT JOIN have h USING (tag) WHERE w.events <> coalesce(h.events, '')),
+  (SELECT count(*) FROM have WHERE tag NOT IN (SELECT tag FROM want)),
+  (SELECT sum(answers) FROM staff),
+  (SELECT count(*) FROM staff s WHERE s.answers <> (SELECT count(*) FROM outbox o JOIN messages m ON m.id = o.message_id
+     JOIN tickets t ON t.id = o.ticket_id
+     WHERE o.kind = 'staff-answer' AND m.in_reply_to = s.msgid AND o.ticket_id = s.tag AND o.recipient = t.requestor)),
+  (SELECT sum(notified) FROM staff),
+  (SELECT count(*) FROM staff s WHERE s.notified <> (SELECT count(*) FROM outbox o JOIN messages m ON m.id = o.message_id
+     WHERE o.kind = 'notification' AND m.in_reply_to = s.msgid AND o.ticket_id = s.tag)),
+  (SELECT count(*) FROM events WHERE type = 'command-refused'),
+  (SELECT count(*) FROM staff WHERE kind = 'staff-note'),
+  (SELECT count(*) FROM staff WHERE kind = 'staff-commands'),
+  (SELECT count(*) FROM outbox WHERE kind = 'staff-answer'));
+SQL
+)
+	case $_c in S_EVENTS=*) ;; *) run_failed "$1" FAILED "the staff check itself failed: $(echo "$_c" | grep -m 1 -E 'ERROR|FATAL|error' || echo "$_c" | head -n 1)"; return 1 ;; esac
+	eval "$_c"
+	_bad=
+	[ "$S_BADEVENTS" -eq 0 ] || _bad="$_bad; $S_BADEVENTS tickets whose staff events differ from the corpus' commands"
+	[ "$S_STRAY" -eq 0 ] || _bad="$_bad; $S_STRAY tickets with staff events but no staff mail"
+	[ "$S_BADANSWERS" -eq 0 ] || _bad="$_bad; $S_BADANSWERS staff mails without their answer in the outbox (or with one too many)"
+	[ "$S_OUTANSWERS" -eq "$S_ANSWERS" ] || _bad="$_bad; $S_OUTANSWERS answers in the outbox for $S_ANSWERS sent"
+	[ "$S_BADNOTIFIED" -eq 0 ] || _bad="$_bad; $S_BADNOTIFIED notes without their notification (or with one too many)"
+	[ "$S_REFUSED" -eq 0 ] || _bad="$_bad; $S_REFUSED commands refused"
+	if [ -n "$_bad" ]; then
+		run_failed "$1" FAILED "${_bad#; }"
+		return 1
+	fi
+	_ck="staff: $S_ANSWERS answers queued for their requestors, $S_NOTES notes ($S_NOTIFIED notified), $S_COMMANDS command mails, $S_EVENTS staff events as expected"
+	rec "$1" check "$(awk -F '\t' -v r="$1" '$1 == r && $2 == "check" { c = $3 } END { print c }' "$RES"); $_ck"
+	say "$1: $_ck"
+	return 0
+}
+
+# intake_staff RUN DB CORPUS N-CUSTOMER N-STAFF: ticketd --once on the
+# customer messages and the staff mails among them, in one Maildir (the
+# staff mails sort after the messages they answer), then both checks.
+intake_staff() {
+	_is_r=$1 _is_db=$2 _is_corpus=$3 _is_nc=$4 _is_ns=$5
+	_is_n=$((_is_nc + _is_ns))
+	rec "$_is_r" label "intake, Maildir, $_is_nc customer + $_is_ns staff mails"
+	rm -rf "${OUTGOING:?}"/*
+	make_maildir "$T/mail/$_is_r" "$_is_corpus" "$_is_nc"
+	cut -f 2 "$_is_corpus/staff.tsv" | (cd "$_is_corpus" && xargs ln -t "$T/mail/$_is_r/new")
+	{ head -n "$_is_nc" "$_is_corpus/manifest.tsv"; cut -f 1-10 "$_is_corpus/staff.tsv"; } >"$T/manifest.$_is_r"
+	write_conf "$T/$_is_r.conf" "$_is_db" "url = \"maildir:$T/mail/$_is_r\";" "" staff
+	checkpoint
+	say "$_is_r: ticketd --once on $_is_nc customer and $_is_ns staff mails in a Maildir"
+	if ! measure "$_is_r" "$_is_n" --timeout 900 -- "$TICKETD" -c "$T/$_is_r.conf" --once 2>"$T/$_is_r.log"; then
+		run_failed "$_is_r" FAILED "ticketd exit $M_EXIT$([ "$M_TIMEOUT" -eq 1 ] && echo ', timed out'): $(why_log "$T/$_is_r.log")"
+		return 1
+	fi
+	_is_left=$(ls "$T/mail/$_is_r/new" | wc -l)
+	check_run "$_is_r" "$_is_db" "$T/manifest.$_is_r" "$_is_n" "maildir:$T/mail/$_is_r" 0 || return 1
+	check_staff "$_is_r" "$_is_db" "$_is_corpus/staff.tsv" || return 1
+	if [ "$_is_left" -ne 0 ]; then
+		run_failed "$_is_r" FAILED "$_is_left messages still in new/ after the run"
+		return 1
+	fi
+	return 0
+}
+
+if want staff; then
+	CORPUS_STAFF="$T/corpus-staff"
+	say "staff: generating $BENCH_SMALL customer messages (the same) and $BENCH_STAFF staff mails"
+	if ! perl "$TOP/bench/gen-corpus.pl" --count "$NMAX" --first "$BENCH_SMALL" --seed "$BENCH_SEED" \
+		--staff "$BENCH_STAFF" --out "$CORPUS_STAFF" 2>>"$T/corpus.log"; then
+		run_failed staff failed "gen-corpus.pl --staff: $(tail -n 1 "$T/corpus.log")"
+	else
+		_i=1
+		while [ "$_i" -le "$BENCH_REPEAT" ]; do
+			if fresh_db bench_staff; then
+				intake_staff staff.$_i bench_staff "$CORPUS_STAFF" "$BENCH_SMALL" "$BENCH_STAFF"
+			else
+				run_failed staff.$_i failed "cannot create the database"
+			fi
+			drop_db bench_staff
+			_i=$((_i + 1))
+		done
+		pick_median staff
+		_st=$(sed -n 's/^gen-corpus.pl: [0-9]* staff mails in [^ ]* (\(.*\))$/\1/p' "$T/corpus.log")
+		_vs=$(awk -F '\t' '$1 == "maildir-small" && $2 == "messages_per_s" { v = $3 } $1 == "maildir-small" && $2 == "status" { s = $3 }
+			$1 == "staff" && $2 == "messages_per_s" { b = $3 } $1 == "staff" && $2 == "status" { t = $3 }
+			END { if (s == "ok" && t == "ok" && v > 0) printf "%.2f", b / v }' "$RES")
+		_cmp="no comparison: the maildir row did not run or failed"
+		[ -n "$_vs" ] && _cmp="msg/s ${_vs} × the empty-db row ($BENCH_SMALL) of this run"
+		rec staff note "the first $BENCH_SMALL messages of the corpus and $BENCH_STAFF staff mails among them ($_st), proven by Authentication-Results, each after the customer message it answers; the cycle queued $(awk -F '\t' '$1 == "staff" && $2 == "outbox" { print $3 }' "$RES") (the empty-db row's: $(awk -F '\t' '$1 == "maildir-small" && $2 == "outbox" { print $3 }' "$RES")); $_cmp"
 	fi
 fi
 
