@@ -596,7 +596,8 @@ SELECT format('S_EVENTS=%s S_BADEVENTS=%s S_STRAY=%s S_ANSWERS=%s S_BADANSWERS=%
   (SELECT count(*) FROM events WHERE type = 'command-refused'),
   (SELECT count(*) FROM staff WHERE kind = 'staff-note'),
   (SELECT count(*) FROM staff WHERE kind = 'staff-commands'),
-  (SELECT count(*) FROM outbox WHERE kind = 'staff-answer'));
+  -- one mail per answer, an outbox row per recipient (requestor and Cc)
+  (SELECT count(DISTINCT message_id) FROM outbox WHERE kind = 'staff-answer'));
 SQL
 )
 	case $_c in S_EVENTS=*) ;; *) run_failed "$1" FAILED "the staff check itself failed: $(echo "$_c" | grep -m 1 -E 'ERROR|FATAL|error' || echo "$_c" | head -n 1)"; return 1 ;; esac
