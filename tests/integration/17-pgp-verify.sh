@@ -6,26 +6,12 @@
 command -v gpg >/dev/null || skip_all "gpg not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
-HOMES="$T/alice $T/mallory $T/eve $T/ticketd"
-stop_agents() {
-	for h in $HOMES; do
-		[ -d "$h" ] && gpgconf --homedir "$h" --kill all 2>/dev/null
-	done
-	cleanup
-}
-trap stop_agents EXIT
-
-g() { # g HOME ARGS...: gpg without prompts
-	h=$1
-	shift
-	gpg --homedir "$h" --batch --quiet --pinentry-mode loopback --passphrase '' "$@"
-}
-for h in $HOMES; do mkdir -m 700 "$h"; done
+. "$TOP/tests/gpg.sh"
+gpg_homes alice mallory eve ticketd
 for who in alice mallory eve; do
-	g "$T/$who" --quick-gen-key "$who <$who@example.com>" default default never >"$T/gen.log" 2>&1 ||
-		{ cat "$T/gen.log" >&2; skip_all "gpg cannot make a key"; }
+	gpg_key $who || skip_all "gpg cannot make a key"
 done
-fpr() { gpg --homedir "$T/$1" --with-colons --list-keys "$1@example.com" | awk -F: '/^fpr/ { print $10; exit }'; }
+fpr() { gpg_fpr "$1"; }
 ALICE=$(fpr alice)
 MALLORY=$(fpr mallory)
 EVE=$(fpr eve)

@@ -7,26 +7,13 @@
 
 command -v gpg >/dev/null || skip_all "gpg not installed"
 start_pg || skip_all "cannot start PostgreSQL"
-HOMES="$T/alice $T/mallory $T/ticketd"
-stop_agents() {
-	for h in $HOMES; do
-		[ -d "$h" ] && gpgconf --homedir "$h" --kill all 2>/dev/null
-	done
-	cleanup
-}
-trap stop_agents EXIT
-g() { # g HOME ARGS...: gpg without prompts
-	h=$1
-	shift
-	gpg --homedir "$h" --batch --quiet --pinentry-mode loopback --passphrase '' "$@"
-}
-for h in $HOMES; do mkdir -m 700 "$h"; done
+. "$TOP/tests/gpg.sh"
+gpg_homes alice mallory ticketd
 for who in alice mallory; do
-	g "$T/$who" --quick-gen-key "$who <$who@example.com>" default default never >"$T/gen.log" 2>&1 ||
-		{ cat "$T/gen.log" >&2; skip_all "gpg cannot make a key"; }
+	gpg_key $who || skip_all "gpg cannot make a key"
 	g "$T/$who" --export --armor "$who@example.com" | g "$T/ticketd" --import 2>/dev/null
 done
-ALICE=$(gpg --homedir "$T/alice" --with-colons --list-keys alice@example.com | awk -F: '/^fpr/ { print $10; exit }')
+ALICE=$(gpg_fpr alice)
 
 write_config
 sed -i -e "s|^daemon = {|daemon = { staff_auth = [ \"pgp\" ];|" \
