@@ -59,18 +59,6 @@ const struct config_staff *apply_staff_author(const struct apply_ctx *ctx,
 	return who;
 }
 
-static const struct config_staff *staff_by_login(const struct ticketd_config *cfg,
-						 const char *login, int *index_r)
-{
-	for (size_t i = 0; login != NULL && i < cfg->staff_count; i++)
-		if (strcmp(cfg->staff[i].login, login) == 0) {
-			if (index_r != NULL)
-				*index_r = (int)i;
-			return &cfg->staff[i];
-		}
-	return NULL;
-}
-
 static const struct config_queue *queue_by_id(const struct apply_ctx *ctx, int id)
 {
 	for (size_t i = 0; i < ctx->cfg->queue_count; i++)
@@ -270,7 +258,7 @@ out:
 void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *msg,
 		     const struct apply_plan *plan, struct mailout *m)
 {
-	const struct config_staff *assignee = staff_by_login(ctx->cfg, plan->info.assignee, NULL);
+	const struct config_staff *assignee = config_staff_by_login(ctx->cfg, plan->info.assignee, NULL);
 
 	*m = (struct mailout){
 		.cfg = ctx->cfg,
@@ -305,7 +293,7 @@ enum db_status apply_notify(const struct apply_ctx *ctx, const struct parsed_mes
 	apply_mail_base(ctx, msg, plan, &m);
 	m.requestor_tickets = plan->recent_tickets != NULL ? plan->recent_tickets : "(not listed)";
 	m.text = text;
-	st = notify_write(ctx->db, &m, targets, n, &count, error_r);
+	st = notify_write(ctx->db, &m, event, targets, n, &count, error_r);
 	plan->mails += count;
 	return st;
 }
@@ -356,8 +344,8 @@ static enum db_status run_commands(const struct apply_ctx *ctx, struct apply_pla
 		switch (c->verb) {
 		case COMMAND_ASSIGN:
 		case COMMAND_PICKUP:
-			to = c->verb == COMMAND_PICKUP ? staff_by_login(ctx->cfg, actor, &index)
-						       : staff_by_login(ctx->cfg, c->arg, &index);
+			to = c->verb == COMMAND_PICKUP ? config_staff_by_login(ctx->cfg, actor, &index)
+						       : config_staff_by_login(ctx->cfg, c->arg, &index);
 			if (to == NULL)
 				break; /* commands_permit() named only members */
 			s->assignee_id = ctx->staff_ids[index];
@@ -529,7 +517,7 @@ enum db_status apply_staff_store(const struct apply_ctx *ctx, const struct parse
 		if (!status_given)
 			s.status = TICKET_ANSWERED;
 		/* answering a ticket nobody held makes it the answerer's */
-		if (s.assignee_id == 0 && staff_by_login(ctx->cfg, plan->staff->login, &index)) {
+		if (s.assignee_id == 0 && config_staff_by_login(ctx->cfg, plan->staff->login, &index)) {
 			s.assignee_id = ctx->staff_ids[index];
 			s.assignee = plan->staff->login;
 		}

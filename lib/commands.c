@@ -510,15 +510,6 @@ static bool in_list(char *const *list, const char *name)
 	return false;
 }
 
-static const struct config_staff *staff_by_login(const struct ticketd_config *cfg,
-						 const char *login)
-{
-	for (size_t i = 0; i < cfg->staff_count; i++)
-		if (cfg->staff[i].login != NULL && strcmp(cfg->staff[i].login, login) == 0)
-			return &cfg->staff[i];
-	return NULL;
-}
-
 /* Entitled to a queue: one of the member's queues; an admin also sees the
  * default queue (DESIGN §1). */
 static bool entitled(const struct config_staff *st, const char *queue,
@@ -591,7 +582,7 @@ static char *permit_one(const struct command *cmd, const struct config_staff *st
 	}
 	switch (cmd->verb) {
 	case COMMAND_ASSIGN:
-		target = staff_by_login(cfg, cmd->arg);
+		target = config_staff_by_login(cfg, cmd->arg, NULL);
 		if (target == NULL)
 			return g_strdup_printf("no staff member %s", cmd->arg);
 		if (!entitled(target, *queue, cfg))

@@ -985,6 +985,7 @@ static const struct config_def config_escalation_defs[] = {
 	  .max = 30 * 86400 },
 	{ DEF("step", CT_INT, QUEUE(escalation_step)), .def = "5", .min = 1, .max = 98 },
 	{ DEF("max", CT_INT, QUEUE(escalation_max)), .def = "99", .min = 1, .max = 99 },
+	{ DEF("notify_at", CT_INT, QUEUE(escalation_notify_at)), .def = "0", .min = 0, .max = 99 },
 	{ 0 },
 };
 
@@ -1000,6 +1001,7 @@ static const struct config_def config_queue_defs[] = {
 	{ DEF("priority", CT_INT, QUEUE(priority)), .def = "50", .min = 1, .max = 99 },
 	{ DEF("autoresponse", CT_BOOL, QUEUE(autoresponse)), .def = "true" },
 	{ DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose },
+	{ DEF("closed_response", CT_BOOL, QUEUE(closed_response)), .def = "true" },
 	{ DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs },
 	{ DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false" },
 	{ DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded" },
@@ -1302,6 +1304,18 @@ const struct config_queue *config_queue_by_address(const struct ticketd_config *
 		    (q->comment_address != NULL && address_equal(q->comment_address, addr)))
 			return q;
 	}
+	return NULL;
+}
+
+const struct config_staff *config_staff_by_login(const struct ticketd_config *cfg,
+						 const char *login, int *index_r)
+{
+	for (size_t i = 0; login != NULL && i < cfg->staff_count; i++)
+		if (cfg->staff[i].login != NULL && strcmp(cfg->staff[i].login, login) == 0) {
+			if (index_r != NULL)
+				*index_r = (int)i;
+			return &cfg->staff[i];
+		}
 	return NULL;
 }
 

@@ -67,8 +67,10 @@ struct config_queue {
 	int priority;          /* 1..99, default 50 */
 	bool autoresponse;     /* send the new-ticket auto-response, default true */
 	long autoclose;        /* seconds; 0 at once (default), -1 never */
+	bool closed_response;  /* auto-close sends the closed-ticket auto-response, default true */
 	long escalation_every; /* seconds, 0: no escalation */
 	int escalation_step, escalation_max;
+	int escalation_notify_at; /* the escalation notice's threshold, 0: none */
 	bool sticky;
 	char *assign; /* "none" | "least-loaded" */
 	char *notify; /* "admins" | "none" | ... */
@@ -129,6 +131,9 @@ const struct config_queue *config_queue_by_name(const struct ticketd_config *cfg
 /* By address or comment_address (case-insensitive). */
 const struct config_queue *config_queue_by_address(const struct ticketd_config *cfg,
 						   const char *addr);
+/* By login; *index_r (or NULL): its index in cfg->staff. */
+const struct config_staff *config_staff_by_login(const struct ticketd_config *cfg,
+						 const char *login, int *index_r);
 const struct config_staff *config_staff_by_email(const struct ticketd_config *cfg,
 						 const char *addr);
 

@@ -1,10 +1,11 @@
 /*
- * cycle.c - mailboxes with their health, the timers' place, the senders.
+ * cycle.c - mailboxes with their health, the timers, the senders.
  */
 #include "cycle.h"
 #include "intake.h"
 #include "mailbox.h"
 #include "sender.h"
+#include "timers.h"
 #include "util.h"
 
 #include <string.h>
@@ -158,6 +159,30 @@ static bool take_mail(struct cycle *c, struct intake *in, const struct ticketd_c
 	return db_ok;
 }
 
+/* Escalation and auto-close at now.  Returns false when the database
+ * connection was lost; any other failure is logged and tried again by the
+ * next cycle (the sweep is one transaction: nothing of it stays). */
+static bool run_timers(struct db *db, const struct ticketd_config *cfg, const int *queue_ids,
+		       time_t now)
+{
+	struct timers_stats st;
+	char *error = NULL;
+	gint64 start = g_get_monotonic_time();
+	enum db_status status = timers_sweep(db, cfg, queue_ids, now, &st, &error);
+
+	if (status != DB_OK)
+		log_error("timers: %s", error);
+	else if (st.skipped)
+		log_info("timers: another ticketd is sweeping; skipped");
+	else if (st.looked + st.closed > 0)
+		log_info("timers: %u looked at, %u escalated, %u escalation notices, %u closed, "
+			 "%u closed-ticket responses in %.1f ms",
+			 st.looked, st.escalated, st.notices, st.closed, st.responses,
+			 (double)(g_get_monotonic_time() - start) / 1000.0);
+	g_free(error);
+	return status != DB_ERR_CONNECTION;
+}
+
 /* Sends what is due with every sender of the transport.  Returns false
  * when the database connection was lost. */
 static bool send_mail(struct cycle *c, struct db *db, const struct ticketd_config *cfg, time_t now)
@@ -192,11 +217,12 @@ enum cycle_result cycle_run(struct cycle *c, struct db *db, const struct ticketd
 	}
 	in.stop = c->stop;
 	db_ok = take_mail(c, &in, cfg);
-	intake_deinit(&in);
-	/* The timers (escalation, auto-close: DESIGN §4) run here, at now,
-	 * once they exist: after the intake, so that a customer's reply of
+	/* The timers run after the intake, so that a customer's reply of
 	 * this cycle counts, and before the senders, so that their mails go
 	 * out in the same cycle. */
+	if (db_ok && !stopping(c))
+		db_ok = run_timers(db, cfg, in.queue_ids, now);
+	intake_deinit(&in);
 	if (db_ok && !stopping(c))
 		db_ok = send_mail(c, db, cfg, now);
 	return db_ok ? CYCLE_OK : CYCLE_DB_LOST;

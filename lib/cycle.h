@@ -2,7 +2,7 @@
  * cycle.h - one cycle of the daemon (DESIGN §2): every mailbox, each under
  * its advisory lock and with its own health (a mailbox that failed waits a
  * growing pause while the others go on), then the timers (escalation,
- * auto-close: still to come, DESIGN §4), then the senders.  `ticketd --once`
+ * auto-close: timers.h), then the senders.  `ticketd --once`
  * is one cycle; the daemon runs one per poll interval.
  *
  * The health of the mailboxes lives in struct cycle from one cycle to the

@@ -29,11 +29,12 @@ static size_t add(struct notify_target *out, size_t n, const struct config_staff
 	return n + 1;
 }
 
-/* The people the queue's notify setting names. */
+/* The people a notify setting ("admins", "all", "none", an address)
+ * names for queue q. */
 static size_t by_setting(const struct ticketd_config *cfg, const struct config_queue *q,
-			 const struct config_staff *actor, struct notify_target *out)
+			 const char *how, const struct config_staff *actor,
+			 struct notify_target *out)
 {
-	const char *how = q->notify != NULL ? q->notify : "admins";
 	/* "queue" (the word) and "all": every member entitled to it */
 	bool all = strcmp(how, "all") == 0 || strcmp(how, "queue") == 0;
 	size_t n = 0;
@@ -64,10 +65,12 @@ size_t notify_targets(const struct ticketd_config *cfg, const struct config_queu
 				return add(out, 0, &cfg->staff[i], actor);
 		/* an assignee no longer in the config: as if nobody */
 	}
-	return by_setting(cfg, queue, actor, out);
+	if (event == NOTIFY_ESCALATION)
+		return by_setting(cfg, queue, "admins", actor, out);
+	return by_setting(cfg, queue, queue->notify != NULL ? queue->notify : "admins", actor, out);
 }
 
-enum db_status notify_write(struct db *db, const struct mailout *base,
+enum db_status notify_write(struct db *db, const struct mailout *base, enum notify_event event,
 			    const struct notify_target *targets, size_t n, unsigned *count_r,
 			    char **error_r)
 {
@@ -78,7 +81,8 @@ enum db_status notify_write(struct db *db, const struct mailout *base,
 		struct mailout m = *base;
 		bool written = false;
 
-		m.template = TEMPLATE_NOTIFICATION;
+		m.template =
+			event == NOTIFY_ESCALATION ? TEMPLATE_ESCALATION : TEMPLATE_NOTIFICATION;
 		m.kind = MESSAGE_NOTIFICATION;
 		m.automatic = true;
 		m.auto_submitted = "auto-generated";

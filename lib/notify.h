@@ -7,7 +7,9 @@
  * every member entitled to it; "none"; or one address, a list's).  A
  * customer's follow-up, an internal note, a bounce: the assignee, or, when
  * nobody holds the ticket, the same people as for a new ticket.  Nobody is
- * told about their own note or answer.
+ * told about their own note or answer.  An escalation notice (a ticket's
+ * priority reached the queue's escalation.notify_at): the assignee, or the
+ * queue's admins whatever notify says.
  *
  * notify_targets() is pure; notify_write() writes the mails (pipelined, in
  * the caller's transaction) and returns an enum db_status with the reason
@@ -28,6 +30,7 @@ enum notify_event {
 	NOTIFY_FOLLOWUP,
 	NOTIFY_NOTE,
 	NOTIFY_BOUNCE,
+	NOTIFY_ESCALATION,
 };
 
 struct notify_target {
@@ -51,9 +54,10 @@ size_t notify_targets(const struct ticketd_config *cfg, const struct config_queu
 extern const char notify_separator[];
 
 /* One notification per target: base is the mail about the ticket (ticket,
- * queue, requestor, message, text ...); kind, template, recipient and the
- * separator are set here.  *count_r: how many were written. */
-enum db_status notify_write(struct db *db, const struct mailout *base,
+ * queue, requestor, message, text ...); kind, template (the escalation
+ * notice's for NOTIFY_ESCALATION), recipient and the separator are set
+ * here.  *count_r: how many were written. */
+enum db_status notify_write(struct db *db, const struct mailout *base, enum notify_event event,
 			    const struct notify_target *targets, size_t n, unsigned *count_r,
 			    char **error_r);
 

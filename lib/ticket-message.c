@@ -72,6 +72,19 @@ enum db_status ticket_message_ask_last_customer(struct db *db, long long ticket_
 		       handle_r, error_r);
 }
 
+GPtrArray *ticket_message_refs_parse(const char *text)
+{
+	/* a Message-ID holds no blank (RFC 5322 msg-id) */
+	char **ids = g_strsplit(text, " ", -1);
+	GPtrArray *refs = g_ptr_array_new_with_free_func(g_free);
+
+	for (size_t i = 0; ids[i] != NULL; i++)
+		if (ids[i][0] != '\0')
+			g_ptr_array_add(refs, g_strdup(ids[i]));
+	g_strfreev(ids);
+	return refs;
+}
+
 bool ticket_message_last_result(struct db *db, int handle, struct ticket_message_ref *ref)
 {
 	PGresult *res = db_take(db, handle);
@@ -80,13 +93,7 @@ bool ticket_message_last_result(struct db *db, int handle, struct ticket_message
 	memset(ref, 0, sizeof(*ref));
 	if (found) {
 		ref->message_id = PQgetisnull(res, 0, 0) ? NULL : g_strdup(PQgetvalue(res, 0, 0));
-		/* a Message-ID holds no blank (RFC 5322 msg-id) */
-		char **ids = g_strsplit(PQgetvalue(res, 0, 1), " ", -1);
-		ref->references = g_ptr_array_new_with_free_func(g_free);
-		for (size_t i = 0; ids[i] != NULL; i++)
-			if (ids[i][0] != '\0')
-				g_ptr_array_add(ref->references, g_strdup(ids[i]));
-		g_strfreev(ids);
+		ref->references = ticket_message_refs_parse(PQgetvalue(res, 0, 1));
 		ref->body = g_strdup(PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);

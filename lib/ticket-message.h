@@ -63,5 +63,8 @@ struct ticket_message_ref {
 /* false when the ticket holds no customer message. */
 bool ticket_message_last_result(struct db *db, int handle, struct ticket_message_ref *ref);
 void ticket_message_ref_clear(struct ticket_message_ref *ref);
+/* The References of a stored message, from array_to_string(refs, ' '):
+ * a new array of char *. */
+GPtrArray *ticket_message_refs_parse(const char *text);
 
 #endif

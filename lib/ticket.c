@@ -15,13 +15,15 @@ static const struct db_statement statements[] = {
 	/* The ticket and its "create" event in one round trip. */
 	{ "ticket_insert",
 	  "WITH t AS (INSERT INTO tickets (queue_id, subject, requestor, requestor_name, priority, "
-	  "origin, created, updated, last_customer_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) "
+	  "origin, created, updated, last_customer_at, base_priority, escalate_from) VALUES ($1, "
+	  "$2, $3, $4, $5, $6, $7, $7, $7, $5, $7) "
 	  "RETURNING id), e AS (INSERT INTO events (ticket_id, at, actor, type, old, new) "
 	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t) SELECT id FROM t" },
 	{ "ticket_insert_id",
 	  "WITH t AS (INSERT INTO tickets (id, queue_id, subject, requestor, requestor_name, "
-	  "priority, origin, created, updated, last_customer_at) VALUES ($9, $1, $2, $3, $4, $5, "
-	  "$6, $7, $7, $7) RETURNING id) INSERT INTO events (ticket_id, at, actor, type, old, new) "
+	  "priority, origin, created, updated, last_customer_at, base_priority, escalate_from) "
+	  "VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $7, $7, $5, $7) RETURNING id) "
+	  "INSERT INTO events (ticket_id, at, actor, type, old, new) "
 	  "SELECT id, $7, $8, 'create', NULL, 'new' FROM t" },
 	{ "ticket_cc_insert",
 	  "INSERT INTO ticket_cc (ticket_id, address) VALUES ($1, $2) ON CONFLICT DO NOTHING" },
@@ -34,7 +36,17 @@ static const struct db_statement statements[] = {
 	  "sticky = $5, queue_id = $6, requestor = $7, updated = $8, "
 	  "last_customer_at = CASE WHEN $9 THEN $8 ELSE last_customer_at END, "
 	  "last_answer_at = CASE WHEN $10 THEN $8 ELSE last_answer_at END, "
-	  "closed_at = CASE WHEN $2 = 'closed' THEN coalesce(closed_at, $8) END WHERE id = $1" },
+	  "closed_at = CASE WHEN $2 = 'closed' THEN coalesce(closed_at, $8) END, "
+	  /* The escalation clock (sql/007_timers.sql) stands unless the
+	   * ticket is open and unanswered; a customer's message starts it,
+	   * from the priority of the moment; a manual priority change is a
+	   * new base and starts it again.  Any change: the sweep looks again. */
+	  "base_priority = CASE WHEN $4::integer <> priority OR escalate_from IS NULL THEN "
+	  "$4::integer ELSE base_priority END, "
+	  "escalate_from = CASE WHEN $2 NOT IN ('new', 'assigned', 'reopened') OR $10 THEN NULL "
+	  "WHEN escalate_from IS NULL THEN CASE WHEN $9 THEN $8::timestamptz END "
+	  "WHEN $4::integer <> priority THEN $8::timestamptz ELSE escalate_from END, "
+	  "escalate_next = '-infinity' WHERE id = $1" },
 	{ "ticket_tag_insert",
 	  "WITH t AS (INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING "
 	  "RETURNING ticket_id) INSERT INTO events (ticket_id, at, actor, type, old, new) "
@@ -142,25 +154,29 @@ enum db_status ticket_ask_get(struct db *db, long long id, int *handle_r, char *
 		       error_r);
 }
 
+void ticket_info_from_row(const PGresult *res, int row, struct ticket_info *info)
+{
+	info->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	info->queue_id = atoi(PQgetvalue(res, row, 1));
+	info->requestor = g_strdup(PQgetvalue(res, row, 2));
+	if (ticket_status_parse(PQgetvalue(res, row, 3), &info->status) < 0)
+		log_panic("ticket %lld: status '%s' is not in enum ticket_status", info->id,
+			  PQgetvalue(res, row, 3));
+	info->requestor_name = g_strdup(PQgetvalue(res, row, 4));
+	info->subject = g_strdup(PQgetvalue(res, row, 5));
+	info->priority = atoi(PQgetvalue(res, row, 6));
+	info->assignee_id = atoi(PQgetvalue(res, row, 7));
+	info->assignee = PQgetisnull(res, row, 8) ? NULL : g_strdup(PQgetvalue(res, row, 8));
+	info->sticky = PQgetvalue(res, row, 9)[0] == 't';
+}
+
 bool ticket_get_result(struct db *db, int handle, struct ticket_info *info)
 {
 	PGresult *res = db_take(db, handle);
 	bool found = res != NULL && PQntuples(res) == 1;
 
-	if (found) {
-		info->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		info->queue_id = atoi(PQgetvalue(res, 0, 1));
-		info->requestor = g_strdup(PQgetvalue(res, 0, 2));
-		if (ticket_status_parse(PQgetvalue(res, 0, 3), &info->status) < 0)
-			log_panic("ticket %lld: status '%s' is not in enum ticket_status", info->id,
-				  PQgetvalue(res, 0, 3));
-		info->requestor_name = g_strdup(PQgetvalue(res, 0, 4));
-		info->subject = g_strdup(PQgetvalue(res, 0, 5));
-		info->priority = atoi(PQgetvalue(res, 0, 6));
-		info->assignee_id = atoi(PQgetvalue(res, 0, 7));
-		info->assignee = PQgetisnull(res, 0, 8) ? NULL : g_strdup(PQgetvalue(res, 0, 8));
-		info->sticky = PQgetvalue(res, 0, 9)[0] == 't';
-	}
+	if (found)
+		ticket_info_from_row(res, 0, info);
 	PQclear(res);
 	return found;
 }

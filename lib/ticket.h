@@ -119,6 +119,8 @@ bool ticket_get_result(struct db *db, int handle, struct ticket_info *info);
 /* For ticket_message_ask_incoming_copy: the ticket id, 0 if none.  For
  * ticket_ask_has_cc: 1 or 0. */
 long long ticket_id_result(struct db *db, int handle);
+/* Row row of a result whose first columns are TICKET_INFO_COLUMNS. */
+void ticket_info_from_row(const PGresult *res, int row, struct ticket_info *info);
 void ticket_info_clear(struct ticket_info *info);
 
 /* Waits for the new ticket's number (the auto-response needs it), unless
