@@ -599,6 +599,10 @@ char *db_text_array(GPtrArray *items)
 		const char *p = g_ptr_array_index(items, i);
 		if (i > 0)
 			g_string_append_c(s, ',');
+		if (p == NULL) {
+			g_string_append(s, "NULL");
+			continue;
+		}
 		g_string_append_c(s, '"');
 		for (; *p != '\0'; p++) {
 			if (*p == '"' || *p == '\\')

@@ -143,7 +143,8 @@ enum db_status db_copy_row(struct db *db, const char *copy_sql, int nfields,
 			   const char *const *values, const size_t *lengths, unsigned bytea_mask,
 			   char **error_r);
 
-/* '{"a","b"}' text for a text[] parameter (items are char *). */
+/* '{"a","b"}' text for a text[] parameter (items are char *, NULL: an
+ * SQL NULL element). */
 char *db_text_array(GPtrArray *items);
 
 #endif
