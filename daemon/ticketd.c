@@ -83,17 +83,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_now(const char *text, time_t *now_r)
-{
-	GDateTime *dt = g_date_time_new_from_iso8601(text, g_time_zone_new_utc());
-
-	if (dt == NULL)
-		return -1;
-	*now_r = (time_t)g_date_time_to_unix(dt);
-	g_date_time_unref(dt);
-	return 0;
-}
-
 /* The options before a verb ('+': getopt stops at the first word), and
  * the verb.  Usage errors exit 64. */
 static void parse_options(int argc, char **argv, struct options *opt)
@@ -114,7 +103,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			opt->once = true;
 			break;
 		case 'n':
-			if (parse_now(optarg, &opt->fixed_now) < 0) {
+			if (time_parse_iso(optarg, &opt->fixed_now) < 0) {
 				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n",
 					optarg);
 				exit(EX_USAGE);
@@ -287,7 +276,7 @@ static int cmd_deliver(int argc, char **argv, const struct options *global)
 			queue_name = optarg;
 			break;
 		case 'n':
-			if (parse_now(optarg, &now) < 0) {
+			if (time_parse_iso(optarg, &now) < 0) {
 				fprintf(stderr, "ticketd: --now: not an ISO 8601 time: %s\n",
 					optarg);
 				return EX_USAGE;

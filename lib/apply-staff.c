@@ -258,7 +258,8 @@ out:
 void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *msg,
 		     const struct apply_plan *plan, struct mailout *m)
 {
-	const struct config_staff *assignee = config_staff_by_login(ctx->cfg, plan->info.assignee, NULL);
+	const struct config_staff *assignee =
+		config_staff_by_login(ctx->cfg, plan->info.assignee, NULL);
 
 	*m = (struct mailout){
 		.cfg = ctx->cfg,
@@ -344,8 +345,9 @@ static enum db_status run_commands(const struct apply_ctx *ctx, struct apply_pla
 		switch (c->verb) {
 		case COMMAND_ASSIGN:
 		case COMMAND_PICKUP:
-			to = c->verb == COMMAND_PICKUP ? config_staff_by_login(ctx->cfg, actor, &index)
-						       : config_staff_by_login(ctx->cfg, c->arg, &index);
+			to = c->verb == COMMAND_PICKUP
+				     ? config_staff_by_login(ctx->cfg, actor, &index)
+				     : config_staff_by_login(ctx->cfg, c->arg, &index);
 			if (to == NULL)
 				break; /* commands_permit() named only members */
 			s->assignee_id = ctx->staff_ids[index];
@@ -517,7 +519,8 @@ enum db_status apply_staff_store(const struct apply_ctx *ctx, const struct parse
 		if (!status_given)
 			s.status = TICKET_ANSWERED;
 		/* answering a ticket nobody held makes it the answerer's */
-		if (s.assignee_id == 0 && config_staff_by_login(ctx->cfg, plan->staff->login, &index)) {
+		if (s.assignee_id == 0 &&
+		    config_staff_by_login(ctx->cfg, plan->staff->login, &index)) {
 			s.assignee_id = ctx->staff_ids[index];
 			s.assignee = plan->staff->login;
 		}

@@ -72,8 +72,8 @@ static char *number_array(const long long *v, size_t n)
 	return g_string_free(s, FALSE);
 }
 
-enum db_status ticket_escalation_stamp(struct db *db, const int *ids, char *const *stamps,
-				       size_t n, char **error_r)
+enum db_status ticket_escalation_stamp(struct db *db, const int *ids, char *const *stamps, size_t n,
+				       char **error_r)
 {
 	long long *v = g_new(long long, n + 1);
 	GPtrArray *texts = g_ptr_array_new();
@@ -178,9 +178,9 @@ static void closed_free(gpointer p)
 	g_free(c);
 }
 
-enum db_status ticket_autoclose(struct db *db, const int *ids, const char *const *cutoffs,
-				size_t n, const char *now, const char *since, int limit,
-				GPtrArray **closed_r, char **error_r)
+enum db_status ticket_autoclose(struct db *db, const int *ids, const char *const *cutoffs, size_t n,
+				const char *now, const char *since, int limit, GPtrArray **closed_r,
+				char **error_r)
 {
 	long long *v = g_new(long long, n + 1);
 	GPtrArray *texts = g_ptr_array_new();

@@ -28,8 +28,8 @@ enum db_status ticket_timers_prepare(struct db *db, char **error_r);
 /* Stamps queue ids[i] with stamps[i] (its escalation rules as text, NULL:
  * none); the open tickets of every queue whose stamp changed are due for a
  * new look, so that a reload's rules apply from the next sweep. */
-enum db_status ticket_escalation_stamp(struct db *db, const int *ids, char *const *stamps,
-				       size_t n, char **error_r);
+enum db_status ticket_escalation_stamp(struct db *db, const int *ids, char *const *stamps, size_t n,
+				       char **error_r);
 
 /* An open ticket whose escalation is due. */
 struct ticket_due {
@@ -70,9 +70,9 @@ struct ticket_closed {
  * before cutoffs[i] (status event answered → closed), into *closed_r
  * (struct ticket_closed *; free with ticket_closed_free()).  since: the
  * start of the auto-response rate limit's period. */
-enum db_status ticket_autoclose(struct db *db, const int *ids, const char *const *cutoffs,
-				size_t n, const char *now, const char *since, int limit,
-				GPtrArray **closed_r, char **error_r);
+enum db_status ticket_autoclose(struct db *db, const int *ids, const char *const *cutoffs, size_t n,
+				const char *now, const char *since, int limit, GPtrArray **closed_r,
+				char **error_r);
 void ticket_closed_free(GPtrArray **closed);
 
 #endif

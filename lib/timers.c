@@ -25,8 +25,7 @@ static int cap_of(const struct config_queue *q)
 	return q->escalation_max < 99 ? q->escalation_max : 99;
 }
 
-int timers_priority(const struct config_queue *q, int base, time_t from, time_t now,
-		    time_t *next_r)
+int timers_priority(const struct config_queue *q, int base, time_t from, time_t now, time_t *next_r)
 {
 	long long periods, grown;
 	int cap;
@@ -180,8 +179,8 @@ static enum db_status closed_response(struct sweep *w, const struct ticket_close
 				      GHashTable *sent, char **error_r)
 {
 	const struct config_queue *q = queue_of(w, c->info.queue_id);
-	long long recent = c->autoresponses + GPOINTER_TO_INT(g_hash_table_lookup(
-						      sent, c->info.requestor));
+	long long recent =
+		c->autoresponses + GPOINTER_TO_INT(g_hash_table_lookup(sent, c->info.requestor));
 	struct mailout m;
 	bool written = false;
 	enum db_status st;
@@ -201,8 +200,8 @@ static enum db_status closed_response(struct sweep *w, const struct ticket_close
 		w->stats->responses++;
 		/* the rate limit's count in the database does not see this
 		 * sweep's own responses yet */
-		g_hash_table_insert(sent, c->info.requestor, GINT_TO_POINTER(recent -
-									     c->autoresponses + 1));
+		g_hash_table_insert(sent, c->info.requestor,
+				    GINT_TO_POINTER(recent - c->autoresponses + 1));
 	}
 	return st;
 }
@@ -233,8 +232,8 @@ static enum db_status autoclose(struct sweep *w, char **error_r)
 	}
 	time_iso(w->now - cfg->autoresponse_per, since, sizeof(since));
 	while (n > 0 && more && st == DB_OK) {
-		st = ticket_autoclose(w->db, ids, (const char *const *)cutoffs, n, w->nowtext, since,
-				      TIMERS_BATCH, &closed, error_r);
+		st = ticket_autoclose(w->db, ids, (const char *const *)cutoffs, n, w->nowtext,
+				      since, TIMERS_BATCH, &closed, error_r);
 		sent = g_hash_table_new(g_str_hash, g_str_equal);
 		for (guint i = 0; st == DB_OK && i < closed->len; i++)
 			st = closed_response(w, g_ptr_array_index(closed, i), sent, error_r);
@@ -273,7 +272,9 @@ static enum db_status sweep(struct sweep *w, char **error_r)
 enum db_status timers_sweep(struct db *db, const struct ticketd_config *cfg, const int *queue_ids,
 			    time_t now, struct timers_stats *stats, char **error_r)
 {
-	struct sweep w = { .db = db, .cfg = cfg, .queue_ids = queue_ids, .now = now, .stats = stats };
+	struct sweep w = {
+		.db = db, .cfg = cfg, .queue_ids = queue_ids, .now = now, .stats = stats
+	};
 	enum db_status st;
 	PGresult *res;
 	bool locked;

@@ -160,6 +160,19 @@ out:
 	return ret;
 }
 
+int time_parse_iso(const char *text, time_t *t_r)
+{
+	GTimeZone *utc = g_time_zone_new_utc();
+	GDateTime *dt = g_date_time_new_from_iso8601(text, utc);
+
+	g_time_zone_unref(utc);
+	if (dt == NULL)
+		return -1;
+	*t_r = (time_t)g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+	return 0;
+}
+
 const char *time_iso(time_t t, char *buf, size_t size)
 {
 	struct tm tm;

@@ -49,6 +49,9 @@ void error_set(char **error_r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
  * max_size 0 means no limit.  Returns 0, or -1 with *error_r set. */
 int file_read_all(const char *path, size_t max_size, char **data_r, size_t *len_r, char **error_r);
 
+/* An ISO 8601 time ("2026-01-01T10:00:00Z"; UTC unless it names its
+ * zone): 0, or -1 when text is none. */
+int time_parse_iso(const char *text, time_t *t_r);
 /* ISO 8601 UTC text of t ("2026-11-23T10:00:00Z") into buf (at least 21
  * bytes; 32 is the habit); returns buf. */
 const char *time_iso(time_t t, char *buf, size_t size);

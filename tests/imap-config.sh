@@ -1,7 +1,8 @@
 # tests/imap-config.sh - sourced after tests/lib.sh and tests/servers.sh:
 # write_imap_config writes $T/ticketd.conf with the support queue on the
 # private Dovecot over IMAP (STARTTLS required, the test CA) and outgoing
-# mail per $TRANSPORT (default: the Maildir $T/outgoing).
+# mail per $TRANSPORT (default: the Maildir $T/outgoing); answered tickets stay
+# answered unless AUTOCLOSE says otherwise (as in write_config).
 
 # drop_imap USER NAME < message: put a message straight into a Dovecot
 # user's Maildir, owned by the mail user, as a delivery agent would.
@@ -29,10 +30,11 @@ staff = ( { login = "alice"; name = "Alice Woods"; email = "staff@example.com";
             role = "admin"; queues = [ "support", "billing" ]; } );
 queues = (
   { name = "support"; address = "support@example.com"; default = true; notify = "${NOTIFY:-none}";
+    autoclose = ${AUTOCLOSE:--1};
     mailbox = { url = "${IMAP_URL:-imap://localhost:$DOVECOT_IMAP_PORT/INBOX}"; user = "support@example.com";
                 password_file = "$_pw"; ca_file = "$TLS_CA"; tls = "required"; timeout = "10s"; }; },
   { name = "billing"; address = "billing@example.com"; notify = "${NOTIFY:-none}";
-    mailbox = { url = "maildir:$T/mail/billing"; }; }
+    autoclose = ${AUTOCLOSE:--1}; mailbox = { url = "maildir:$T/mail/billing"; }; }
 );
 CONF
 }

@@ -86,6 +86,9 @@ psql_q() { # psql_q SQL: one value per line, unaligned
 # write_config [EXTRA-QUEUE-SETTINGS]: two queues with Maildirs, an admin,
 # outgoing mail into $T/outgoing.  Staff are told of nothing unless NOTIFY
 # says whom (the queues' notify setting): these tests count customers' mail.
+# Answered tickets stay answered unless AUTOCLOSE says otherwise (the
+# queues' autoclose; the default 0 would close them in the same cycle):
+# these tests watch the answer, 65-timers.sh the timers.
 write_config() {
 	mkdir -p "$T/mail/support/new" "$T/mail/support/cur" "$T/mail/support/tmp" \
 		"$T/mail/billing/new" "$T/mail/billing/cur" "$T/mail/billing/tmp"
@@ -101,8 +104,10 @@ staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
 queues = (
   { name = "support"; address = "support@example.com"; default = true;
     mailbox = { url = "maildir:$T/mail/support"; }; priority = 50; notify = "${NOTIFY:-none}";
+    autoclose = ${AUTOCLOSE:--1};
     ${SUPPORT_EXTRA:-} },
   { name = "billing"; address = "billing@example.com"; notify = "${NOTIFY:-none}";
+    autoclose = ${AUTOCLOSE:--1};
     mailbox = { url = "maildir:$T/mail/billing"; after = "delete"; }; priority = 60; }
 );
 CONF

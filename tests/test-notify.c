@@ -90,6 +90,12 @@ int main(void)
 	queues[1].notify = "sales-team@example.com";
 	IS_WHO(who(NOTIFY_BOUNCE, &queues[1], NULL, NULL), "sales-team@example.com",
 	       "an address: that list");
+	IS_WHO(who(NOTIFY_ESCALATION, &queues[1], NULL, NULL), "carl",
+	       "an escalation nobody holds: the queue's admins, whatever notify says");
+	queues[1].notify = "none";
+	IS_WHO(who(NOTIFY_ESCALATION, &queues[1], NULL, NULL), "carl", "... even notify = none");
+	IS_WHO(who(NOTIFY_ESCALATION, &queues[1], "bob", NULL), "bob",
+	       "an escalation of a held ticket: the assignee");
 	ok(strstr(notify_separator, "Write your reply above this line") != NULL,
 	   "the separator is the one commands.h recognises");
 	return tap_done();

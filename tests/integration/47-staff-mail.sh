@@ -31,9 +31,10 @@ staff = (
     available = false; }
 );
 queues = (
-  { name = "support"; address = "support@example.com"; default = true;
+  { name = "support"; address = "support@example.com"; default = true; autoclose = -1;
     mailbox = { url = "maildir:$T/mail/support"; }; },
   { name = "sales"; address = "sales@example.com"; assign = "least-loaded"; notify = "none";
+    autoclose = -1;
     mailbox = { url = "maildir:$T/mail/sales"; }; }
 );
 CONF

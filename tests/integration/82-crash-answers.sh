@@ -50,6 +50,7 @@ staff = (
 );
 queues = (
   { name = "support"; address = "support@example.com"; default = true; notify = "admins";
+    autoclose = -1;
     mailbox = { url = "imap://localhost:$DOVECOT_IMAP_PORT/INBOX"; user = "support@example.com";
                 password_file = "$(password_file support@example.com)"; ca_file = "$TLS_CA";
                 tls = "required"; timeout = "10s"; }; }
