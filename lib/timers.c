@@ -277,29 +277,38 @@ enum db_status timers_sweep(struct db *db, const struct ticketd_config *cfg, con
 	};
 	enum db_status st;
 	PGresult *res;
-	bool locked;
+	bool locked = false;
 
 	memset(stats, 0, sizeof(*stats));
 	time_iso(now, w.nowtext, sizeof(w.nowtext));
+	/* prepared first: pipeline mode prepares nothing */
 	if ((st = ticket_timers_prepare(db, error_r)) != DB_OK ||
-	    (st = mailout_prepare(db, error_r)) != DB_OK || (st = db_begin(db, error_r)) != DB_OK)
+	    (st = mailout_prepare(db, error_r)) != DB_OK)
 		return st;
-	res = db_exec(db, "SELECT pg_try_advisory_xact_lock(" TIMERS_LOCK_CLASS ", 0)", 0, NULL,
-		      &st, error_r);
-	locked = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (st == DB_OK && !locked) {
-		/* another daemon sweeps now, at its own now: nothing is left
-		 * for this one that the next cycle would not find */
-		stats->skipped = true;
-		db_rollback(db);
-		return DB_OK;
+	/* pipelined, so that the mails of a sweep (one statement each) do not
+	 * wait a round trip each */
+	if ((st = db_pipeline_begin(db, error_r)) != DB_OK)
+		return st;
+	if ((st = db_begin(db, error_r)) == DB_OK) {
+		res = db_exec(db, "SELECT pg_try_advisory_xact_lock(" TIMERS_LOCK_CLASS ", 0)", 0,
+			      NULL, &st, error_r);
+		locked = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
 	}
-	if (st == DB_OK)
+	/* Another daemon sweeps now, at its own now: nothing is left for
+	 * this one that the next cycle would not find. */
+	stats->skipped = st == DB_OK && !locked;
+	if (st == DB_OK && locked)
 		st = sweep(&w, error_r);
+	if (st == DB_OK && locked)
+		st = db_commit(db, error_r);
+	else
+		db_rollback(db); /* a failed COMMIT has ended it too */
 	if (st == DB_OK)
-		return db_commit(db, error_r);
-	db_rollback(db);
-	memset(stats, 0, sizeof(*stats));
+		st = db_pipeline_end(db, error_r);
+	else
+		(void)db_pipeline_end(db, NULL);
+	if (st != DB_OK)
+		memset(stats, 0, sizeof(*stats)); /* none of it stays */
 	return st;
 }
