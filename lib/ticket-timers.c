@@ -32,8 +32,10 @@ static const struct db_statement statements[] = {
 	  "INSERT INTO events (ticket_id, at, actor, type, old, new) SELECT id, $6, 'ticketd', "
 	  "'priority', old::text, priority::text FROM r WHERE priority <> old" },
 	/* the close, its events, and per closed ticket what its response
-	 * needs: the latest message to thread to, whether the customer's
-	 * side last wrote as a person (not automatic mail), the rate limit */
+	 * needs: the latest message the customer has seen to thread to (not
+	 * a notification, nor staff mail to the queue), whether the
+	 * customer's side last wrote as a person (not automatic mail), the
+	 * rate limit */
 	{ "ticket_autoclose",
 	  "WITH q(id, cutoff) AS (SELECT * FROM unnest($1::int[], $2::timestamptz[])), "
 	  "d AS (SELECT t.id FROM tickets t JOIN q ON t.queue_id = q.id WHERE t.status = "
@@ -51,7 +53,8 @@ static const struct db_statement statements[] = {
 	  "t.requestor AND o.created >= $4) "
 	  "FROM u t LEFT JOIN staff s ON s.id = t.assignee_id "
 	  "LEFT JOIN LATERAL (SELECT message_id, refs FROM messages m WHERE m.ticket_id = t.id "
-	  "ORDER BY m.id DESC LIMIT 1) lm ON true "
+	  "AND (m.direction = 'in' AND m.kind = 'customer' OR m.direction = 'out' AND m.kind IN "
+	  "('staff-answer', 'auto-response')) ORDER BY m.id DESC LIMIT 1) lm ON true "
 	  "LEFT JOIN LATERAL (SELECT kind FROM messages m WHERE m.ticket_id = t.id AND "
 	  "m.kind IN ('customer', 'automatic') ORDER BY m.id DESC LIMIT 1) li ON true ORDER BY t.id" },
 };

@@ -60,9 +60,9 @@ enum db_status ticket_escalate(struct db *db, const struct ticket_escalation *e,
  * needs. */
 struct ticket_closed {
 	struct ticket_info info;
-	char *thread_id;         /* the ticket's latest message, or NULL */
+	char *thread_id;         /* the latest message the customer saw, or NULL */
 	GPtrArray *thread_refs;  /* its References (char *) */
-	bool customer_wrote;     /* its latest incoming message is a customer's */
+	bool customer_wrote;     /* the customer's latest mail was not automatic */
 	long long autoresponses; /* to the requestor since the rate limit's start */
 };
 

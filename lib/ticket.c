@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The status a change leaves: its own, or the row's when it changes none. */
+#define NEW_STATUS "(CASE WHEN $2::text <> $11::text THEN $2::text ELSE status END)"
+
 static const struct db_statement statements[] = {
 	{ "ticket_get",
 	  "SELECT " TICKET_INFO_COLUMNS " FROM " TICKET_INFO_FROM " WHERE t.id = $1" },
@@ -31,21 +34,31 @@ static const struct db_statement statements[] = {
 	{ "ticket_recent",
 	  "SELECT id, status, subject FROM tickets WHERE requestor = $1 ORDER BY id DESC LIMIT " G_STRINGIFY(
 		  TICKET_RECENT_MAX) },
+	/* Only the fields this change changes are written ($11..$16: their
+	 * values as read), so that a concurrent change of another field (a
+	 * sweep's escalation in another daemon, between this read and this
+	 * write) is kept, not overwritten with what was read. */
 	{ "ticket_update",
-	  "UPDATE tickets SET status = $2, assignee_id = NULLIF($3::integer, 0), priority = $4, "
-	  "sticky = $5, queue_id = $6, requestor = $7, updated = $8, "
+	  "UPDATE tickets SET status = " NEW_STATUS ", "
+	  "assignee_id = CASE WHEN $3::integer <> $12::integer THEN NULLIF($3::integer, 0) "
+	  "ELSE assignee_id END, "
+	  "priority = CASE WHEN $4::integer <> $13::integer THEN $4::integer ELSE priority END, "
+	  "sticky = CASE WHEN $5::boolean <> $14::boolean THEN $5::boolean ELSE sticky END, "
+	  "queue_id = CASE WHEN $6::integer <> $15::integer THEN $6::integer ELSE queue_id END, "
+	  "requestor = CASE WHEN $7::text <> $16::text THEN $7::text ELSE requestor END, "
+	  "updated = $8, "
 	  "last_customer_at = CASE WHEN $9 THEN $8 ELSE last_customer_at END, "
 	  "last_answer_at = CASE WHEN $10 THEN $8 ELSE last_answer_at END, "
-	  "closed_at = CASE WHEN $2 = 'closed' THEN coalesce(closed_at, $8) END, "
+	  "closed_at = CASE WHEN " NEW_STATUS " = 'closed' THEN coalesce(closed_at, $8) END, "
 	  /* The escalation clock (sql/007_timers.sql) stands unless the
 	   * ticket is open and unanswered; a customer's message starts it,
 	   * from the priority of the moment; a manual priority change is a
 	   * new base and starts it again.  Any change: the sweep looks again. */
-	  "base_priority = CASE WHEN $4::integer <> priority OR escalate_from IS NULL THEN "
-	  "$4::integer ELSE base_priority END, "
-	  "escalate_from = CASE WHEN $2 NOT IN ('new', 'assigned', 'reopened') OR $10 THEN NULL "
-	  "WHEN escalate_from IS NULL THEN CASE WHEN $9 THEN $8::timestamptz END "
-	  "WHEN $4::integer <> priority THEN $8::timestamptz ELSE escalate_from END, "
+	  "base_priority = CASE WHEN $4::integer <> $13::integer THEN $4::integer "
+	  "WHEN escalate_from IS NULL THEN priority ELSE base_priority END, "
+	  "escalate_from = CASE WHEN " NEW_STATUS " NOT IN ('new', 'assigned', 'reopened') OR $10 "
+	  "THEN NULL WHEN escalate_from IS NULL THEN CASE WHEN $9 THEN $8::timestamptz END "
+	  "WHEN $4::integer <> $13::integer THEN $8::timestamptz ELSE escalate_from END, "
 	  "escalate_next = '-infinity' WHERE id = $1" },
 	{ "ticket_tag_insert",
 	  "WITH t AS (INSERT INTO ticket_tags (ticket_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING "
@@ -291,17 +304,23 @@ enum db_status ticket_change(struct db *db, const struct ticket_info *t,
 			     const char *actor, const char *now, char **error_r)
 {
 	char id[24], assignee[16], prio[16], queue[16], oldnum[16], newnum[16];
+	char was_assignee[16], was_prio[16], was_queue[16];
 	enum db_status st;
 
 	g_snprintf(id, sizeof(id), "%lld", t->id);
 	g_snprintf(assignee, sizeof(assignee), "%d", s->assignee_id);
 	g_snprintf(prio, sizeof(prio), "%d", s->priority);
 	g_snprintf(queue, sizeof(queue), "%d", s->queue_id);
-	st = db_send(db, "ticket_update", 10,
+	g_snprintf(was_assignee, sizeof(was_assignee), "%d", t->assignee_id);
+	g_snprintf(was_prio, sizeof(was_prio), "%d", t->priority);
+	g_snprintf(was_queue, sizeof(was_queue), "%d", t->queue_id);
+	st = db_send(db, "ticket_update", 16,
 		     (const char *const[]){ id, ticket_status_name(s->status), assignee, prio,
 					    s->sticky ? "t" : "f", queue, s->requestor, now,
 					    touch == TICKET_TOUCH_CUSTOMER ? "t" : "f",
-					    touch == TICKET_TOUCH_ANSWER ? "t" : "f" },
+					    touch == TICKET_TOUCH_ANSWER ? "t" : "f",
+					    ticket_status_name(t->status), was_assignee, was_prio,
+					    t->sticky ? "t" : "f", was_queue, t->requestor },
 		     NULL, 0, NULL, error_r);
 	if (st == DB_OK && s->status != t->status)
 		st = ticket_event(db, t->id, now, actor, "status", ticket_status_name(t->status),

@@ -137,7 +137,9 @@ void ticket_state_of(const struct ticket_info *t, struct ticket_state *s);
  * non-sticky one goes back to nobody, reopened, to be picked up again; a
  * resolved, closed or answered ticket nobody holds is reopened. */
 void ticket_followup_state(const struct ticket_info *t, struct ticket_state *s);
-/* Writes the change from t to s in one statement, and an event (by actor:
+/* Writes the change from t (the ticket as read) to s in one statement:
+ * only the fields that differ, so that what another transaction changed
+ * meanwhile in the others is kept; and an event (by actor:
  * a login or an address) for every field that changed: status, assign
  * (old login → new login, "release" when nobody is left), priority,
  * sticky, queue, requestor.  Closing sets closed_at, anything else clears

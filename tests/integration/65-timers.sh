@@ -247,6 +247,11 @@ is "$(q "SELECT o.recipient || '|' || o.envelope_from || '|' || m.subject || '|'
 q "SELECT convert_from(o.raw, 'UTF8') FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.ticket_id = $Z AND m.body LIKE '%has been closed%'" >"$T/closed.eml"
 grep -q "^Auto-Submitted: auto-replied" "$T/closed.eml" && grep -q "^Subject: \[Ticket#$Z\] help zoe" "$T/closed.eml"
 ok $? "... its raw says Auto-Submitted: auto-replied"
+# threaded to the answer the customer got (not to the staff mail that
+# came in, nor to a notification)
+is "$(tr -d '\r' <"$T/closed.eml" | sed -n 's/^In-Reply-To: <\(.*\)>$/\1/p')" \
+	"$(q "SELECT message_id FROM messages WHERE ticket_id = $Z AND direction = 'out' AND kind = 'staff-answer'")" \
+	"... In-Reply-To the staff answer the customer received"
 is "$(q "SELECT count(*) FROM outbox WHERE ticket_id = $Z AND kind = 'auto-response'")" 2 \
 	"... the only auto-response besides the new-ticket one"
 is "$(status $QT):$(closed_rows $QT):$(q "SELECT count(*) FROM outbox WHERE ticket_id = $QT AND kind = 'auto-response'")" \
