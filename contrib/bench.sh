@@ -1343,24 +1343,42 @@ CONF
 		say "$_r: EXPLAIN (ANALYZE, BUFFERS) again, nothing due"
 		timers_explain "$_now" "after the second sweep at $_now (nothing due)" "$(_iso "$_now" '-7 days')" "$(_iso "$_now" '-1 hour')"
 		timers_sweep timers-hour "$(_iso "$_now" '1 hour')"
-		# _paths STATEMENT MODE: how its plan before the first sweep reaches tickets
-		_paths() {
-			perl -ne 'BEGIN { ($w, $m) = splice(@ARGV, 0, 2) } last if /^== after/;
+		# _plan SECTION STATEMENT MODE: how that plan reached tickets (the
+		# indexes, or Seq Scan, and the rows a filter threw away), a tab, its
+		# execution time in ms
+		_plan() {
+			perl -ne 'BEGIN { ($s, $w, $m) = splice(@ARGV, 0, 3) }
+				if (/^== (\w+)/) { $in = $1 eq $s; next }
+				next unless $in;
 				if (/^-- (\w+) \(([^)]*)\)/) { $on = $1 eq $w && $2 eq $m; next }
 				next unless $on;
-				push @p, $1 while /(?:using|Bitmap Index Scan on) (tickets_\w+)/g;
-				push @p, "Seq Scan" if /Seq Scan on tickets\b/;
-				END { my %s; print join(", ", grep { !$s{$_}++ } @p) || "none" }' "$1" "$2" "$_plans"
+				undef $last if /->/;
+				if (/(?:using|Bitmap Index Scan on) (tickets_\w+)/) { push @p, $1; $last = $#p; }
+				if (/Seq Scan on tickets\b/) { push @p, "Seq Scan"; $last = $#p; }
+				$p[$last] .= " filtering out $1 rows" if defined $last && /Rows Removed by Filter: (\d+)/;
+				$ms = $1 if /^Execution Time: ([\d.]+) ms/;
+				END { my %u; print join(", ", grep { !$u{$_}++ } @p) || "none", "\t", $ms // "-" }' "$1" "$2" "$3" "$_plans"
 		}
-		_pdue=$(_paths ticket_escalation_due custom)
-		_pac=$(_paths ticket_autoclose custom)
-		rec $_r due_plan "$_pdue"
-		rec $_r autoclose_plan "$_pac"
-		rec $_r due_plan_sixth "$(_paths ticket_escalation_due sixth)"
-		rec $_r autoclose_plan_sixth "$(_paths ticket_autoclose sixth)"
+		for _pm in custom generic sixth; do
+			for _sx in before after; do
+				_p=$(_plan $_sx ticket_escalation_due $_pm)
+				rec $_r "due_plan_${_pm}_$_sx" "${_p%%	*}"
+				rec $_r "due_ms_${_pm}_$_sx" "${_p#*	}"
+				_p=$(_plan $_sx ticket_autoclose $_pm)
+				rec $_r "autoclose_plan_${_pm}_$_sx" "${_p%%	*}"
+				rec $_r "autoclose_ms_${_pm}_$_sx" "${_p#*	}"
+			done
+		done
+		_pv() { awk -F '\t' -v k="$1" '$1 == "timers" && $2 == k { v = $3 } END { print v }' "$RES"; }
 		_st=$(awk -F '\t' '$1 == "timers" && $2 == "status" { print $3 }' "$RES")
 		if [ "$_st" = ok ]; then
-			rec $_r note "database loaded (by SQL, not measured) in ${LOAD_S}s, $_dbsize; T = $_now; of $_bt tickets $_open0 open with a clock and $_ans0 answered; sweep ms is the timers' own (its log line), wall s the whole cycle: start, connect, an empty intake, the sweep, sending the closed-ticket responses to the maildir: transport; N, the rate and the CPU columns per ticket due (looked at or closed); the custom plans reach tickets by: $_pdue (due query), $_pac (auto-close), plans in $_plans"
+			rec $_r note "database loaded (by SQL, not measured) in ${LOAD_S}s, $_dbsize; T = $_now; of $_bt tickets $_open0 open with a clock and $_ans0 answered; sweep ms is the timers' own (its log line), wall s the whole cycle: start, connect, an empty intake, the sweep, sending the closed-ticket responses to the maildir: transport; N, the rate and the CPU columns per ticket due (looked at or closed); EXPLAIN ANALYZE before the sweep (plans in $_plans): the due query by $(_pv due_plan_custom_before) ($(_pv due_ms_custom_before) ms), the auto-close by $(_pv autoclose_plan_custom_before) ($(_pv autoclose_ms_custom_before) ms); the plans the plan cache uses from the sixth execution: $(_pv due_plan_sixth_before) and $(_pv autoclose_plan_sixth_before) ($(_pv autoclose_ms_sixth_before) ms)"
+		fi
+		if [ "$(awk -F '\t' '$1 == "timers-again" && $2 == "status" { print $3 }' "$RES")" = ok ]; then
+			rec timers-again note "nothing due: no timers line (it is logged when something was looked at or closed); N = 1: the CPU columns are the whole cycle's; the sweep's two selections at this state by EXPLAIN ANALYZE: due $(_pv due_ms_custom_after) ms and auto-close $(_pv autoclose_ms_custom_after) ms with custom plans, $(_pv due_ms_sixth_after) and $(_pv autoclose_ms_sixth_after) ms with the plans from the sixth execution on"
+		fi
+		if [ "$(awk -F '\t' '$1 == "timers-hour" && $2 == "status" { print $3 }' "$RES")" = ok ]; then
+			rec timers-hour note "due an hour later: the open tickets still escalating, and the answers that turned 7 days old in that hour"
 		fi
 	fi
 	drop_db bench_timers
