@@ -13,7 +13,8 @@
 # replaced by FAILED.  A part that cannot run (no root for the private
 # Dovecot and Postfix, servers missing, the IMAP source or the SMTP
 # transport failing) is reported as failed with the reason; the others go
-# on.  About 5-8 minutes on 2 cores.
+# on.  About 5-8 minutes on 2 cores, and 1-2 more for the timers rows (their
+# own 1,000,000-ticket database).
 #
 # Output: one table on stdout (also bench/results.txt) and the same figures
 # as JSON in bench/results.json; progress on stderr.  bench/README says
