@@ -1167,10 +1167,12 @@ SELECT format('E_DUE=%s E_ESC=%s E_CLOSE=%s E_RESP=%s E_OPEN=%s E_ANSWERED=%s EV
   (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')
      AND escalate_next <= :'x' AND priority <> pg_temp.priority_at(coalesce(base_priority, priority), escalate_from, :'x')),
   (SELECT count(*) FROM tickets WHERE status = 'answered' AND last_answer_at <= :'x'::timestamptz - interval '7 days'),
-  -- a response when the latest incoming mail is a customer's (the requestors
-  -- are all different, and have had no auto-response for years)
+  -- a response when the customer's side last wrote as a person, not as
+  -- automatic mail (the requestors are all different, and have had no
+  -- auto-response for years: the rate limit does not stop any)
   (SELECT count(*) FROM tickets t WHERE status = 'answered' AND last_answer_at <= :'x'::timestamptz - interval '7 days'
-     AND (SELECT kind FROM messages m WHERE m.ticket_id = t.id AND m.direction = 'in' ORDER BY m.id DESC LIMIT 1) = 'customer'),
+     AND (SELECT kind FROM messages m WHERE m.ticket_id = t.id AND m.kind IN ('customer', 'automatic')
+          ORDER BY m.id DESC LIMIT 1) = 'customer'),
   (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')),
   (SELECT count(*) FROM tickets WHERE status = 'answered'),
   (SELECT max(id) FROM events), (SELECT max(id) FROM outbox));
@@ -1193,7 +1195,7 @@ SELECT format('C_BADPRIO=%s C_LEFT=%s C_PRIOEV=%s C_CLOSEEV=%s C_EV=%s C_RESP=%s
   (SELECT count(*) FROM outbox WHERE id > :ob0 AND status = 'sent'),
   (SELECT count(*) FROM outbox WHERE id > :ob0));
 SQL
-	_lok=
+	_lok= LOAD_WHY=
 	load_big $_r bench_timers && _lok=1
 	rec $_r load_s "$LOAD_S"
 	_now=
