@@ -13,7 +13,8 @@
 # replaced by FAILED.  A part that cannot run (no root for the private
 # Dovecot and Postfix, servers missing, the IMAP source or the SMTP
 # transport failing) is reported as failed with the reason; the others go
-# on.  About 5-8 minutes on 2 cores.
+# on.  About 5-8 minutes on 2 cores, and 1-2 more for the timers rows (their
+# own 1,000,000-ticket database).
 #
 # Output: one table on stdout (also bench/results.txt) and the same figures
 # as JSON in bench/results.json; progress on stderr.  bench/README says
@@ -25,7 +26,7 @@
 # run that often and show the median), BENCH_SMTP_SESSIONS (4: the
 # SMTP row's transport.sessions), BENCH_STAFF (300: staff mails among
 # the 1,000 customer messages of the staff row), BENCH_ONLY (a subset of:
-# maildir staff pgbench smtp imap pipe bigmsg bigdb), BENCH_DIR (state directory),
+# maildir staff pgbench smtp imap pipe bigmsg bigdb timers), BENCH_DIR (state directory),
 # KEEP_TMP=1 (keep the state afterwards).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +42,7 @@ export TICKETD_TOP
 : "${BENCH_REPEAT:=3}"
 : "${BENCH_SMTP_SESSIONS:=4}"
 : "${BENCH_STAFF:=300}"
-: "${BENCH_ONLY:=maildir staff pgbench smtp imap pipe bigmsg bigdb}"
+: "${BENCH_ONLY:=maildir staff pgbench smtp imap pipe bigmsg bigdb timers}"
 RESULTS_JSON=${BENCH_RESULTS:-$TOP/bench/results.json}
 RESULTS_TXT=${RESULTS_JSON%.json}.txt
 BENCH_START=$(date +%s)
@@ -894,20 +895,21 @@ if want bigmsg; then
 fi
 
 # --- a large database -------------------------------------------------------------------------------
-if want bigdb; then
-	_r=bigdb
-	_bt=$BENCH_BIG_TICKETS
-	rec $_r label "intake, Maildir, db of $_bt tickets/$((3 * _bt)) msgs"
-	rec $_r n "$BENCH_SMALL"
-	say "$_r: loading $_bt tickets, $((3 * _bt)) messages, $((2 * _bt)) raw messages, $((2 * _bt)) events, $_bt outbox rows"
-	fresh_db bench_big
+# load_big RUN DB: DB made afresh with BENCH_BIG_TICKETS tickets by SQL (3
+# messages each, their raw copies, events, Cc, outbox rows; the indexes
+# made after the rows, then VACUUM ANALYZE), not measured.  LOAD_S: the
+# seconds it took; on failure returns 1 with the first error in LOAD_WHY.
+load_big() {
+	_lb_r=$1 _lb_db=$2 _lb_n=$BENCH_BIG_TICKETS
+	say "$_lb_r: loading $_lb_n tickets, $((3 * _lb_n)) messages, $((2 * _lb_n)) raw messages, $((2 * _lb_n)) events, $_lb_n outbox rows"
+	fresh_db "$_lb_db"
 	_load0=$(perl -MTime::HiRes=time -e 'printf "%.1f", time')
-	pq bench_big -c "INSERT INTO queues (name, address, is_default) VALUES ('support', 'support@example.com', true), ('billing', 'billing@example.com', false)" >/dev/null
-	_qs=$(pq bench_big -c "SELECT id FROM queues WHERE name = 'support'")
-	_qb=$(pq bench_big -c "SELECT id FROM queues WHERE name = 'billing'")
+	pq "$_lb_db" -c "INSERT INTO queues (name, address, is_default) VALUES ('support', 'support@example.com', true), ('billing', 'billing@example.com', false)" >/dev/null
+	_qs=$(pq "$_lb_db" -c "SELECT id FROM queues WHERE name = 'support'")
+	_qb=$(pq "$_lb_db" -c "SELECT id FROM queues WHERE name = 'billing'")
 	# the schema's own secondary indexes, dropped for the load and made again
-	pq bench_big -c "SELECT indexdef || ';' FROM pg_indexes i WHERE schemaname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)" >"$T/indexes.sql"
-	pq bench_big -c "SELECT 'DROP INDEX ' || quote_ident(indexname) || ';' FROM pg_indexes i WHERE schemaname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)" | pq bench_big >/dev/null
+	pq "$_lb_db" -c "SELECT indexdef || ';' FROM pg_indexes i WHERE schemaname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)" >"$T/indexes.sql"
+	pq "$_lb_db" -c "SELECT 'DROP INDEX ' || quote_ident(indexname) || ';' FROM pg_indexes i WHERE schemaname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)" | pq "$_lb_db" >/dev/null
 	# Loading only: no waiting for the WAL flush, no FK triggers (the rows
 	# are consistent by construction).  The measured run has all defaults.
 	cat >"$T/load-settings.sql" <<'SQL'
@@ -986,41 +988,54 @@ SELECT 3 * g - 2 + j, g, CASE j WHEN 1 THEN NULL ELSE 2 * g - 1 + j / 2 END,
        timestamptz '2023-01-01 00:00:00+00' + g * interval '90 seconds' + j * interval '1 day'
 FROM generate_series(1::bigint, :tickets) g, generate_series(0, 2) j;
 SQL
-	(cd "$T" && pq bench_big -v tickets="$_bt" -v qs="$_qs" -v qb="$_qb" -f load-a.sql >"$T/load-a.log" 2>&1) &
+	(cd "$T" && pq "$_lb_db" -v tickets="$_lb_n" -v qs="$_qs" -v qb="$_qb" -f load-a.sql >"$T/load-a.log" 2>&1) &
 	_pa=$!
-	(cd "$T" && pq bench_big -v tickets="$_bt" -v qs="$_qs" -v qb="$_qb" -f load-b.sql >"$T/load-b.log" 2>&1) &
+	(cd "$T" && pq "$_lb_db" -v tickets="$_lb_n" -v qs="$_qs" -v qb="$_qb" -f load-b.sql >"$T/load-b.log" 2>&1) &
 	_pb=$!
 	_lok=1
 	wait $_pa || _lok=
 	wait $_pb || _lok=
 	if [ -n "$_lok" ]; then
-		say "$_r: rows loaded; making the indexes"
+		say "$_lb_r: rows loaded; making the indexes"
 		# two sessions, the big message indexes apart
 		grep -v 'ON public.messages ' "$T/indexes.sql" >"$T/indexes-a.sql"
 		grep 'ON public.messages ' "$T/indexes.sql" >"$T/indexes-b.sql"
-		(cd "$T" && { echo '\i load-settings.sql'; cat indexes-a.sql; } | pq bench_big >"$T/index-a.log" 2>&1) &
+		(cd "$T" && { echo '\i load-settings.sql'; cat indexes-a.sql; } | pq "$_lb_db" >"$T/index-a.log" 2>&1) &
 		_pa=$!
-		(cd "$T" && { echo '\i load-settings.sql'; cat indexes-b.sql; } | pq bench_big >"$T/index-b.log" 2>&1) &
+		(cd "$T" && { echo '\i load-settings.sql'; cat indexes-b.sql; } | pq "$_lb_db" >"$T/index-b.log" 2>&1) &
 		_pb=$!
 		wait $_pa || _lok=
 		wait $_pb || _lok=
 	fi
 	if [ -n "$_lok" ]; then
-		pq bench_big >/dev/null <<'SQL' || _lok=
+		pq "$_lb_db" >/dev/null <<'SQL' || _lok=
 SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets));
 SELECT setval(pg_get_serial_sequence('messages', 'id'), (SELECT max(id) FROM messages));
 SELECT setval(pg_get_serial_sequence('raw_messages', 'id'), (SELECT max(id) FROM raw_messages));
 SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT max(id) FROM events));
 SELECT setval(pg_get_serial_sequence('outbox', 'id'), (SELECT max(id) FROM outbox));
 SQL
-		say "$_r: VACUUM ANALYZE"
-		"$PG_BINDIR/vacuumdb" -h "$PGDIR" -U ticketd -d bench_big -z -j 2 -q >"$T/vacuum.log" 2>&1 || _lok=
+		say "$_lb_r: VACUUM ANALYZE"
+		"$PG_BINDIR/vacuumdb" -h "$PGDIR" -U ticketd -d "$_lb_db" -z -j 2 -q >"$T/vacuum.log" 2>&1 || _lok=
 	fi
 	_load1=$(perl -MTime::HiRes=time -e 'printf "%.1f", time')
-	_loadtime=$(perl -e 'printf "%.0f", $ARGV[1] - $ARGV[0]' "$_load0" "$_load1")
+	LOAD_S=$(perl -e 'printf "%.0f", $ARGV[1] - $ARGV[0]' "$_load0" "$_load1")
+	[ -n "$_lok" ] && return 0
+	LOAD_WHY=$(cat "$T"/load-*.log "$T"/index-*.log "$T/vacuum.log" 2>/dev/null | grep -i error | head -n 1)
+	return 1
+}
+
+if want bigdb; then
+	_r=bigdb
+	_bt=$BENCH_BIG_TICKETS
+	rec $_r label "intake, Maildir, db of $_bt tickets/$((3 * _bt)) msgs"
+	rec $_r n "$BENCH_SMALL"
+	_lok=
+	load_big $_r bench_big && _lok=1
+	_loadtime=$LOAD_S
 	rec $_r load_s "$_loadtime"
 	if [ -z "$_lok" ]; then
-		run_failed $_r failed "loading the database failed: $(cat "$T"/load-*.log "$T"/index-*.log "$T/vacuum.log" 2>/dev/null | grep -i error | head -n 1)"
+		run_failed $_r failed "loading the database failed: $LOAD_WHY"
 	else
 		_dbsize=$(pq bench_big -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
 		say "$_r: loaded in ${_loadtime}s ($_dbsize); generating $BENCH_SMALL messages for tickets after #$_bt"
@@ -1061,6 +1076,316 @@ SQL
 		fi
 	fi
 	drop_db bench_big
+fi
+
+# --- the timers over a large database (issue 17) -------------------------------------------------
+# The bigdb database (load_big), its recent 2 % (the load's open tickets:
+# new, answered, on-hold, reopened) given the timers' state at T: the open
+# ones a clock each, started within the 20 hours before T (so half of them
+# are still escalating); half of those due (escalate_next -infinity, as
+# after a change, or a past time: an overdue look), half as a sweep at T
+# would leave them; the answered ones last answered 4-14 days before T.
+# Both queues: escalation every 1h, step 5 (up to 99), autoclose "7d".
+# Three `ticketd --once` cycles with an empty Maildir: at T, again at T
+# (nothing due), and at T + 1h (the tickets still escalating, and the
+# answers that turned 7 days old in that hour).  Each is checked against
+# what the same rules say in SQL: the log's counts, every open ticket's
+# priority and next look, the events, the closed-ticket responses (RFC
+# 3834, sent to the maildir: transport).
+if want timers; then
+	_r=timers
+	_bt=$BENCH_BIG_TICKETS
+	rec timers label "timers, db of $_bt tickets: sweep at T"
+	rec timers-again label "timers, the same db: again at T"
+	rec timers-hour label "timers, the same db: at T + 1h"
+	# stmt.pl NAME FILE...: the text of prepared statement NAME in the C
+	# files, its literals joined and the macros expanded (for EXPLAIN)
+	cat >"$T/stmt.pl" <<'PERL'
+use strict;
+use warnings;
+my ($name, @files) = @ARGV;
+my $lit = qr/"(?:[^"\\]|\\.)*"/;
+my (%macro, %stmt);
+for my $file (@files) {
+	open(my $f, '<', $file) or die "$file: $!";
+	my $c = do { local $/; <$f> };
+	$c =~ s/\\\n/ /g;
+	$macro{$1} = $2 while $c =~ /^#define\s+(\w+)\s+((?:$lit\s*)+)$/mg;
+	$stmt{$1} = $2 while $c =~ /\{\s*"(\w+)",\s*((?:(?:$lit|\w+)\s*)+)\}/g;
+}
+sub expand {
+	my ($t) = @_;
+	my $out = '';
+	while ($t =~ /\G\s*(?:"((?:[^"\\]|\\.)*)"|(\w+))/gc) {
+		if (defined $1) { (my $s = $1) =~ s/\\(.)/$1/g; $out .= $s; }
+		else { defined $macro{$2} or die "stmt.pl: macro $2 not found\n"; $out .= expand($macro{$2}); }
+	}
+	return $out;
+}
+defined $stmt{$name} or die "stmt.pl: statement $name not found\n";
+print expand($stmt{$name}), "\n";
+PERL
+	# the rules in SQL, as timers_priority() has them (every 3600 s, step 5,
+	# cap 99): the priority at x of a clock started at f from base, and
+	# when it changes next ('infinity': never)
+	cat >"$T/timers-fn.sql" <<'SQL'
+CREATE FUNCTION pg_temp.periods(f timestamptz, x timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+  $$ SELECT greatest(0, (floor(extract(epoch FROM x))::bigint - floor(extract(epoch FROM f))::bigint) / 3600) $$;
+CREATE FUNCTION pg_temp.priority_at(base int, f timestamptz, x timestamptz) RETURNS int LANGUAGE sql IMMUTABLE AS
+  $$ SELECT CASE WHEN base >= 99 THEN base ELSE least(99, base + 5 * pg_temp.periods(f, x))::int END $$;
+CREATE FUNCTION pg_temp.next_at(base int, f timestamptz, x timestamptz) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS
+  $$ SELECT CASE WHEN base + 5 * pg_temp.periods(f, x) >= 99 THEN 'infinity'::timestamptz
+                 ELSE f + (pg_temp.periods(f, x) + 1) * interval '1 hour' END $$;
+SQL
+	cat >"$T/timers-setup.sql" <<'SQL'
+\i load-settings.sql
+\i timers-fn.sql
+-- the queues as last swept by these rules (timers_escalation_stamp()), or
+-- the first sweep would look at every open ticket again
+UPDATE queues SET escalation = '3600/5/99';
+UPDATE tickets t SET status = CASE WHEN t.id % 8 = 4 THEN 'assigned' ELSE t.status END,
+       base_priority = t.priority, escalate_from = s.f, last_customer_at = s.f,
+       priority = CASE WHEN (t.id / 3) % 2 = 1 THEN pg_temp.priority_at(t.priority, s.f, :'now') ELSE t.priority END,
+       escalate_next = CASE WHEN (t.id / 3) % 2 = 1 THEN pg_temp.next_at(t.priority, s.f, :'now')
+                            WHEN (t.id / 5) % 2 = 0 THEN '-infinity' ELSE s.f END
+FROM (SELECT id, :'now'::timestamptz - (id * 7919 % 72000) * interval '1 second' AS f FROM tickets
+      WHERE id > :tickets - :tickets / 50 AND status IN ('new', 'reopened')) s
+WHERE t.id = s.id;
+-- the answered ones: last answered 4 to 14 days before T, an hour after
+-- the customer's last mail
+UPDATE tickets SET last_answer_at = s.a, last_customer_at = s.a - interval '1 hour'
+FROM (SELECT id, :'now'::timestamptz - interval '4 days' - (id * 7919 % 864000) * interval '1 second' AS a
+      FROM tickets WHERE id > :tickets - :tickets / 50 AND status = 'answered') s
+WHERE tickets.id = s.id;
+SQL
+	# what a sweep at x must do, by the rules above; the state after it
+	cat >"$T/timers-expect.sql" <<'SQL'
+\i timers-fn.sql
+SELECT format('E_DUE=%s E_ESC=%s E_CLOSE=%s E_RESP=%s E_OPEN=%s E_ANSWERED=%s EV0=%s OB0=%s',
+  (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')
+     AND escalate_next <= :'x'),
+  (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')
+     AND escalate_next <= :'x' AND priority <> pg_temp.priority_at(coalesce(base_priority, priority), escalate_from, :'x')),
+  (SELECT count(*) FROM tickets WHERE status = 'answered' AND last_answer_at <= :'x'::timestamptz - interval '7 days'),
+  -- a response when the customer's side last wrote as a person, not as
+  -- automatic mail (the requestors are all different, and have had no
+  -- auto-response for years: the rate limit does not stop any)
+  (SELECT count(*) FROM tickets t WHERE status = 'answered' AND last_answer_at <= :'x'::timestamptz - interval '7 days'
+     AND (SELECT kind FROM messages m WHERE m.ticket_id = t.id AND m.kind IN ('customer', 'automatic')
+          ORDER BY m.id DESC LIMIT 1) = 'customer'),
+  (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')),
+  (SELECT count(*) FROM tickets WHERE status = 'answered'),
+  (SELECT max(id) FROM events), (SELECT max(id) FROM outbox));
+SQL
+	cat >"$T/timers-check.sql" <<'SQL'
+\i timers-fn.sql
+SELECT format('C_BADPRIO=%s C_LEFT=%s C_PRIOEV=%s C_CLOSEEV=%s C_EV=%s C_RESP=%s C_SENT=%s C_OB=%s',
+  (SELECT count(*) FROM tickets WHERE escalate_from IS NOT NULL AND status IN ('new', 'assigned', 'reopened')
+     AND (escalate_next <= :'x' OR priority <> pg_temp.priority_at(coalesce(base_priority, priority), escalate_from, :'x'))),
+  (SELECT count(*) FROM tickets WHERE status = 'answered' AND last_answer_at <= :'x'::timestamptz - interval '7 days'),
+  (SELECT count(*) FROM events WHERE id > :ev0 AND actor = 'ticketd' AND type = 'priority' AND at = :'x'),
+  (SELECT count(*) FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.id > :ev0 AND e.actor = 'ticketd'
+     AND e.type = 'status' AND e.old = 'answered' AND e.new = 'closed' AND e.at = :'x' AND t.status = 'closed' AND t.closed_at = :'x'),
+  (SELECT count(*) FROM events WHERE id > :ev0),
+  -- RFC 3834: null envelope sender, Auto-Submitted: auto-replied
+  (SELECT count(*) FROM outbox o JOIN messages m ON m.id = o.message_id JOIN tickets t ON t.id = o.ticket_id
+     WHERE o.id > :ob0 AND o.kind = 'auto-response' AND m.kind = 'auto-response' AND o.envelope_from = ''
+     AND o.recipient = t.requestor AND o.created = :'x' AND t.status = 'closed' AND t.closed_at = :'x'
+     AND position('Auto-Submitted: auto-replied' IN convert_from(o.raw, 'UTF8')) > 0),
+  (SELECT count(*) FROM outbox WHERE id > :ob0 AND status = 'sent'),
+  (SELECT count(*) FROM outbox WHERE id > :ob0));
+SQL
+	_lok= LOAD_WHY=
+	load_big $_r bench_timers && _lok=1
+	rec $_r load_s "$LOAD_S"
+	_now=
+	if [ -n "$_lok" ]; then
+		# T: three days after the last ticket, on the hour
+		_now=$(pq bench_timers -c "SELECT to_char(date_trunc('hour', max(created) AT TIME ZONE 'UTC') + interval '3 days', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM tickets")
+		say "$_r: giving the recent tickets their timers at $_now"
+		(cd "$T" && pq bench_timers -v now="$_now" -v tickets="$_bt" -f timers-setup.sql >"$T/timers-setup.log" 2>&1) \
+			&& "$PG_BINDIR/vacuumdb" -h "$PGDIR" -U ticketd -d bench_timers -z -q -t tickets -t queues >>"$T/timers-setup.log" 2>&1 \
+			|| _lok=
+	fi
+	if [ -z "$_lok" ]; then
+		_why=${LOAD_WHY:-$(grep -i error "$T/timers-setup.log" | head -n 1)}
+		for _x in timers timers-again timers-hour; do run_failed $_x failed "loading the database failed: $_why"; done
+	else
+		_dbsize=$(pq bench_timers -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
+		rec $_r db_size "$_dbsize"
+		_qs=$(pq bench_timers -c "SELECT id FROM queues WHERE name = 'support'")
+		_qb=$(pq bench_timers -c "SELECT id FROM queues WHERE name = 'billing'")
+		mkdir -p "$T/mail/$_r/new" "$T/mail/$_r/cur" "$T/mail/$_r/tmp"
+		cat >"$T/$_r.conf" <<CONF
+database = { conninfo = "host=$PGDIR dbname=bench_timers user=ticketd"; };
+daemon = { poll_interval = "60s"; tag = "Ticket"; secret_file = "$T/secret"; };
+transport = { url = "maildir:$OUTGOING"; };
+staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
+            role = "admin"; queues = [ "support", "billing" ]; } );
+queues = (
+  { name = "support"; address = "support@example.com"; default = true;
+    mailbox = { url = "maildir:$T/mail/$_r"; };
+    escalation = { every = "1h"; step = 5; }; autoclose = "7d"; },
+  { name = "billing"; address = "billing@example.com"; priority = 60;
+    mailbox = { url = "maildir:$T/mail/$_r"; };
+    escalation = { every = "1h"; step = 5; }; autoclose = "7d"; }
+);
+CONF
+		# The two sweep statements as lib/ prepares them (their text taken from
+		# the C source), with the values of a sweep at NOW, each in a
+		# transaction rolled back: the custom plan (a session's first five
+		# executions), the generic one, and the plan the cache picks at the
+		# sixth (a daemon sweeps every cycle).
+		_plans="$(dirname "$RESULTS_JSON")/timers-plans.txt"
+		mkdir -p "$(dirname "$_plans")"
+		: >"$_plans"
+		_sdue=$(perl "$T/stmt.pl" ticket_escalation_due "$TOP/lib/ticket.h" "$TOP/lib/ticket-timers.c")
+		_sac=$(perl "$T/stmt.pl" ticket_autoclose "$TOP/lib/ticket.h" "$TOP/lib/ticket-timers.c")
+		timers_explain() { # timers_explain NOW WHEN CUTOFF SINCE
+			{
+				for _pm in custom generic sixth; do
+					case $_pm in
+					custom) printf 'SET plan_cache_mode = force_custom_plan;\n' ;;
+					generic) printf 'SET plan_cache_mode = force_generic_plan;\n' ;;
+					sixth) printf 'RESET plan_cache_mode;\n' ;;
+					esac
+					printf 'DEALLOCATE ALL;\nPREPARE ticket_escalation_due AS %s;\nPREPARE ticket_autoclose AS %s;\n' "$_sdue" "$_sac"
+					for _st in ticket_escalation_due ticket_autoclose; do
+						if [ $_st = ticket_escalation_due ]; then
+							_args="'$1', 5000"
+							printf "\\\\echo '-- %s (%s): now %s, limit 5000'\n" $_st $_pm "$1"
+						else
+							_args="'{$_qs,$_qb}', '{\"$3\",\"$3\"}', '$1', '$4', 5000"
+							printf "\\\\echo '-- %s (%s): queues %s and %s, cutoff %s, now %s, since %s, limit 5000'\n" $_st $_pm "$_qs" "$_qb" "$3" "$1" "$4"
+						fi
+						printf 'BEGIN;\n'
+						if [ $_pm = sixth ]; then
+							printf '\\o /dev/null\n'
+							for _i in 1 2 3 4 5; do printf 'EXECUTE %s(%s);\n' $_st "$_args"; done
+							printf '\\o\n'
+						fi
+						printf 'EXPLAIN (ANALYZE, BUFFERS) EXECUTE %s(%s);\nROLLBACK;\n' $_st "$_args"
+					done
+				done
+			} >"$T/timers-explain.sql"
+			echo "== $2" >>"$_plans"
+			pq bench_timers -f "$T/timers-explain.sql" >>"$_plans" 2>&1
+		}
+		_iso() { pq bench_timers -c "SELECT to_char(timestamptz '$1' AT TIME ZONE 'UTC' + interval '$2', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"; }
+		say "$_r: EXPLAIN (ANALYZE, BUFFERS) of the sweep's statements at $_now (into $_plans)"
+		timers_explain "$_now" "before the first sweep at $_now" "$(_iso "$_now" '-7 days')" "$(_iso "$_now" '-1 hour')"
+		"$PG_BINDIR/vacuumdb" -h "$PGDIR" -U ticketd -d bench_timers -q -t tickets -t events >/dev/null 2>&1
+		# timers_sweep RUN NOW: one cycle at NOW, measured and checked
+		timers_sweep() {
+			_ts_r=$1 _ts_x=$2
+			eval "$(cd "$T" && pq bench_timers -v x="$_ts_x" -f timers-expect.sql)"
+			_ts_n=$((E_DUE + E_CLOSE))
+			rec "$_ts_r" now "$_ts_x"
+			rm -rf "${OUTGOING:?}"/*
+			checkpoint
+			say "$_ts_r: ticketd --once --now=$_ts_x: $E_DUE of $E_OPEN open tickets due ($E_ESC to escalate), $E_CLOSE of $E_ANSWERED answered ones to close"
+			if [ "$_ts_n" -eq 0 ]; then
+				measure "$_ts_r" 1 --timeout 900 -- "$TICKETD" -c "$T/$_r.conf" --once --now="$_ts_x" 2>"$T/$_ts_r.log"
+				_ts_st=$?
+				rec "$_ts_r" no_rate 1
+			else
+				measure "$_ts_r" "$_ts_n" --timeout 900 -- "$TICKETD" -c "$T/$_r.conf" --once --now="$_ts_x" 2>"$T/$_ts_r.log"
+				_ts_st=$?
+			fi
+			if [ "$_ts_st" -ne 0 ]; then
+				run_failed "$_ts_r" FAILED "ticketd exit $M_EXIT$([ "$M_TIMEOUT" -eq 1 ] && echo ', timed out'): $(why_log "$T/$_ts_r.log")"
+				return 1
+			fi
+			set -- $(sed -n 's/.*timers: \([0-9]*\) looked at, \([0-9]*\) escalated, \([0-9]*\) escalation notices, \([0-9]*\) closed, \([0-9]*\) closed-ticket responses in \([0-9.]*\) ms$/\1 \2 \3 \4 \5 \6/p' "$T/$_ts_r.log") 0 0 0 0 0 -
+			L_LOOKED=$1 L_ESC=$2 L_NOTICES=$3 L_CLOSED=$4 L_RESP=$5 L_MS=$6
+			L_SENT=$(sed -n 's/.*outbox: \([0-9]*\) sent.*/\1/p' "$T/$_ts_r.log")
+			L_SENT=${L_SENT:-0}
+			_ts_files=$(find "$OUTGOING" -type f | wc -l)
+			eval "$(cd "$T" && pq bench_timers -v x="$_ts_x" -v ev0="$EV0" -v ob0="$OB0" -f timers-check.sql)"
+			_bad=
+			[ "$L_LOOKED" -eq "$E_DUE" ] || _bad="$_bad; looked at $L_LOOKED, $E_DUE due"
+			[ "$L_ESC" -eq "$E_ESC" ] || _bad="$_bad; escalated $L_ESC, $E_ESC due to change"
+			[ "$L_NOTICES" -eq 0 ] || _bad="$_bad; $L_NOTICES escalation notices without notify_at"
+			[ "$L_CLOSED" -eq "$E_CLOSE" ] || _bad="$_bad; closed $L_CLOSED, $E_CLOSE due"
+			[ "$L_RESP" -eq "$E_RESP" ] || _bad="$_bad; $L_RESP closed-ticket responses, $E_RESP due"
+			[ "$_ts_n" -gt 0 ] || [ "$L_MS" = - ] || _bad="$_bad; a timers line with nothing due"
+			[ "$C_BADPRIO" -eq 0 ] || _bad="$_bad; $C_BADPRIO open tickets with a priority or next look not by the rules"
+			[ "$C_LEFT" -eq 0 ] || _bad="$_bad; $C_LEFT answered tickets left open past autoclose"
+			[ "$C_PRIOEV" -eq "$E_ESC" ] || _bad="$_bad; $C_PRIOEV priority events for $E_ESC escalated"
+			[ "$C_CLOSEEV" -eq "$E_CLOSE" ] || _bad="$_bad; $C_CLOSEEV answered→closed events for $E_CLOSE closed"
+			[ "$C_EV" -eq $((E_ESC + E_CLOSE)) ] || _bad="$_bad; $C_EV events written, $((E_ESC + E_CLOSE)) expected"
+			[ "$C_RESP" -eq "$E_RESP" ] && [ "$C_OB" -eq "$E_RESP" ] || _bad="$_bad; $C_OB outbox rows ($C_RESP closed-ticket responses) for $E_RESP"
+			[ "$C_SENT" -eq "$E_RESP" ] && [ "$L_SENT" -eq "$E_RESP" ] && [ "$_ts_files" -eq "$E_RESP" ] \
+				|| _bad="$_bad; $C_SENT marked sent, $L_SENT logged, $_ts_files in the maildir for $E_RESP"
+			rec "$_ts_r" looked "$L_LOOKED"
+			rec "$_ts_r" escalated "$L_ESC"
+			rec "$_ts_r" notices "$L_NOTICES"
+			rec "$_ts_r" closed "$L_CLOSED"
+			rec "$_ts_r" responses "$L_RESP"
+			rec "$_ts_r" sent "$L_SENT"
+			[ "$L_MS" = - ] || rec "$_ts_r" sweep_ms "$L_MS"
+			rec "$_ts_r" open_tickets "$E_OPEN"
+			rec "$_ts_r" answered_tickets "$E_ANSWERED"
+			if [ -n "$_bad" ]; then
+				run_failed "$_ts_r" FAILED "${_bad#; }"
+				return 1
+			fi
+			rec "$_ts_r" status ok
+			if [ "$L_MS" = - ]; then
+				_ck="ok: nothing due, nothing written (no timers line)"
+			else
+				_ck="ok: sweep $L_MS ms: $L_LOOKED looked at, $L_ESC escalated, $L_CLOSED closed, $L_RESP responses sent"
+			fi
+			rec "$_ts_r" check "$_ck"
+			say "$_ts_r: $_ck; wall ${M_WALL}s"
+			return 0
+		}
+		timers_sweep timers "$_now"
+		_open0=$E_OPEN _ans0=$E_ANSWERED
+		timers_sweep timers-again "$_now"
+		say "$_r: EXPLAIN (ANALYZE, BUFFERS) again, nothing due"
+		timers_explain "$_now" "after the second sweep at $_now (nothing due)" "$(_iso "$_now" '-7 days')" "$(_iso "$_now" '-1 hour')"
+		timers_sweep timers-hour "$(_iso "$_now" '1 hour')"
+		# _plan SECTION STATEMENT MODE: how that plan reached tickets (the
+		# indexes, or Seq Scan, and the rows a filter threw away), a tab, its
+		# execution time in ms
+		_plan() {
+			perl -ne 'BEGIN { ($s, $w, $m) = splice(@ARGV, 0, 3) }
+				if (/^== (\w+)/) { $in = $1 eq $s; next }
+				next unless $in;
+				if (/^-- (\w+) \(([^)]*)\)/) { $on = $1 eq $w && $2 eq $m; next }
+				next unless $on;
+				undef $last if /->/;
+				if (/(?:using|Bitmap Index Scan on) (tickets_\w+)/) { push @p, $1; $last = $#p; }
+				if (/Seq Scan on tickets\b/) { push @p, "Seq Scan"; $last = $#p; }
+				$p[$last] .= " filtering out $1 rows" if defined $last && /Rows Removed by Filter: (\d+)/;
+				$ms = $1 if /^Execution Time: ([\d.]+) ms/;
+				END { my %u; print join(", ", grep { !$u{$_}++ } @p) || "none", "\t", $ms // "-" }' "$1" "$2" "$3" "$_plans"
+		}
+		for _pm in custom generic sixth; do
+			for _sx in before after; do
+				_p=$(_plan $_sx ticket_escalation_due $_pm)
+				rec $_r "due_plan_${_pm}_$_sx" "${_p%%	*}"
+				rec $_r "due_ms_${_pm}_$_sx" "${_p#*	}"
+				_p=$(_plan $_sx ticket_autoclose $_pm)
+				rec $_r "autoclose_plan_${_pm}_$_sx" "${_p%%	*}"
+				rec $_r "autoclose_ms_${_pm}_$_sx" "${_p#*	}"
+			done
+		done
+		_pv() { awk -F '\t' -v k="$1" '$1 == "timers" && $2 == k { v = $3 } END { print v }' "$RES"; }
+		_st=$(awk -F '\t' '$1 == "timers" && $2 == "status" { print $3 }' "$RES")
+		if [ "$_st" = ok ]; then
+			rec $_r note "database loaded (by SQL, not measured) in ${LOAD_S}s, $_dbsize; T = $_now; of $_bt tickets $_open0 open with a clock and $_ans0 answered; sweep ms is the timers' own (its log line), wall s the whole cycle: start, connect, an empty intake, the sweep, sending the closed-ticket responses to the maildir: transport; N, the rate and the CPU columns per ticket due (looked at or closed); EXPLAIN ANALYZE before the sweep (plans in $_plans): the due query by $(_pv due_plan_custom_before) ($(_pv due_ms_custom_before) ms), the auto-close by $(_pv autoclose_plan_custom_before) ($(_pv autoclose_ms_custom_before) ms); the plans the plan cache uses from the sixth execution: $(_pv due_plan_sixth_before) and $(_pv autoclose_plan_sixth_before) ($(_pv autoclose_ms_sixth_before) ms)"
+		fi
+		if [ "$(awk -F '\t' '$1 == "timers-again" && $2 == "status" { print $3 }' "$RES")" = ok ]; then
+			rec timers-again note "nothing due: no timers line (it is logged when something was looked at or closed); N = 1: the CPU columns are the whole cycle's; the sweep's two selections at this state by EXPLAIN ANALYZE: due $(_pv due_ms_custom_after) ms and auto-close $(_pv autoclose_ms_custom_after) ms with custom plans, $(_pv due_ms_sixth_after) and $(_pv autoclose_ms_sixth_after) ms with the plans from the sixth execution on"
+		fi
+		if [ "$(awk -F '\t' '$1 == "timers-hour" && $2 == "status" { print $3 }' "$RES")" = ok ]; then
+			rec timers-hour note "due an hour later: the open tickets still escalating, and the answers that turned 7 days old in that hour"
+		fi
+	fi
+	drop_db bench_timers
+	rm -rf "$T/mail/$_r"
 fi
 
 # --- the table ---------------------------------------------------------------------------------------
