@@ -304,7 +304,9 @@ drop_db() { "$PG_BINDIR/dropdb" -h "$PGDIR" -U ticketd --if-exists "$1" 2>/dev/n
 checkpoint() { pq postgres -c CHECKPOINT >/dev/null; sync; }
 
 # write_conf FILE DB MAILBOX-SETTINGS [TRANSPORT-SETTINGS] [staff]: two queues
-# sharing one mailbox (queue by recipient), every other key at its default.
+# sharing one mailbox (queue by recipient), every other key at its default
+# but autoclose (-1: the intake rows measure intake, not the closing of
+# the loaded or answered tickets; the timers rows have their own config).
 # With "staff": the staff of gen-corpus.pl --staff (alice admin, bob and
 # carol support), proven by our MTA's Authentication-Results.
 write_conf() {
@@ -325,8 +327,8 @@ transport = { ${4:-url = \"maildir:$OUTGOING\";} };
 staff = ( { login = "alice"; name = "Alice Woods"; email = "alice@example.com";
             role = "admin"; queues = [ "support", "billing" ]; }$_more );
 queues = (
-  { name = "support"; address = "support@example.com"; default = true; $_mb },
-  { name = "billing"; address = "billing@example.com"; priority = 60; $_mb }
+  { name = "support"; address = "support@example.com"; default = true; autoclose = -1; $_mb },
+  { name = "billing"; address = "billing@example.com"; priority = 60; autoclose = -1; $_mb }
 );
 CONF
 }

@@ -38,9 +38,12 @@ static const struct db_statement statements[] = {
 	 * rate limit */
 	{ "ticket_autoclose",
 	  "WITH q(id, cutoff) AS (SELECT * FROM unnest($1::int[], $2::timestamptz[])), "
-	  "d AS (SELECT t.id FROM tickets t JOIN q ON t.queue_id = q.id WHERE t.status = "
-	  "'answered' AND t.last_answer_at <= q.cutoff ORDER BY t.id LIMIT $5 "
-	  "FOR UPDATE OF t SKIP LOCKED), "
+	  /* per queue, its oldest answers first: a range of tickets_answered
+	   * each, also in the generic plan (with one join over the arrays
+	   * it walked the whole primary key, not knowing the queues) */
+	  "d AS (SELECT a.id FROM q CROSS JOIN LATERAL (SELECT t.id FROM tickets t WHERE "
+	  "t.queue_id = q.id AND t.status = 'answered' AND t.last_answer_at <= q.cutoff "
+	  "ORDER BY t.last_answer_at LIMIT $5 FOR UPDATE OF t SKIP LOCKED) a LIMIT $5), "
 	  "u AS (UPDATE tickets t SET status = 'closed', closed_at = $3, updated = $3, "
 	  "escalate_from = NULL, escalate_next = '-infinity' FROM d WHERE t.id = d.id RETURNING "
 	  "t.*), "
