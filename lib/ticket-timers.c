@@ -35,12 +35,11 @@ static const struct db_statement statements[] = {
 	 * needs: the latest message the customer has seen to thread to (not
 	 * a notification, nor staff mail to the queue), whether the
 	 * customer's side last wrote as a person (not automatic mail), the
-	 * rate limit */
+	 * rate limit.  The selection goes per queue, its oldest answers
+	 * first: a range of tickets_answered each, also in the generic plan
+	 * (one join over the arrays walked the whole primary key). */
 	{ "ticket_autoclose",
 	  "WITH q(id, cutoff) AS (SELECT * FROM unnest($1::int[], $2::timestamptz[])), "
-	  /* per queue, its oldest answers first: a range of tickets_answered
-	   * each, also in the generic plan (with one join over the arrays
-	   * it walked the whole primary key, not knowing the queues) */
 	  "d AS (SELECT a.id FROM q CROSS JOIN LATERAL (SELECT t.id FROM tickets t WHERE "
 	  "t.queue_id = q.id AND t.status = 'answered' AND t.last_answer_at <= q.cutoff "
 	  "ORDER BY t.last_answer_at LIMIT $5 FOR UPDATE OF t SKIP LOCKED) a LIMIT $5), "
