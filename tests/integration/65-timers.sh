@@ -437,4 +437,28 @@ MINE=
 ! grep -qi "error\|warning" "$T/fg.log"
 ok $? "no error or warning in its log"
 
+# --- ticketctl priority: a manual change, the new base -------------------
+P0=$(epoch 2027-11-01T10:00:00Z)
+customer esc pia
+at $P0
+PT=$(tid pia)
+at $((P0 + 3 * H))
+is "$(prio $PT)" 65 "three hours unanswered: 65"
+"$TICKETCTL" -c "$T/ticketd.conf" --now="$(iso $((P0 + 3 * H + 600)))" priority "$PT" 20 >/dev/null
+is $? 0 "ticketctl priority N 20"
+is "$(q "SELECT priority || '|' || base_priority || '|' || escalate_from FROM tickets WHERE id = $PT")" \
+	"20|20|2027-11-01 13:10:00+00" "... 20, the new base, the clock restarted at the change"
+is "$(pevents $PT | tail -n 1)" "ticketctl:65>20" "... a priority event by ticketctl"
+at $((P0 + 4 * H))
+is "$(prio $PT)" 20 "50 minutes after the change: still 20"
+at $((P0 + 4 * H + 600))
+is "$(prio $PT)" 25 "one full period after the change: 25"
+"$TICKETCTL" -c "$T/ticketd.conf" --as alice --now="$(iso $((P0 + 5 * H)))" priority "$PT" 40 >/dev/null
+is "$(pevents $PT | tail -n 1)" "alice:25>40" "--as alice: the event is hers"
+"$TICKETCTL" -c "$T/ticketd.conf" priority "$PT" 100 2>/dev/null
+is $? 64 "priority 100: a usage error"
+"$TICKETCTL" -c "$T/ticketd.conf" priority 999999 50 2>/dev/null
+is $? 65 "no such ticket: 65"
+is "$(prio $PT)" 40 "... and neither changed anything"
+
 done_testing
