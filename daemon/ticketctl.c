@@ -161,24 +161,36 @@ static bool is_number(const char *text)
 	return text[0] != '\0' && strspn(text, "0123456789") == strlen(text) && strlen(text) <= 18;
 }
 
-static int cmd_show(struct ctl *ctl)
+/* Ticket id as the --as member may see it (NULL viewer: everything):
+ * EX_OK with *rec_r, or the exit code after saying why. */
+static int visible_ticket(struct ctl *ctl, const char *verb, const char *id,
+			  struct format_record **rec_r)
 {
-	const char *id = ctl->args[0];
-	struct format_record *rec = NULL;
 	char *error = NULL;
 	enum db_status st;
 
+	*rec_r = NULL;
 	if (!is_number(id)) {
-		fprintf(stderr, "ticketctl: show: not a ticket number: %s\n", id);
+		fprintf(stderr, "ticketctl: %s: not a ticket number: %s\n", verb, id);
 		return EX_USAGE;
 	}
-	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, &rec, &error);
+	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, rec_r, &error);
 	if (st != DB_OK)
 		return query_failed(st, error);
-	if (rec == NULL) {
+	if (*rec_r == NULL) {
 		fprintf(stderr, "ticketctl: no ticket %s\n", id);
 		return EX_DATAERR;
 	}
+	return EX_OK;
+}
+
+static int cmd_show(struct ctl *ctl)
+{
+	struct format_record *rec = NULL;
+	int code = visible_ticket(ctl, "show", ctl->args[0], &rec);
+
+	if (code != EX_OK)
+		return code;
 	format_print_record(stdout, rec, ctl->format);
 	format_record_free(&rec);
 	return EX_OK;
@@ -218,25 +230,20 @@ static int cmd_priority(struct ctl *ctl)
 	struct ticket_info t = { 0 };
 	struct ticket_state s;
 	char *error = NULL, now[32];
-	int handle, priority;
+	int handle, priority, code;
 	enum db_status st;
 
+	priority = is_number(value) && strlen(value) <= 2 ? atoi(value) : 0;
 	if (!is_number(id)) {
 		fprintf(stderr, "ticketctl: priority: not a ticket number: %s\n", id);
 		return EX_USAGE;
 	}
-	priority = is_number(value) && strlen(value) <= 2 ? atoi(value) : 0;
 	if (priority < 1 || priority > 99) {
 		fprintf(stderr, "ticketctl: priority: 1 to 99, not %s\n", value);
 		return EX_USAGE;
 	}
-	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, &rec, &error);
-	if (st != DB_OK)
-		return query_failed(st, error);
-	if (rec == NULL) {
-		fprintf(stderr, "ticketctl: no ticket %s\n", id);
-		return EX_DATAERR;
-	}
+	if ((code = visible_ticket(ctl, "priority", id, &rec)) != EX_OK)
+		return code;
 	format_record_free(&rec);
 	time_iso(ctl->now, now, sizeof(now));
 	if ((st = ticket_prepare(ctl->db, &error)) != DB_OK ||
