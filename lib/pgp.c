@@ -13,6 +13,7 @@
  */
 #include "pgp.h"
 #include "message-gmime.h"
+#include "pgp-private.h"
 
 #include <gmime/gmime.h>
 #include <gpgme.h>
@@ -197,8 +198,7 @@ static enum pgp_sig_status sig_status(gpgme_signature_t s)
 	return PGP_SIG_ERROR;
 }
 
-/* Failures that are GPGME's or the engine's, not the message's. */
-static bool engine_failure(gpgme_error_t err)
+bool pgp_engine_failure(gpgme_error_t err)
 {
 	switch (gpgme_err_code(err)) {
 	case GPG_ERR_INV_ENGINE:
@@ -211,7 +211,7 @@ static bool engine_failure(gpgme_error_t err)
 	}
 }
 
-static void gpgme_error_set(char **error_r, const char *what, gpgme_error_t err)
+void pgp_gpgme_error(char **error_r, const char *what, gpgme_error_t err)
 {
 	char buf[256];
 
@@ -219,45 +219,32 @@ static void gpgme_error_set(char **error_r, const char *what, gpgme_error_t err)
 	error_set(error_r, "%s: %s", what, buf);
 }
 
-/* Runs GnuPG over a detached signature (signed != NULL) or a clear-signed
- * block, and fills sig_r. */
-static int run_verify(const char *gnupg_home, const void *sigdata, size_t siglen,
-		      const GString *signed_text, struct pgp_signature *sig_r, char **error_r)
+int pgp_context_new(const char *gnupg_home, gpgme_ctx_t *ctx_r, char **error_r)
 {
-	gpgme_ctx_t ctx = NULL;
-	gpgme_data_t sd = NULL, td = NULL, plain = NULL;
-	gpgme_verify_result_t result;
-	gpgme_signature_t chosen = NULL;
 	gpgme_error_t err;
-	gpgme_key_t key = NULL;
-	int ret = -1;
 
-	if ((err = gpgme_new(&ctx)) != 0) {
-		gpgme_error_set(error_r, "gpgme_new", err);
-		goto out;
+	*ctx_r = NULL;
+	if ((err = gpgme_new(ctx_r)) != 0) {
+		pgp_gpgme_error(error_r, "gpgme_new", err);
+		return -1;
 	}
-	if ((err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP)) != 0 ||
-	    (err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, gnupg_home)) != 0) {
-		gpgme_error_set(error_r, "GnuPG engine", err);
-		goto out;
+	if ((err = gpgme_set_protocol(*ctx_r, GPGME_PROTOCOL_OpenPGP)) != 0 ||
+	    (err = gpgme_ctx_set_engine_info(*ctx_r, GPGME_PROTOCOL_OpenPGP, NULL, gnupg_home)) !=
+		    0) {
+		pgp_gpgme_error(error_r, "GnuPG engine", err);
+		gpgme_release(*ctx_r);
+		*ctx_r = NULL;
+		return -1;
 	}
-	if ((err = gpgme_data_new_from_mem(&sd, sigdata, siglen, 0)) != 0 ||
-	    (signed_text != NULL &&
-	     (err = gpgme_data_new_from_mem(&td, signed_text->str, signed_text->len, 0)) != 0) ||
-	    (signed_text == NULL && (err = gpgme_data_new(&plain)) != 0)) {
-		gpgme_error_set(error_r, "gpgme_data_new", err);
-		goto out;
-	}
-	err = gpgme_op_verify(ctx, sd, td, plain);
-	if (err != 0 && engine_failure(err)) {
-		gpgme_error_set(error_r, "gpgme_op_verify", err);
-		goto out;
-	}
-	ret = 0;
-	result = gpgme_op_verify_result(ctx);
-	sig_r->status = PGP_SIG_ERROR; /* a signature is there, but not readable */
-	if (err != 0 || result == NULL || result->signatures == NULL)
-		goto out;
+	return 0;
+}
+
+void pgp_signature_from_result(gpgme_ctx_t ctx, gpgme_verify_result_t result,
+			       struct pgp_signature *sig_r)
+{
+	gpgme_signature_t chosen = NULL;
+	gpgme_key_t key = NULL;
+
 	/* Several signatures: the first good one speaks, else the first. */
 	for (gpgme_signature_t s = result->signatures; s != NULL && chosen == NULL; s = s->next)
 		if (sig_status(s) == PGP_SIG_GOOD)
@@ -271,9 +258,42 @@ static int run_verify(const char *gnupg_home, const void *sigdata, size_t siglen
 	    gpgme_get_key(ctx, chosen->fpr, &key, 0) == 0 && key->subkeys != NULL &&
 	    key->subkeys->fpr != NULL)
 		sig_r->primary_fingerprint = g_ascii_strup(key->subkeys->fpr, -1);
-out:
 	if (key != NULL)
 		gpgme_key_unref(key);
+}
+
+/* Runs GnuPG over a detached signature (signed != NULL) or a clear-signed
+ * block, and fills sig_r. */
+static int run_verify(const char *gnupg_home, const void *sigdata, size_t siglen,
+		      const GString *signed_text, struct pgp_signature *sig_r, char **error_r)
+{
+	gpgme_ctx_t ctx = NULL;
+	gpgme_data_t sd = NULL, td = NULL, plain = NULL;
+	gpgme_verify_result_t result;
+	gpgme_error_t err;
+	int ret = -1;
+
+	if (pgp_context_new(gnupg_home, &ctx, error_r) < 0)
+		goto out;
+	if ((err = gpgme_data_new_from_mem(&sd, sigdata, siglen, 0)) != 0 ||
+	    (signed_text != NULL &&
+	     (err = gpgme_data_new_from_mem(&td, signed_text->str, signed_text->len, 0)) != 0) ||
+	    (signed_text == NULL && (err = gpgme_data_new(&plain)) != 0)) {
+		pgp_gpgme_error(error_r, "gpgme_data_new", err);
+		goto out;
+	}
+	err = gpgme_op_verify(ctx, sd, td, plain);
+	if (err != 0 && pgp_engine_failure(err)) {
+		pgp_gpgme_error(error_r, "gpgme_op_verify", err);
+		goto out;
+	}
+	ret = 0;
+	result = gpgme_op_verify_result(ctx);
+	sig_r->status = PGP_SIG_ERROR; /* a signature is there, but not readable */
+	if (err != 0 || result == NULL || result->signatures == NULL)
+		goto out;
+	pgp_signature_from_result(ctx, result, sig_r);
+out:
 	gpgme_data_release(sd);
 	gpgme_data_release(td);
 	gpgme_data_release(plain);
