@@ -76,6 +76,9 @@ struct config_def {
 	const char *choices; /* CT_CHOICE: "a|b"; CT_STRING: allowed chars ("a-z0-9_-") */
 	const struct config_def *children;
 	config_fn *fn;
+	/* CT_SECRET: when set, the file's first line (without its line break)
+	 * goes into the char * field at this offset too (a passphrase) */
+	size_t keep_line;
 };
 
 struct config_error {
@@ -364,7 +367,8 @@ static void config_parse_group(struct config_ctx *ctx, const config_setting_t *g
 
 /* A string value: checks and stores it as the type and flags of d say. */
 static bool config_store_string(struct config_ctx *ctx, const struct config_def *d,
-				const config_setting_t *s, const char *key, char **field)
+				const config_setting_t *s, const char *key, char **field,
+				void *base)
 {
 	const char *str = config_setting_get_string(s);
 	char *value, *error = NULL;
@@ -413,13 +417,34 @@ static bool config_store_string(struct config_ctx *ctx, const struct config_def 
 		struct ticketd_config *cfg = ctx->cfg;
 		bool keep = (d->flags & CF_KEEP) != 0;
 
-		if (config_secret_file(value, keep ? &cfg->secret : NULL, &cfg->secret_len,
-				       &error) < 0) {
+		char *contents = NULL;
+		size_t clen = 0;
+
+		if (config_secret_file(value, keep ? &cfg->secret : &contents,
+				       keep ? &cfg->secret_len : &clen, &error) < 0) {
 			config_error(ctx, s, key, "%s", error);
 			g_free(error);
 			g_free(value);
 			return false;
 		}
+		if (d->keep_line != 0 && contents != NULL) {
+			char **line = (char **)((char *)base + d->keep_line);
+			size_t n = strcspn(contents, "\r\n");
+
+			if (memchr(contents, '\0', clen) != NULL || n == 0) {
+				config_error(ctx, s, key, "%s: must hold the passphrase on its first line",
+					     value);
+				explicit_bzero(contents, clen);
+				g_free(contents);
+				g_free(value);
+				return false;
+			}
+			g_free(*line);
+			*line = g_strndup(contents, n);
+		}
+		if (contents != NULL)
+			explicit_bzero(contents, clen);
+		g_free(contents);
 	}
 	g_free(*field);
 	*field = value;
@@ -563,7 +588,7 @@ static void config_value(struct config_ctx *ctx, const struct config_def *d,
 		break;
 	default:
 		if (!config_is(ctx, s, key, CONFIG_TYPE_STRING) ||
-		    !config_store_string(ctx, d, s, key, field))
+		    !config_store_string(ctx, d, s, key, field, base))
 			return;
 	}
 	if (d->fn != NULL)
@@ -739,6 +764,28 @@ static void config_check_readable(struct config_ctx *ctx, const struct config_de
 
 	if (access(path, R_OK) < 0)
 		config_error(ctx, s, key, "cannot read %s: %s", path, strerror(errno));
+}
+
+/* Our own key pairs are named by their whole fingerprint (40 or 64 hex
+ * digits; blanks and a leading 0x do not matter): a short key id could
+ * name somebody else's key imported into the same home. */
+static void config_check_fingerprint(struct config_ctx *ctx, const struct config_def *d,
+				     const config_setting_t *s, const char *key, void *base)
+{
+	const char *v = *(char **)((char *)base + d->offset);
+	size_t digits = 0;
+	bool bad = false;
+
+	if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		v += 2;
+	for (; *v != '\0'; v++) {
+		if (g_ascii_isxdigit(*v))
+			digits++;
+		else if (*v != ' ' && *v != '\t')
+			bad = true;
+	}
+	if (bad || (digits != 40 && digits != 64))
+		config_error(ctx, s, key, "must be a key's whole fingerprint (40 or 64 hex digits)");
 }
 
 static void config_check_staff_auth(struct config_ctx *ctx, const struct config_def *d,
@@ -961,7 +1008,17 @@ static const struct config_def config_transport_defs[] = {
 
 static const struct config_def config_pgp_defs[] = {
 	{ DEF("gnupg_home", CT_PATH, CFG(gnupg_home)) },
-	{ DEF("passphrase_file", CT_SECRET, CFG(passphrase_file)) },
+	{ DEF("key", CT_STRING, CFG(pgp_key)), .fn = config_check_fingerprint },
+	{ DEF("passphrase_file", CT_SECRET, CFG(passphrase_file)),
+	  .keep_line = CFG(pgp_passphrase) },
+	{ 0 },
+};
+
+static const struct config_def config_queue_pgp_defs[] = {
+	{ DEF("key", CT_STRING, QUEUE(pgp_key)), .flags = CF_REQUIRED,
+	  .fn = config_check_fingerprint },
+	{ DEF("passphrase_file", CT_SECRET, QUEUE(pgp_passphrase_file)),
+	  .keep_line = QUEUE(pgp_passphrase) },
 	{ 0 },
 };
 
@@ -1003,6 +1060,7 @@ static const struct config_def config_queue_defs[] = {
 	{ DEF("autoclose", CT_CUSTOM, QUEUE(autoclose)), .fn = config_parse_autoclose },
 	{ DEF("closed_response", CT_BOOL, QUEUE(closed_response)), .def = "true" },
 	{ DEF("escalation", CT_GROUP, 0), .children = config_escalation_defs },
+	{ DEF("pgp", CT_GROUP, 0), .children = config_queue_pgp_defs },
 	{ DEF("sticky", CT_BOOL, QUEUE(sticky)), .def = "false" },
 	{ DEF("assign", CT_CHOICE, QUEUE(assign)), .def = "none", .choices = "none|least-loaded" },
 	{ DEF("notify", CT_STRING, QUEUE(notify)), .def = "admins", .fn = config_check_notify },
@@ -1259,6 +1317,11 @@ void config_free(struct ticketd_config **cfgp)
 		g_free(q->mailbox.after_folder);
 		g_free(q->assign);
 		g_free(q->notify);
+		g_free(q->pgp_key);
+		g_free(q->pgp_passphrase_file);
+		if (q->pgp_passphrase != NULL)
+			explicit_bzero(q->pgp_passphrase, strlen(q->pgp_passphrase));
+		g_free(q->pgp_passphrase);
 		for (int k = 0; k < TEMPLATE_KIND_COUNT; k++) {
 			template_free(&q->templates[k]);
 			g_free(q->template_paths[k]);
@@ -1283,6 +1346,10 @@ void config_free(struct ticketd_config **cfgp)
 	g_free(cfg->transport.ca_file);
 	g_free(cfg->gnupg_home);
 	g_free(cfg->passphrase_file);
+	g_free(cfg->pgp_key);
+	if (cfg->pgp_passphrase != NULL)
+		explicit_bzero(cfg->pgp_passphrase, strlen(cfg->pgp_passphrase));
+	g_free(cfg->pgp_passphrase);
 	g_free(cfg);
 	*cfgp = NULL;
 }

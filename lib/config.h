@@ -74,6 +74,11 @@ struct config_queue {
 	bool sticky;
 	char *assign; /* "none" | "least-loaded" */
 	char *notify; /* "admins" | "none" | ... */
+	/* pgp = { key; passphrase_file; }: this queue's own key pair, NULL:
+	 * the global pgp.key (and its passphrase_file) */
+	char *pgp_key;
+	char *pgp_passphrase_file;
+	char *pgp_passphrase; /* its first line, read at load time */
 	/* Every kind is set: the queue's file, or the built-in default. */
 	struct template *templates[TEMPLATE_KIND_COUNT];
 	char *template_paths[TEMPLATE_KIND_COUNT]; /* NULL: built-in */
@@ -109,9 +114,12 @@ struct ticketd_config {
 	char **staff_auth;       /* NULL-terminated, default { "pgp", "authres" } */
 	char *authserv_id;       /* NULL when unset: then "authres" proves nothing */
 	struct config_transport transport;
-	/* pgp (accepted and checked, not used yet) */
+	/* pgp: GnuPG's home (ticketd's own), the key pair customers encrypt
+	 * to (fingerprint), the file holding its passphrase (lib/secure.h) */
 	char *gnupg_home;      /* NULL when unset */
+	char *pgp_key;         /* NULL when unset: every secret key in the home */
 	char *passphrase_file; /* NULL when unset */
+	char *pgp_passphrase;  /* its first line, read at load time; NULL when unset */
 	struct config_staff *staff;
 	size_t staff_count;
 	struct config_queue *queues;

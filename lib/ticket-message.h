@@ -18,6 +18,8 @@
 #include "db.h"
 #include "ticket.h"
 
+struct secure_part;
+
 struct ticket_message {
 	long long ticket_id;
 	long long raw_id;      /* its raw_messages row, 0: none */
@@ -31,6 +33,10 @@ struct ticket_message {
 	const char *subject;
 	const char *body;
 	GPtrArray *attachments; /* struct mail_attachment *, may be NULL */
+	/* incoming mail (secure.h): its signature ("good" ... NULL: unsigned)
+	 * and its decrypted sections (struct secure_part *, may be NULL) */
+	const char *sig_status, *sig_fingerprint;
+	GPtrArray *secure_parts;
 	const char *now;
 };
 
@@ -39,6 +45,13 @@ enum db_status ticket_message_prepare(struct db *db, char **error_r);
 /* Stores the message and its attachments (those over 1 MiB by streamed
  * COPY, which leaves the pipeline for a moment). */
 enum db_status ticket_message_add(struct db *db, const struct ticket_message *m, char **error_r);
+
+/* One secure part of the stored message message_id, unless that message
+ * has it already (ticketctl decrypt-retry adds what is missing; messages
+ * are never edited).  part: struct secure_part * (secure.h). */
+enum db_status ticket_message_add_secure(struct db *db, long long message_id,
+					 const struct secure_part *part, const char *now,
+					 char **error_r);
 
 /* The newest ticket holding a message with one of these Message-IDs
  * (read with ticket_get_result()). */
