@@ -274,6 +274,8 @@ void apply_mail_base(const struct apply_ctx *ctx, const struct parsed_message *m
 			plan->info.requestor != NULL ? plan->info.requestor_name : msg->from->name,
 		.msg = msg,
 		.assignee = assignee != NULL ? assignee->name : NULL,
+		.secure = plan->secure,
+		.keys = ctx->keys,
 		.now = ctx->now,
 	};
 }

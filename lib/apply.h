@@ -37,12 +37,14 @@
 #include "message.h"
 #include "thread.h"
 #include "ticket.h"
+#include "secure.h"
 
 struct apply_ctx {
 	struct db *db;
 	const struct ticketd_config *cfg;
 	const int *queue_ids; /* database ids, parallel to cfg->queues */
 	const int *staff_ids; /* database ids, parallel to cfg->staff */
+	const struct secure_keys *keys; /* secure.h, NULL: no pgp configured */
 	time_t now;
 };
 
@@ -71,6 +73,9 @@ struct apply_plan {
 	int ask_recent;        /* the sender's latest tickets, for notifications */
 	char *recent_tickets;  /* ... read by apply_decide(), NULL: not asked */
 	struct bounce *bounce; /* a delivery report about mail we sent, or NULL */
+	/* its encrypted sections and signature (secure.h), borrowed; NULL:
+	 * none looked for */
+	const struct secure_message *secure;
 	/* staff (apply-staff.c) */
 	const struct config_staff *staff; /* authenticated staff member, or NULL */
 	bool to_comment;                  /* sent to the queue's comment address */

@@ -24,6 +24,9 @@
 #include "message.h"
 #include "ticket.h"
 
+struct secure_message;
+struct secure_keys;
+
 struct mailout {
 	const struct ticketd_config *cfg;
 	const struct config_queue *queue;
@@ -52,6 +55,14 @@ struct mailout {
 	const char *requestor_tickets; /* {{requestor.tickets}}: one line each */
 	const char *prefix;  /* put above the rendered body (a notification's reply separator) */
 	bool reply_to_queue; /* Reply-To: the queue's address (notifications to staff) */
+	/* The decrypted sections of msg (secure.h), or NULL.  Mail shows only
+	 * their placeholders; with encrypt_to set (a staff member's pgp_key,
+	 * notifications only) the mail goes out as RFC 3156 PGP/MIME encrypted
+	 * to that key, the sections' plaintext in place of the placeholders,
+	 * while the message row keeps the placeholders. */
+	const struct secure_message *secure;
+	const struct secure_keys *keys;
+	const char *encrypt_to;
 	time_t now;
 };
 
