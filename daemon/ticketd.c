@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "message.h"
 #include "pgp.h"
+#include "secure.h"
 #include "util.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,6 +375,50 @@ out:
 	return code;
 }
 
+/* ticketd -t: the PGP key pairs, as the daemon's user (GnuPG run as root
+ * in ticketd's home would leave root's sockets and files there). */
+static int check_keys(const struct ticketd_config *cfg)
+{
+	pid_t pid;
+	int status;
+
+	if (cfg->gnupg_home == NULL && cfg->pgp_key == NULL && cfg->passphrase_file == NULL) {
+		bool any = false;
+		for (size_t i = 0; i < cfg->queue_count; i++)
+			any = any || cfg->queues[i].pgp_key != NULL;
+		if (!any)
+			return EX_OK;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "ticketd: fork: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (pid == 0) {
+		struct secure_keys *keys;
+		GPtrArray *problems;
+
+		log_open("ticketd", true, false);
+		drop_privileges(cfg->user);
+		message_init();
+		pgp_init();
+		keys = secure_keys_new(cfg);
+		problems = secure_check_keys(cfg, keys);
+		for (guint i = 0; i < problems->len; i++)
+			fprintf(stderr, "%s: %s\n", cfg->path,
+				(char *)g_ptr_array_index(problems, i));
+		status = problems->len == 0 ? EX_OK : EX_CONFIG;
+		g_ptr_array_unref(problems);
+		secure_keys_free(&keys);
+		fflush(NULL);
+		_exit(status);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+}
+
 int main(int argc, char **argv)
 {
 	struct ticketd_config *cfg;
@@ -389,6 +435,10 @@ int main(int argc, char **argv)
 		cfg = load_config(opt.config);
 		if (cfg == NULL)
 			return EX_CONFIG;
+		if (check_keys(cfg) != EX_OK) {
+			config_free(&cfg);
+			return EX_CONFIG;
+		}
 		printf("%s: configuration is valid (%zu queues, %zu staff)\n", opt.config,
 		       cfg->queue_count, cfg->staff_count);
 		config_free(&cfg);

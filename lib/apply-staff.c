@@ -28,24 +28,29 @@ static bool allows(const struct ticketd_config *cfg, const struct config_staff *
 }
 
 const struct config_staff *apply_staff_author(const struct apply_ctx *ctx,
-					      const struct parsed_message *msg, const char *data,
+					      const struct parsed_message *msg,
+					      const struct secure_message *sm, const char *data,
 					      size_t len)
 {
 	const struct ticketd_config *cfg = ctx->cfg;
 	const struct config_staff *s = config_staff_by_email(cfg, msg->from->addr), *who;
 	struct pgp_signature sig = { 0 };
+	const struct pgp_signature *sig_of = &sig;
 	const char *how = NULL, *why_not = NULL;
 	char *error = NULL;
 
 	if (s == NULL)
 		return NULL;
-	/* GnuPG only for a member whose mail a signature may prove */
-	if (allows(cfg, s, "pgp") && s->pgp_key != NULL &&
-	    pgp_verify(data, len, cfg->gnupg_home, &sig, &error) < 0) {
+	/* GnuPG only for a member whose mail a signature may prove, and
+	 * only once: secure_open() may have checked it already */
+	if (sm != NULL && sm->sig_checked)
+		sig_of = &sm->sig;
+	else if (allows(cfg, s, "pgp") && s->pgp_key != NULL &&
+		 pgp_verify(data, len, cfg->gnupg_home, &sig, &error) < 0) {
 		log_warning("login=%s: cannot check the signature: %s", s->login, error);
 		g_free(error);
 	}
-	who = staff_auth_check(cfg, msg, &sig, &how, &why_not);
+	who = staff_auth_check(cfg, msg, sig_of, &how, &why_not);
 	if (who == NULL) {
 		char *mid = log_sanitize(msg->message_id, 0);
 		log_info("msgid=<%s> from the address of login=%s, not proven (%s): a customer's "

@@ -73,20 +73,21 @@ const struct config_queue *apply_choose_queue(const struct parsed_message *msg,
 	return q != NULL ? q : queues[0];
 }
 
-void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg, const char *data,
-		 size_t len, const struct config_queue *const *queues, size_t nqueues,
-		 struct apply_plan *plan)
+void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg,
+		 const struct secure_message *sm, const char *data, size_t len,
+		 const struct config_queue *const *queues, size_t nqueues, struct apply_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
 	plan->ask_copy = plan->ask_by_ids = plan->ask_tag = plan->ask_tag_cc = plan->ask_limit =
 		plan->ask_recent = DB_NOT_ASKED;
 	plan->queue = queues[0];
+	plan->secure = sm;
 	if (msg == NULL)
 		return;
 	plan->queue = apply_choose_queue(msg, queues, nqueues);
 	classify_message(msg, ctx->cfg, &plan->cls);
 	if (!plan->cls.automatic)
-		plan->staff = apply_staff_author(ctx, msg, data, len);
+		plan->staff = apply_staff_author(ctx, msg, sm, data, len);
 	else if (bounce_parse(data, len, ctx->cfg, &plan->bounce) == 0)
 		plan->bounce = NULL;
 }
@@ -322,6 +323,57 @@ static enum db_status bounced(const struct apply_ctx *ctx, const struct parsed_m
 	return st;
 }
 
+/* An event per encrypted section: decrypted (and how it was signed), or
+ * not and why; the reasons are GnuPG's and ours, never plaintext. */
+static enum db_status secure_events(const struct apply_ctx *ctx, const struct parsed_message *msg,
+				    const struct apply_plan *plan, const char *now, char **error_r)
+{
+	const struct secure_message *sm = plan->secure;
+	enum db_status st = DB_OK;
+	char *mid = NULL;
+
+	for (unsigned section = 1; section <= sm->sections && st == DB_OK; section++) {
+		const struct secure_failure *f = NULL;
+		const struct secure_part *p = NULL;
+		char *what;
+
+		for (guint i = 0; i < sm->failures->len && f == NULL; i++)
+			if (((struct secure_failure *)g_ptr_array_index(sm->failures, i))
+				    ->section == section)
+				f = g_ptr_array_index(sm->failures, i);
+		for (guint i = 0; i < sm->parts->len && p == NULL; i++)
+			if (((struct secure_part *)g_ptr_array_index(sm->parts, i))->section ==
+			    section)
+				p = g_ptr_array_index(sm->parts, i);
+		if (mid == NULL)
+			mid = log_sanitize(msg->message_id, 0);
+		if (f != NULL) {
+			what = g_strdup_printf("section %u: %s", section, f->reason);
+			log_warning(
+				"queue=%s ticket=%lld msgid=<%s> encrypted section %u kept as it "
+				"came: %s",
+				plan->queue->name, plan->ticket, mid, section, f->reason);
+			st = ticket_event(ctx->db, plan->ticket, now, "ticketd", "decrypt-failed",
+					  NULL, what, error_r);
+		} else {
+			const char *sig = p != NULL ? secure_sig_name(p->sig_status) : NULL;
+			what = sig == NULL
+				       ? g_strdup_printf("section %u", section)
+				       : g_strdup_printf("section %u, signature %s%s%s", section,
+							 sig, p->sig_fingerprint ? " by " : "",
+							 p->sig_fingerprint ? p->sig_fingerprint
+									    : "");
+			log_info("queue=%s ticket=%lld msgid=<%s> encrypted section %u decrypted",
+				 plan->queue->name, plan->ticket, mid, section);
+			st = ticket_event(ctx->db, plan->ticket, now, "ticketd", "decrypted", NULL,
+					  what, error_r);
+		}
+		g_free(what);
+	}
+	g_free(mid);
+	return st;
+}
+
 /* How the incoming message is stored. */
 static enum message_kind message_kind_of(const struct apply_plan *plan)
 {
@@ -426,7 +478,17 @@ enum db_status apply_store(const struct apply_ctx *ctx, const struct parsed_mess
 		.attachments = msg->attachments,
 		.now = now,
 	};
+	const struct secure_message *sm = plan->secure;
+	if (sm != NULL) {
+		row.sig_status = secure_sig_name(sm->sig.status);
+		row.sig_fingerprint = sm->sig.primary_fingerprint != NULL
+					      ? sm->sig.primary_fingerprint
+					      : sm->sig.fingerprint;
+		row.secure_parts = sm->parts;
+	}
 	st = ticket_message_add(ctx->db, &row, error_r);
+	if (st == DB_OK && sm != NULL)
+		st = secure_events(ctx, msg, plan, now, error_r);
 	if (st != DB_OK)
 		goto out;
 	db_flush(ctx->db);

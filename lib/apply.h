@@ -42,8 +42,8 @@
 struct apply_ctx {
 	struct db *db;
 	const struct ticketd_config *cfg;
-	const int *queue_ids; /* database ids, parallel to cfg->queues */
-	const int *staff_ids; /* database ids, parallel to cfg->staff */
+	const int *queue_ids;           /* database ids, parallel to cfg->queues */
+	const int *staff_ids;           /* database ids, parallel to cfg->staff */
 	const struct secure_keys *keys; /* secure.h, NULL: no pgp configured */
 	time_t now;
 };
@@ -94,10 +94,11 @@ struct apply_plan {
 	unsigned mails; /* mails written */
 };
 
-/* data, len: the raw message (a staff member's signature is checked on it). */
-void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg, const char *data,
-		 size_t len, const struct config_queue *const *queues, size_t nqueues,
-		 struct apply_plan *plan);
+/* data, len: the raw message (a staff member's signature is checked on it);
+ * sm: what secure_open() found in it (borrowed for the plan's life), or NULL. */
+void apply_begin(const struct apply_ctx *ctx, const struct parsed_message *msg,
+		 const struct secure_message *sm, const char *data, size_t len,
+		 const struct config_queue *const *queues, size_t nqueues, struct apply_plan *plan);
 enum db_status apply_ask(const struct apply_ctx *ctx, const struct parsed_message *msg,
 			 struct apply_plan *plan, char **error_r);
 /* After the sync that read the lookups. */
@@ -120,7 +121,8 @@ const struct config_queue *apply_choose_queue(const struct parsed_message *msg,
 /* apply-staff.c: who among the staff wrote msg, proven (NULL: nobody, it
  * is a customer's), and what the mail is once its ticket is known. */
 const struct config_staff *apply_staff_author(const struct apply_ctx *ctx,
-					      const struct parsed_message *msg, const char *data,
+					      const struct parsed_message *msg,
+					      const struct secure_message *sm, const char *data,
 					      size_t len);
 void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message *msg,
 			struct apply_plan *plan);

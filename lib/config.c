@@ -432,7 +432,8 @@ static bool config_store_string(struct config_ctx *ctx, const struct config_def 
 			size_t n = strcspn(contents, "\r\n");
 
 			if (memchr(contents, '\0', clen) != NULL || n == 0) {
-				config_error(ctx, s, key, "%s: must hold the passphrase on its first line",
+				config_error(ctx, s, key,
+					     "%s: must hold the passphrase on its first line",
 					     value);
 				explicit_bzero(contents, clen);
 				g_free(contents);
@@ -785,7 +786,8 @@ static void config_check_fingerprint(struct config_ctx *ctx, const struct config
 			bad = true;
 	}
 	if (bad || (digits != 40 && digits != 64))
-		config_error(ctx, s, key, "must be a key's whole fingerprint (40 or 64 hex digits)");
+		config_error(ctx, s, key,
+			     "must be a key's whole fingerprint (40 or 64 hex digits)");
 }
 
 static void config_check_staff_auth(struct config_ctx *ctx, const struct config_def *d,

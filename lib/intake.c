@@ -7,6 +7,7 @@
  * and the acknowledgements.
  */
 #include "intake.h"
+#include "secure.h"
 #include "mailout.h"
 #include "outbox.h"
 #include "queue.h"
@@ -59,6 +60,8 @@ int intake_init(struct intake *in, struct db *db, const struct ticketd_config *c
 					.queue_ids = in->queue_ids,
 					.staff_ids = in->staff_ids,
 					.now = now };
+	in->keys = secure_keys_new(cfg);
+	in->apply.keys = in->keys;
 	in->acks = g_ptr_array_new();
 	st = db_prepare_all(db, statements, G_N_ELEMENTS(statements), error_r);
 	if (st == DB_OK)
@@ -93,6 +96,8 @@ void intake_deinit(struct intake *in)
 	in->queue_ids = NULL;
 	g_free(in->staff_ids);
 	in->staff_ids = NULL;
+	secure_keys_free(&in->keys);
+	in->apply.keys = NULL;
 	pending_clear(in);
 	if (in->acks != NULL)
 		g_ptr_array_free(in->acks, TRUE);
@@ -189,8 +194,9 @@ enum db_status intake_keep_failed(struct intake *in, const char *source, const c
  * duplicate copy, or applied to its ticket (apply.h). */
 static enum db_status store_one(struct intake *in, const char *source, const char *uid,
 				const char *data, size_t len, struct parsed_message *msg,
-				const char *reason, const struct config_queue *const *queues,
-				size_t nqueues, enum intake_result *result_r, char **error_r)
+				const struct secure_message *sm, const char *reason,
+				const struct config_queue *const *queues, size_t nqueues,
+				enum intake_result *result_r, char **error_r)
 {
 	struct apply_plan plan;
 	long long raw_id, drawn = 0;
@@ -199,7 +205,7 @@ static enum db_status store_one(struct intake *in, const char *source, const cha
 	int ask_seen;
 
 	*result_r = INTAKE_ALREADY;
-	apply_begin(&in->apply, msg, data, len, queues, nqueues, &plan);
+	apply_begin(&in->apply, msg, sm, data, len, queues, nqueues, &plan);
 	if ((st = apply_ask(&in->apply, msg, &plan, error_r)) != DB_OK ||
 	    (st = db_send(in->db, "intake_seen", 3,
 			  (const char *const[]){ source, uid, plan.names_no_ticket ? "t" : "f" },
@@ -277,12 +283,27 @@ out:
 	return st;
 }
 
+/* Parses the message, then decrypts its encrypted sections and checks its
+ * signature (secure.h): from here on its text holds placeholders only. */
 static int parse(struct intake *in, const char *data, size_t len, struct parsed_message **msg_r,
-		 char **reason_r)
+		 struct secure_message *sm, char **reason_r)
 {
 	struct message_limits limits = { .max_size = in->cfg->max_message_size };
 
-	return message_parse(data, len, &limits, msg_r, reason_r);
+	if (message_parse(data, len, &limits, msg_r, reason_r) < 0)
+		return -1;
+	secure_open(*msg_r, data, len, in->keys, &limits, sm);
+	return 0;
+}
+
+static void count_secure(struct intake *in, const struct secure_message *sm)
+{
+	if (sm->sections == 0 && !sm->sig_checked)
+		return;
+	in->stats.pgp_messages++;
+	in->stats.decrypted += sm->sections - sm->failures->len;
+	in->stats.undecrypted += sm->failures->len;
+	in->stats.pgp_seconds += sm->seconds;
 }
 
 /* Counts a finished message in the stats. */
@@ -387,8 +408,9 @@ enum db_status intake_settle(struct intake *in, char **error_r)
  * parser's reason). */
 static enum db_status store(struct intake *in, const char *source, const char *uid,
 			    const char *data, size_t len, struct parsed_message *msg,
-			    const char *parse_error, const struct config_queue *const *queues,
-			    size_t nqueues, bool *stored_r, char **error_r)
+			    const struct secure_message *sm, const char *parse_error,
+			    const struct config_queue *const *queues, size_t nqueues,
+			    bool *stored_r, char **error_r)
 {
 	enum intake_result result = INTAKE_FAILED;
 	struct intake_stats before;
@@ -398,7 +420,7 @@ static enum db_status store(struct intake *in, const char *source, const char *u
 	*stored_r = false;
 	db_mark(in->db);
 	before = in->stats;
-	st = store_one(in, source, uid, data, len, msg, parse_error, queues, nqueues, &result,
+	st = store_one(in, source, uid, data, len, msg, sm, parse_error, queues, nqueues, &result,
 		       &reason);
 	if (st == DB_ERR_EARLIER) {
 		/* the message before this one failed: deal with it, then
@@ -409,7 +431,7 @@ static enum db_status store(struct intake *in, const char *source, const char *u
 			goto out;
 		db_mark(in->db);
 		before = in->stats;
-		st = store_one(in, source, uid, data, len, msg, parse_error, queues, nqueues,
+		st = store_one(in, source, uid, data, len, msg, sm, parse_error, queues, nqueues,
 			       &result, &reason);
 	}
 	if (st != DB_ERR_CONNECTION)
@@ -453,11 +475,15 @@ enum db_status intake_store(struct intake *in, const char *source, const char *u
 			    size_t nqueues, bool *stored_r, char **error_r)
 {
 	struct parsed_message *msg = NULL;
+	struct secure_message sm = { 0 };
 	char *reason = NULL;
 	enum db_status st;
 
-	(void)parse(in, data, len, &msg, &reason);
-	st = store(in, source, uid, data, len, msg, reason, queues, nqueues, stored_r, error_r);
+	if (parse(in, data, len, &msg, &sm, &reason) == 0)
+		count_secure(in, &sm);
+	st = store(in, source, uid, data, len, msg, &sm, reason, queues, nqueues, stored_r,
+		   error_r);
+	secure_message_clear(&sm);
 	message_free(&msg);
 	g_free(reason);
 	return st;

@@ -41,6 +41,10 @@ struct intake_stats {
 	unsigned new_tickets, followups, automatic, duplicates, already, failed, autoresponses;
 	unsigned recorded; /* kept raw on no ticket */
 	unsigned left;     /* left in the mailbox for the next cycle */
+	/* messages with encrypted sections or a signature GnuPG looked at,
+	 * their sections decrypted and not, and the time spent in GnuPG */
+	unsigned pgp_messages, decrypted, undecrypted;
+	double pgp_seconds;
 };
 
 /* The message whose statements are pipelined but not yet confirmed (pipeline
@@ -60,6 +64,7 @@ struct intake {
 	int *staff_ids; /* parallel to cfg->staff */
 	time_t now;
 	struct apply_ctx apply;
+	struct secure_keys *keys; /* secure.h, NULL: no pgp configured */
 	volatile const int *stop; /* set by SIGTERM: finish the message in hand */
 	struct intake_stats stats;
 	GPtrArray *acks; /* uids of the batch that may leave after the commit */

@@ -381,6 +381,17 @@ static void walk_alternative(struct walk *w, GMimeMultipart *mp, unsigned depth)
 		walk_object(w, g_mime_multipart_get_part(mp, html), depth + 1);
 }
 
+/* An RFC 3156 multipart/encrypted with its two parts, the second a leaf. */
+static bool is_pgp_encrypted(GMimeMultipart *mp, GMimeContentType *ct)
+{
+	const char *protocol = g_mime_content_type_get_parameter(ct, "protocol");
+
+	return g_mime_content_type_is_type(ct, "multipart", "encrypted") && protocol != NULL &&
+	       g_ascii_strcasecmp(protocol, "application/pgp-encrypted") == 0 &&
+	       g_mime_multipart_get_count(mp) >= 2 &&
+	       GMIME_IS_PART(g_mime_multipart_get_part(mp, 1));
+}
+
 static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 {
 	if (obj == NULL)
@@ -414,6 +425,14 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth)
 		}
 		if (ct != NULL && g_mime_content_type_is_type(ct, "multipart", "alternative")) {
 			walk_alternative(w, mp, depth);
+			return;
+		}
+		if (ct != NULL && is_pgp_encrypted(mp, ct)) {
+			/* RFC 3156: the payload is secure.c's to decrypt; its
+			 * control part and the ciphertext are no attachments */
+			GMimeObject *payload = g_mime_multipart_get_part(mp, 1);
+			g_ptr_array_add(w->msg->encrypted,
+					part_content(w->msg, GMIME_PART(payload)));
 			return;
 		}
 		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)

@@ -516,6 +516,7 @@ static struct parsed_message *parsed_message_new(void)
 	msg->cc = g_ptr_array_new_with_free_func(address_free_cb);
 	msg->headers = g_ptr_array_new_with_free_func(header_free_cb);
 	msg->attachments = g_ptr_array_new_with_free_func(attachment_free_cb);
+	msg->encrypted = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	msg->warnings = g_ptr_array_new_with_free_func(g_free);
 	return msg;
 }
@@ -565,10 +566,72 @@ void message_gmime_close(struct message_gmime *g)
 	}
 }
 
+/* The parser's options: loose, with our fallback charsets, warnings into msg. */
+static GMimeParserOptions *parser_options(struct parsed_message *msg)
+{
+	static const char *fallback_charsets[] = { "utf-8", "windows-1252", "iso-8859-1", NULL };
+	GMimeParserOptions *options = g_mime_parser_options_new();
+
+	g_mime_parser_options_set_rfc2047_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_fallback_charsets(options, fallback_charsets);
+	g_mime_parser_options_set_warning_callback(options, parser_warning, msg);
+	return options;
+}
+
+/* limits (may be NULL) with every 0 replaced by its default. */
+static void limits_fill(const struct message_limits *limits, struct message_limits *lim)
+{
+	if (limits != NULL)
+		*lim = *limits;
+	lim->max_depth = lim->max_depth != 0 ? lim->max_depth : DEFAULT_MAX_DEPTH;
+	lim->max_parts = lim->max_parts != 0 ? lim->max_parts : DEFAULT_MAX_PARTS;
+	lim->max_text = lim->max_text != 0 ? lim->max_text : DEFAULT_MAX_TEXT;
+}
+
+int message_parse_entity(const char *data, size_t len, const struct message_limits *limits,
+			 struct parsed_message **msg_r, char **error_r)
+{
+	struct message_limits lim = { 0 };
+	struct parsed_message *msg;
+	GMimeParserOptions *options;
+	struct message_gmime g = { 0 };
+	int ret = -1;
+
+	*msg_r = NULL;
+	limits_fill(limits, &lim);
+	if (lim.max_size != 0 && len > lim.max_size) {
+		error_set(error_r, "entity too large (%zu bytes, limit %zu)", len, lim.max_size);
+		return -1;
+	}
+	msg = parsed_message_new();
+	msg->from = g_new0(struct mail_address, 1);
+	msg->from->name = g_strdup("");
+	msg->from->addr = g_strdup("");
+	msg->from->spelling = g_strdup("");
+	msg->subject = g_strdup("");
+	options = parser_options(msg);
+	if (message_gmime_open(&g, data, len, options) == NULL) {
+		error_set(error_r, "not a MIME entity (no header found)");
+		goto out;
+	}
+	message_repair_encoded_words(GMIME_OBJECT(g.message));
+	message_read_body(msg, g.message, options, &lim);
+	msg->content_type = top_content_type(g.message);
+	*msg_r = msg;
+	msg = NULL;
+	ret = 0;
+out:
+	message_gmime_close(&g);
+	g_mime_parser_options_free(options);
+	message_free(&msg);
+	return ret;
+}
+
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r)
 {
-	static const char *fallback_charsets[] = { "utf-8", "windows-1252", "iso-8859-1", NULL };
 	struct message_limits lim = { 0 };
 	struct parsed_message *msg = NULL;
 	GMimeParserOptions *options = NULL;
@@ -578,11 +641,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 	int ret = -1;
 
 	*msg_r = NULL;
-	if (limits != NULL)
-		lim = *limits;
-	lim.max_depth = lim.max_depth != 0 ? lim.max_depth : DEFAULT_MAX_DEPTH;
-	lim.max_parts = lim.max_parts != 0 ? lim.max_parts : DEFAULT_MAX_PARTS;
-	lim.max_text = lim.max_text != 0 ? lim.max_text : DEFAULT_MAX_TEXT;
+	limits_fill(limits, &lim);
 	if (lim.max_size != 0 && len > lim.max_size) {
 		error_set(error_r, "message too large (%zu bytes, limit %zu)", len, lim.max_size);
 		goto out;
@@ -598,12 +657,7 @@ int message_parse(const char *data, size_t len, const struct message_limits *lim
 		goto out;
 	}
 
-	options = g_mime_parser_options_new();
-	g_mime_parser_options_set_rfc2047_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_address_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_parameter_compliance_mode(options, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_mime_parser_options_set_fallback_charsets(options, fallback_charsets);
-	g_mime_parser_options_set_warning_callback(options, parser_warning, msg);
+	options = parser_options(msg);
 	message = message_gmime_open(&g, data + skipped, len - skipped, options);
 	if (message == NULL) {
 		error_set(error_r, "not a mail message (no header found)");
@@ -646,6 +700,7 @@ void message_free(struct parsed_message **msg)
 	g_free(m->subject);
 	g_free(m->text);
 	g_ptr_array_unref(m->attachments);
+	g_ptr_array_unref(m->encrypted);
 	g_ptr_array_unref(m->warnings);
 	g_free(m);
 	*msg = NULL;

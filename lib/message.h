@@ -70,8 +70,12 @@ struct parsed_message {
 	char *text;                  /* the readable body text, UTF-8, "" when none */
 	bool text_from_html;         /* text was converted from an HTML-only body */
 	GPtrArray *attachments;      /* struct mail_attachment * */
-	GPtrArray *warnings;         /* char *, what was repaired (bad charset, ...) */
-	char *content_type;          /* top-level "type/subtype", lower-cased */
+	/* GBytes *: the encrypted payload (second part) of each RFC 3156
+	 * multipart/encrypted part, in the order met; such parts add neither
+	 * text nor attachments (secure.h decides what becomes of them) */
+	GPtrArray *encrypted;
+	GPtrArray *warnings; /* char *, what was repaired (bad charset, ...) */
+	char *content_type;  /* top-level "type/subtype", lower-cased */
 };
 
 void message_init(void);
@@ -80,6 +84,13 @@ void message_deinit(void);
 int message_parse(const char *data, size_t len, const struct message_limits *limits,
 		  struct parsed_message **msg_r, char **error_r);
 void message_free(struct parsed_message **msg);
+
+/* Parses a MIME entity that is not a whole message (the plaintext of a
+ * PGP/MIME part: a header with Content-Type, a blank line, the body) for
+ * its text and attachments only: from is an empty address, the other
+ * header fields are empty. */
+int message_parse_entity(const char *data, size_t len, const struct message_limits *limits,
+			 struct parsed_message **msg_r, char **error_r);
 
 /* First header with that name (case-insensitive), or NULL. */
 const char *message_header(const struct parsed_message *msg, const char *name);

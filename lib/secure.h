@@ -70,9 +70,9 @@ struct secure_failure {
 };
 
 struct secure_message {
-	unsigned sections;   /* encrypted sections found (decrypted or not) */
-	GPtrArray *parts;    /* struct secure_part *, by section and part */
-	GPtrArray *failures; /* struct secure_failure * */
+	unsigned sections;        /* encrypted sections found (decrypted or not) */
+	GPtrArray *parts;         /* struct secure_part *, by section and part */
+	GPtrArray *failures;      /* struct secure_failure * */
 	struct pgp_signature sig; /* the message's own signature */
 	bool sig_checked;         /* the raw bytes looked signed and were verified */
 	double seconds;           /* time spent in GnuPG (for the bench's figures) */
@@ -87,6 +87,13 @@ struct secure_keys *secure_keys_new(const struct ticketd_config *cfg);
 void secure_keys_free(struct secure_keys **keys);
 /* The keyring pgp.h functions take (NULL when keys is NULL). */
 const struct pgp_keyring *secure_keyring(const struct secure_keys *keys);
+
+/* For ticketd -t: each configured key pair (pgp.key, or every secret key
+ * of the home when unset; each queue's pgp.key) is in the home, its
+ * passphrase opens it, and a round trip through it works (pgp_check_key).
+ * Returns the problems found, each a line of text (char *); empty when
+ * none or when no pgp is configured. */
+GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys);
 
 /* The cheap test secure_open() makes before it runs GnuPG for a signature:
  * the raw bytes hold a PGP signature marker. */

@@ -4,6 +4,7 @@
  */
 #include "ticket-message.h"
 #include "message.h"
+#include "secure.h"
 #include "util.h"
 
 #include <string.h>
@@ -11,8 +12,15 @@
 static const struct db_statement statements[] = {
 	{ "ticket_message_insert",
 	  "INSERT INTO messages (ticket_id, raw_id, direction, kind, message_id, in_reply_to, "
-	  "refs, from_addr, from_name, to_addrs, cc_addrs, subject, body, created) VALUES "
-	  "($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14)" },
+	  "refs, from_addr, from_name, to_addrs, cc_addrs, subject, body, created, sig_status, "
+	  "sig_fingerprint) VALUES "
+	  "($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15, $16)" },
+	/* right after its message ($1 NULL), or on a stored one (decrypt-retry) */
+	{ "ticket_secure_insert",
+	  "INSERT INTO secure_parts (message_id, section, part, kind, filename, content_type, "
+	  "size, content, sig_status, sig_fingerprint, created) VALUES "
+	  "(COALESCE($1::bigint, currval('messages_id_seq')), $2, $3, $4, $5, $6, $7, $8, $9, "
+	  "$10, $11) ON CONFLICT DO NOTHING" },
 	/* right after its message, in the same session and module */
 	{ "ticket_attachment_insert",
 	  "INSERT INTO attachments (message_id, filename, content_type, size, content) "
@@ -140,6 +148,34 @@ static enum db_status add_attachment(struct db *db, const struct mail_attachment
 			   5, values, copy_lengths, 1u << 4, error_r);
 }
 
+/* message_id: NULL for the message just inserted. */
+static enum db_status add_secure(struct db *db, const char *message_id, const struct secure_part *p,
+				 const char *now, char **error_r)
+{
+	gsize size;
+	const char *data = g_bytes_get_data(p->content, &size);
+	char section[16], part[16], sizetext[24];
+	const char *values[11] = {
+		message_id,
+		section,
+		part,
+		p->attachment ? "attachment" : "text",
+		p->filename,
+		p->content_type,
+		sizetext,
+		data != NULL ? data : "",
+		secure_sig_name(p->sig_status),
+		p->sig_fingerprint,
+		now,
+	};
+	int lengths[11] = { [7] = (int)size };
+
+	g_snprintf(section, sizeof(section), "%u", p->section);
+	g_snprintf(part, sizeof(part), "%u", p->part);
+	g_snprintf(sizetext, sizeof(sizetext), "%zu", (size_t)size);
+	return db_send(db, "ticket_secure_insert", 11, values, lengths, 1u << 7, NULL, error_r);
+}
+
 enum db_status ticket_message_add(struct db *db, const struct ticket_message *m, char **error_r)
 {
 	char ticket[24], raw[24];
@@ -148,16 +184,29 @@ enum db_status ticket_message_add(struct db *db, const struct ticket_message *m,
 
 	g_snprintf(ticket, sizeof(ticket), "%lld", m->ticket_id);
 	g_snprintf(raw, sizeof(raw), "%lld", m->raw_id);
-	st = db_send(db, "ticket_message_insert", 14,
+	st = db_send(db, "ticket_message_insert", 16,
 		     (const char *const[]){
 			     ticket, m->raw_id > 0 ? raw : NULL, m->direction,
 			     message_kind_name(m->kind), m->message_id, m->in_reply_to, refs,
 			     m->from_addr ? m->from_addr : "", m->from_name ? m->from_name : "",
 			     m->to_addrs ? m->to_addrs : "", m->cc_addrs ? m->cc_addrs : "",
-			     m->subject ? m->subject : "", m->body ? m->body : "", m->now },
+			     m->subject ? m->subject : "", m->body ? m->body : "", m->now,
+			     m->sig_status, m->sig_fingerprint },
 		     NULL, 0, NULL, error_r);
 	g_free(refs);
 	for (guint i = 0; st == DB_OK && m->attachments != NULL && i < m->attachments->len; i++)
 		st = add_attachment(db, g_ptr_array_index(m->attachments, i), error_r);
+	for (guint i = 0; st == DB_OK && m->secure_parts != NULL && i < m->secure_parts->len; i++)
+		st = add_secure(db, NULL, g_ptr_array_index(m->secure_parts, i), m->now, error_r);
 	return st;
+}
+
+enum db_status ticket_message_add_secure(struct db *db, long long message_id,
+					 const struct secure_part *part, const char *now,
+					 char **error_r)
+{
+	char id[24];
+
+	g_snprintf(id, sizeof(id), "%lld", message_id);
+	return add_secure(db, id, part, now, error_r);
 }

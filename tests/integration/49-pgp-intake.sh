@@ -1,0 +1,240 @@
+#!/bin/sh
+# Encrypted and signed customer mail through intake (issue 18): inline
+# blocks, PGP/MIME (with an attachment inside), encrypted+signed,
+# clear-signed, a wrong key, a corrupt block, a huge block, a wrong
+# passphrase file.  For each: the stored text with its placeholders, the
+# secure parts, the events; and the plaintext is nowhere else: not in a
+# message row, an outbox row (auto-responses and notifications), the raw
+# copy, ticketctl show without --decrypt, or the daemon's log at -v.
+. "$(dirname "$0")/../lib.sh"
+
+command -v gpg >/dev/null || skip_all "gpg not installed"
+command -v gpgconf >/dev/null || skip_all "gpgconf not installed"
+start_pg || skip_all "cannot start PostgreSQL"
+. "$TOP/tests/gpg.sh"
+gpg_homes ticketd carol eve
+
+PASS='support pass ü 42'
+gpg_key_pass support "$PASS" ticketd || skip_all "gpg cannot make a key"
+gpg_key carol || skip_all "gpg cannot make a key"
+gpg_key eve || skip_all "gpg cannot make a key"
+SUP=$(gpg_fpr_in ticketd support)
+CAROL=$(gpg_fpr carol)
+g "$T/ticketd" --export --armor support@example.com | g "$T/carol" --import 2>/dev/null
+g "$T/carol" --export --armor carol@example.com | g "$T/ticketd" --import 2>/dev/null
+g "$T/eve" --export --armor eve@example.com | g "$T/carol" --import 2>/dev/null
+gpg_forget ticketd
+
+printf '%s\n' "$PASS" >"$T/pgp.pass"
+chmod 600 "$T/pgp.pass"
+printf 'not the passphrase\n' >"$T/wrong.pass"
+chmod 600 "$T/wrong.pass"
+NOTIFY=admins write_config
+cat >>"$T/ticketd.conf" <<CONF
+pgp = { gnupg_home = "$T/ticketd"; key = "$SUP"; passphrase_file = "$T/pgp.pass"; };
+CONF
+sed "s|$T/pgp.pass|$T/wrong.pass|" "$T/ticketd.conf" >"$T/wrong.conf"
+"$TICKETCTL" -c "$T/ticketd.conf" db migrate >/dev/null || { echo "Bail out! db migrate"; exit 1; }
+
+# ticketd -t checks the key pair and its passphrase
+"$TICKETD" -t -c "$T/ticketd.conf" >/dev/null 2>"$T/t.err"
+ok $? "ticketd -t: the key and its passphrase are good"
+"$TICKETD" -t -c "$T/wrong.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t: a wrong passphrase file is a config error"
+grep -q "passphrase" "$T/t.err"
+ok $? "... and says it is the passphrase"
+sed "s|key = \"$SUP\"|key = \"$CAROL\"|" "$T/ticketd.conf" >"$T/nokey.conf"
+"$TICKETD" -t -c "$T/nokey.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t: a key without its secret part in the home is a config error"
+sed "s|$T/pgp.pass|$T/missing.pass|" "$T/ticketd.conf" >"$T/nofile.conf"
+"$TICKETD" -t -c "$T/nofile.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t: an unreadable passphrase file is a config error"
+grep -q "missing.pass" "$T/t.err"
+ok $? "... naming the file"
+
+# enc HOME ARGS... < plaintext > armored
+enc() {
+	_h=$1
+	shift
+	g "$T/$_h" --trust-model always --armor "$@" 2>>"$T/enc.log"
+}
+mail() { # mail MSGID SUBJECT < body
+	printf 'From: Carol <carol@example.com>\nTo: support@example.com\nSubject: %s\n' "$2"
+	printf 'Message-ID: <%s>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n\n' "$1"
+	cat
+}
+body_of() { psql_q "SELECT body FROM messages WHERE message_id = '$1'"; }
+ticket_of() { psql_q "SELECT ticket_id FROM messages WHERE message_id = '$1'"; }
+part() { # part MSGID SECTION PART: its content as text
+	psql_q "SELECT convert_from(content, 'UTF8') FROM secure_parts s JOIN messages m ON m.id = s.message_id
+		WHERE m.message_id = '$1' AND section = $2 AND part = $3"
+}
+events() { # events MSGID TYPE: its ticket's events of that type, new values
+	psql_q "SELECT new FROM events WHERE ticket_id = (SELECT ticket_id FROM messages
+		WHERE message_id = '$1') AND type = '$2' ORDER BY id"
+}
+
+# 0. a wrong passphrase file: the block stays, the event says why (the
+# agent forgets the passphrase ticketd -t gave it: it would open the key)
+gpg_forget ticketd
+printf 'SECRET-WRONGPASS-5501\n' | enc carol -r support@example.com -e >"$T/b0.asc"
+{ printf 'Before.\n'; cat "$T/b0.asc"; printf 'After.\n'; } | mail w0@example.com "wrong pass" |
+	deliver support w0
+"$TICKETD" -c "$T/wrong.conf" --once -v --now=2026-11-23T10:00:00Z 2>>"$T/ticketd.log"
+body_of w0@example.com | grep -q -- "-----BEGIN PGP MESSAGE-----"
+ok $? "wrong passphrase: the block is kept verbatim"
+is "$(psql_q "SELECT count(*) FROM secure_parts")" 0 "... no secure part"
+events w0@example.com decrypt-failed | grep -q "^section 1: .*passphrase"
+ok $? "... a decrypt-failed event names the passphrase"
+
+# 1. one inline block with text around it
+printf 'SECRET-ONE-7301 password hunter2\n' | enc carol -r support@example.com -e >"$T/b1.asc"
+{ printf 'Hello,\nmy password:\n'; cat "$T/b1.asc"; printf 'Thanks, Carol\n'; } |
+	mail i1@example.com "one block" | deliver support i1
+# 2. two blocks with text between them
+printf 'SECRET-TWO-A-1187\n' | enc carol -r support@example.com -e >"$T/b2a.asc"
+printf 'SECRET-TWO-B-2291\n' | enc carol -r support@example.com -e >"$T/b2b.asc"
+{ printf 'First:\n'; cat "$T/b2a.asc"; printf 'and second:\n'; cat "$T/b2b.asc"; printf 'end\n'; } |
+	mail i2@example.com "two blocks" | deliver support i2
+# 3. PGP/MIME, an attachment inside; 4. the same encrypted and signed
+python3 - "$T" <<'PY'
+import sys
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.mime.application import MIMEApplication
+t = sys.argv[1]
+inner = MIMEMultipart("mixed")
+inner.attach(MIMEText("SECRET-MIME-4410 the vault code is 1234\n", "plain", "utf-8"))
+a = MIMEApplication(b"SECRET-ATTACH-9902 key material\n", "octet-stream")
+a.add_header("Content-Disposition", "attachment", filename="vault.key")
+inner.attach(a)
+open(t + "/inner.eml", "wb").write(inner.as_bytes())
+PY
+enc carol -r support@example.com -e <"$T/inner.eml" >"$T/mime.asc"
+enc carol -r support@example.com -u carol@example.com -s -e <"$T/inner.eml" >"$T/mimes.asc"
+pgpmime() { # pgpmime MSGID SUBJECT ARMORED
+	printf 'From: Carol <carol@example.com>\nTo: support@example.com\nSubject: %s\n' "$2"
+	printf 'Message-ID: <%s>\nMIME-Version: 1.0\n' "$1"
+	printf 'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="XX"\n\n'
+	printf -- '--XX\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n'
+	printf -- '--XX\nContent-Type: application/octet-stream; name="encrypted.asc"\n\n'
+	cat "$3"
+	printf -- '\n--XX--\n'
+}
+pgpmime m3@example.com "pgp mime" "$T/mime.asc" | deliver support m3
+pgpmime m4@example.com "pgp mime signed" "$T/mimes.asc" | deliver support m4
+# 5. clear-signed only, good; and one changed after signing
+printf 'Please call me back. SIGNED-ONLY-3030\n' | g "$T/carol" --clearsign -u carol@example.com >"$T/cs.asc"
+mail c5@example.com "clear signed" <"$T/cs.asc" | deliver support c5
+sed 's/call me back/call me never/' "$T/cs.asc" | mail c6@example.com "clear signed, changed" |
+	deliver support c6
+printf 'Unknown signer\n' | g "$T/eve" --clearsign -u eve@example.com >"$T/eve.asc"
+mail c7@example.com "signed by eve" <"$T/eve.asc" | deliver support c7
+# 6. a block for a key ticketd does not have
+printf 'SECRET-WRONGKEY-6060\n' | enc carol -r eve@example.com -e >"$T/b6.asc"
+{ printf 'For eve:\n'; cat "$T/b6.asc"; } | mail k6@example.com "wrong key" | deliver support k6
+# 7. a corrupt block (its middle changed), 8. a truncated one
+awk 'NR == 5 { gsub(/[A-Za-z]/, "Q") } { print }' "$T/b1.asc" >"$T/b7.asc"
+{ printf 'Corrupt:\n'; cat "$T/b7.asc"; } | mail x7@example.com "corrupt" | deliver support x7
+{ printf 'Truncated:\n'; head -n 6 "$T/b1.asc"; } | mail x8@example.com "truncated" | deliver support x8
+# 9. a huge block: 2 MB of text
+python3 -c "
+import base64, os
+print('SECRET-HUGE-8080')
+data = base64.b64encode(os.urandom(1500000)).decode()
+for i in range(0, len(data), 76): print(data[i:i+76])
+" >"$T/huge.txt"
+enc carol -r support@example.com -z 0 -e <"$T/huge.txt" >"$T/b9.asc"
+{ printf 'Huge:\n'; cat "$T/b9.asc"; } | mail h9@example.com "huge" | deliver support h9
+
+run_once -v --now=2026-11-23T10:05:00Z
+
+# 1
+is "$(body_of i1@example.com)" "$(printf 'Hello,\nmy password:\n[encrypted section 1]\nThanks, Carol')" \
+	"one block: the text keeps what was around it, a placeholder in its place"
+is "$(part i1@example.com 1 0)" "SECRET-ONE-7301 password hunter2" "... the secure part is the plaintext"
+is "$(events i1@example.com decrypted)" "section 1" "... a decrypted event"
+# 2
+is "$(body_of i2@example.com)" \
+	"$(printf 'First:\n[encrypted section 1]\nand second:\n[encrypted section 2]\nend')" \
+	"two blocks: two placeholders, in order"
+is "$(part i2@example.com 1 0)|$(part i2@example.com 2 0)" "SECRET-TWO-A-1187|SECRET-TWO-B-2291" \
+	"... two secure parts, numbered as the placeholders"
+is "$(events i2@example.com decrypted | tr '\n' ' ')" "section 1 section 2 " "... an event each"
+# 3
+is "$(body_of m3@example.com)" "[encrypted section 1]" "PGP/MIME: the text is the placeholder"
+is "$(part m3@example.com 1 0)" "SECRET-MIME-4410 the vault code is 1234" "... part 0 is the inner text"
+is "$(psql_q "SELECT s.kind || '|' || s.filename || '|' || s.content_type || '|' || s.size FROM secure_parts s
+	JOIN messages m ON m.id = s.message_id WHERE m.message_id = 'm3@example.com' AND part = 1")" \
+	"attachment|vault.key|application/octet-stream|32" "... the attachment inside is a secure part"
+is "$(psql_q "SELECT count(*) FROM attachments a JOIN messages m ON m.id = a.message_id
+	WHERE m.message_id = 'm3@example.com'")" 0 "... and no attachment of the message"
+is "$(psql_q "SELECT coalesce(s.sig_status, 'none') FROM secure_parts s JOIN messages m ON m.id = s.message_id
+	WHERE m.message_id = 'm3@example.com' AND part = 0")" none "... unsigned"
+# 4
+is "$(psql_q "SELECT s.sig_status || '|' || s.sig_fingerprint FROM secure_parts s JOIN messages m
+	ON m.id = s.message_id WHERE m.message_id = 'm4@example.com' AND part = 0")" "good|$CAROL" \
+	"encrypted and signed: the part's signature is good, by carol's key"
+is "$(events m4@example.com decrypted)" "section 1, signature good by $CAROL" "... the event says so"
+# 5
+is "$(psql_q "SELECT sig_status || '|' || sig_fingerprint FROM messages WHERE message_id = 'c5@example.com'")" \
+	"good|$CAROL" "clear-signed: the message's signature is good, by carol"
+is "$(psql_q "SELECT sig_status FROM messages WHERE message_id = 'c6@example.com'")" bad \
+	"... changed after signing: bad"
+is "$(psql_q "SELECT sig_status FROM messages WHERE message_id = 'c7@example.com'")" unknown-key \
+	"... by a key ticketd does not know: unknown-key"
+is "$(psql_q "SELECT coalesce(sig_status, 'none') FROM messages WHERE message_id = 'i1@example.com'")" none \
+	"an unsigned message has no signature status"
+"$TICKETCTL" -c "$T/ticketd.conf" show "$(ticket_of c5@example.com)" >"$T/show5.txt" 2>&1
+grep -q "good" "$T/show5.txt" && grep -q "$CAROL" "$T/show5.txt"
+ok $? "ticketctl show prints the signature's status and signer"
+# 6
+body_of k6@example.com | grep -q -- "-----END PGP MESSAGE-----"
+ok $? "wrong key: the block is kept verbatim"
+events k6@example.com decrypt-failed | grep -q "^section 1: no secret key"
+ok $? "... the event: no secret key"
+# 7, 8
+events x7@example.com decrypt-failed | grep -q "^section 1: "
+ok $? "corrupt block: a decrypt-failed event"
+body_of x7@example.com | grep -q -- "-----BEGIN PGP MESSAGE-----"
+ok $? "... the block kept"
+events x8@example.com decrypt-failed | grep -q "^section 1: "
+ok $? "truncated block: a decrypt-failed event"
+# 9
+is "$(psql_q "SELECT size FROM secure_parts s JOIN messages m ON m.id = s.message_id
+	WHERE m.message_id = 'h9@example.com'")" "$(wc -c <"$T/huge.txt" | tr -d ' ')" \
+	"a huge block: decrypted whole"
+is "$(body_of h9@example.com)" "$(printf 'Huge:\n[encrypted section 1]')" "... a placeholder in the text"
+is "$(psql_q "SELECT count(*) FROM raw_messages WHERE status <> 'stored'")" 0 \
+	"every message stored, none failed"
+
+# the plaintext is nowhere but in secure_parts
+secrets="SECRET-ONE-7301 hunter2 SECRET-TWO-A-1187 SECRET-TWO-B-2291 SECRET-MIME-4410 SECRET-ATTACH-9902 SECRET-HUGE-8080"
+leaks=
+for s in $secrets; do
+	n=$(psql_q "SELECT (SELECT count(*) FROM messages WHERE strpos(body, '$s') > 0)
+		+ (SELECT count(*) FROM outbox WHERE strpos(encode(raw, 'escape'), '$s') > 0)
+		+ (SELECT count(*) FROM raw_messages WHERE strpos(encode(raw, 'escape'), '$s') > 0)
+		+ (SELECT count(*) FROM attachments WHERE strpos(encode(content, 'escape'), '$s') > 0)
+		+ (SELECT count(*) FROM events WHERE strpos(coalesce(new, '') || coalesce(old, ''), '$s') > 0)")
+	[ "$n" = 0 ] || leaks="$leaks $s(db:$n)"
+	grep -q -- "$s" "$T/ticketd.log" && leaks="$leaks $s(log)"
+	grep -rq -- "$s" "$T/outgoing" && leaks="$leaks $s(outgoing)"
+	for id in $(psql_q "SELECT id FROM tickets"); do
+		for f in table json csv; do
+			"$TICKETCTL" -c "$T/ticketd.conf" show "$id" --format=$f 2>&1 | grep -q -- "$s" &&
+				leaks="$leaks $s(show $id $f)"
+		done
+	done
+	"$TICKETCTL" -c "$T/ticketd.conf" list --all --format=json 2>&1 | grep -q -- "$s" &&
+		leaks="$leaks $s(list)"
+done
+is "$leaks" "" "no plaintext in messages, outbox, raw copies, events, outgoing mail, the log, ticketctl show/list"
+is "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'notification'
+	AND strpos(encode(raw, 'escape'), '[encrypted section 1]') > 0")" \
+	"$(psql_q "SELECT count(DISTINCT ticket_id) FROM messages WHERE direction = 'in'
+		AND (strpos(body, '[encrypted section 1]') > 0 OR strpos(body, '-----BEGIN PGP MESSAGE') > 0)")" \
+	"the notifications of encrypted mail carry the placeholder"
+grep -q "encrypted section 1 kept as it came" "$T/ticketd.log"
+ok $? "the log names the sections kept as they came (without their text)"
+done_testing
