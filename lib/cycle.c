@@ -156,6 +156,11 @@ static bool take_mail(struct cycle *c, struct intake *in, const struct ticketd_c
 			 "%u failed, %u already stored, %u auto-responses queued",
 			 s->new_tickets, s->followups, s->automatic, s->duplicates, s->failed,
 			 s->already, s->autoresponses);
+	if (s->pgp_messages > 0)
+		log_info("intake: pgp: %u messages, %u sections decrypted, %u not, %.3f s in GnuPG "
+			 "(%.1f ms a message)",
+			 s->pgp_messages, s->decrypted, s->undecrypted, s->pgp_seconds,
+			 s->pgp_seconds * 1000.0 / s->pgp_messages);
 	return db_ok;
 }
 
