@@ -42,7 +42,7 @@ staff_conf
 
 "$TICKETCTL" -c "$T/ticketd.conf" db migrate >/dev/null
 is $? 0 "ticketctl db migrate"
-is "$(psql_q "SELECT max(version) FROM schema_version")" 7 "schema at 007"
+is "$(psql_q "SELECT max(version) FROM schema_version")" 8 "schema at 008"
 
 # Tickets 1..6, one run each so that their numbers are known.
 n=0
