@@ -117,23 +117,15 @@ GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secu
 	return problems;
 }
 
-/* needle (lower-case ASCII) in data, ASCII case ignored. */
+/* needle (lower-case ASCII, starting with a letter) in data, ASCII case
+ * ignored: one pass. */
 static bool contains_nocase(const char *data, size_t len, const char *needle)
 {
 	size_t n = strlen(needle);
 
-	for (size_t i = 0; i + n <= len; i++) {
-		const char *p = memchr(data + i, needle[0], len - i - n + 1);
-		const char *q = memchr(data + i, g_ascii_toupper(needle[0]), len - i - n + 1);
-
-		if (p == NULL || (q != NULL && q < p))
-			p = q;
-		if (p == NULL)
-			return false;
-		i = (size_t)(p - data);
-		if (g_ascii_strncasecmp(p, needle, n) == 0)
+	for (size_t i = 0; i + n <= len; i++)
+		if ((data[i] | 0x20) == needle[0] && g_ascii_strncasecmp(data + i, needle, n) == 0)
 			return true;
-	}
 	return false;
 }
 
