@@ -6,6 +6,8 @@
 #include "util.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct secure_keys {
 	char *home;
@@ -99,6 +101,22 @@ GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secu
 			g_ptr_array_add(problems, g_strdup("pgp: key and passphrase_file need "
 							   "gnupg_home"));
 		return problems;
+	}
+	struct stat st;
+	if (stat(keys->home, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (st.st_uid != geteuid())
+			g_ptr_array_add(
+				problems,
+				g_strdup_printf("pgp: gnupg_home %s belongs to uid %u, not to "
+						"ticketd's user (uid %u)",
+						keys->home, (unsigned)st.st_uid,
+						(unsigned)geteuid()));
+		if ((st.st_mode & 077) != 0)
+			g_ptr_array_add(
+				problems,
+				g_strdup_printf("pgp: gnupg_home %s has mode %04o: others can "
+						"reach ticketd's secret keys (chmod 700)",
+						keys->home, (unsigned)(st.st_mode & 07777)));
 	}
 	if (pgp_check_key(&keys->ring, cfg->pgp_key, &error) < 0) {
 		g_ptr_array_add(problems, g_strdup_printf("pgp: %s", error));

@@ -91,8 +91,9 @@ const struct pgp_keyring *secure_keyring(const struct secure_keys *keys);
 /* For ticketd -t: each configured key pair (pgp.key, or every secret key
  * of the home when unset; each queue's pgp.key) is in the home, its
  * passphrase opens it, and a round trip through it works (pgp_check_key).
- * Returns the problems found, each a line of text (char *); empty when
- * none or when no pgp is configured. */
+ * The home must belong to the calling user (run it as the daemon's user)
+ * and be private (mode 700).  Returns the problems found, each a line of
+ * text (char *); empty when none or when no pgp is configured. */
 GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys);
 
 /* The cheap test secure_open() makes before it runs GnuPG for a signature:

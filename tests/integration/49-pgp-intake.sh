@@ -51,6 +51,12 @@ sed "s|$T/pgp.pass|$T/missing.pass|" "$T/ticketd.conf" >"$T/nofile.conf"
 is $? 78 "ticketd -t: an unreadable passphrase file is a config error"
 grep -q "missing.pass" "$T/t.err"
 ok $? "... naming the file"
+chmod 750 "$T/ticketd"
+"$TICKETD" -t -c "$T/ticketd.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t: a GnuPG home others can reach is a config error"
+grep -q "chmod 700" "$T/t.err"
+ok $? "... saying how to mend it"
+chmod 700 "$T/ticketd"
 
 # enc HOME ARGS... < plaintext > armored
 enc() {
