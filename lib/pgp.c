@@ -236,6 +236,9 @@ int pgp_context_new(const char *gnupg_home, gpgme_ctx_t *ctx_r, char **error_r)
 		*ctx_r = NULL;
 		return -1;
 	}
+	/* never a key server, whatever gpg.conf says (auto-key-retrieve):
+	 * a message must not make ticketd reach the network */
+	gpgme_set_offline(*ctx_r, 1);
 	return 0;
 }
 
