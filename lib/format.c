@@ -159,13 +159,13 @@ static void append_json_value(GString *out, const struct format_column *col, con
 		format_json_string(out, v);
 }
 
-/* Appends a row as a JSON object without its closing brace, so that a
- * record can add its children inside. */
-static void append_json_object(GString *out, const struct format_table *t, size_t row)
+/* Appends a row as a JSON object from column first on, without its
+ * closing brace, so that a record can add its children inside. */
+static void append_json_object(GString *out, const struct format_table *t, size_t row, size_t first)
 {
 	g_string_append_c(out, '{');
-	for (size_t c = 0; c < t->ncolumns; c++) {
-		if (c > 0)
+	for (size_t c = first; c < t->ncolumns; c++) {
+		if (c > first)
 			g_string_append(out, ", ");
 		format_json_string(out, t->columns[c].name);
 		g_string_append(out, ": ");
@@ -180,7 +180,7 @@ static void append_json_array(GString *out, const struct format_table *t)
 	g_string_append_c(out, '[');
 	for (size_t r = 0; r < rows; r++) {
 		g_string_append(out, r > 0 ? ",\n  " : "\n  ");
-		append_json_object(out, t, r);
+		append_json_object(out, t, r, 0);
 		g_string_append_c(out, '}');
 	}
 	g_string_append(out, rows > 0 ? "\n]" : "]");
@@ -298,6 +298,31 @@ void format_record_add(struct format_record *record, const char *name, const cha
 	};
 }
 
+void format_record_nest(struct format_record *record, const char *child_name, const char *name,
+			struct format_table *table, bool single, format_line_fn *line)
+{
+	size_t child = 0;
+
+	while (child < record->nchildren && strcmp(record->children[child].name, child_name) != 0)
+		child++;
+	if (child == record->nchildren || record->children[child].strings)
+		log_panic("format_record_nest: no table child %s", child_name);
+	if (record->nnests == FORMAT_MAX_NESTS)
+		log_panic("format_record_nest: more than %d nests", FORMAT_MAX_NESTS);
+	record->nests[record->nnests++] = (struct format_nest){
+		.name = name, .child = child, .table = table, .single = single, .line = line
+	};
+}
+
+const struct format_table *format_record_nest_table(const struct format_record *record,
+						    const char *name)
+{
+	for (size_t i = 0; i < record->nnests; i++)
+		if (strcmp(record->nests[i].name, name) == 0)
+			return record->nests[i].table;
+	return NULL;
+}
+
 void format_record_free(struct format_record **record)
 {
 	if (*record == NULL)
@@ -305,18 +330,181 @@ void format_record_free(struct format_record **record)
 	format_table_free(&(*record)->fields);
 	for (size_t i = 0; i < (*record)->nchildren; i++)
 		format_table_free(&(*record)->children[i].table);
+	for (size_t i = 0; i < (*record)->nnests; i++)
+		format_table_free(&(*record)->nests[i].table);
 	g_free(*record);
 	*record = NULL;
 }
 
-/* "name value" lines of one row from column first on, then the FORMAT_LONG
- * columns after a blank line. */
-static void append_fields(GString *out, const struct format_table *t, size_t row, size_t first)
+/* The rows of each nest by their key, made once per printing so that a
+ * ticket with many messages is not a quadratic walk. */
+struct nest_index {
+	GHashTable *rows[FORMAT_MAX_NESTS]; /* key → GArray of guint */
+};
+
+static void nest_index_build(const struct format_record *rec, struct nest_index *ix)
 {
+	for (size_t n = 0; n < rec->nnests; n++) {
+		const struct format_table *t = rec->nests[n].table;
+
+		ix->rows[n] = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+						    (GDestroyNotify)g_array_unref);
+		for (guint r = 0; r < format_table_rows(t); r++) {
+			const char *key = format_table_cell(t, r, 0);
+			GArray *rows;
+
+			if (key == NULL)
+				continue;
+			rows = g_hash_table_lookup(ix->rows[n], key);
+			if (rows == NULL) {
+				rows = g_array_new(FALSE, FALSE, sizeof(guint));
+				g_hash_table_insert(ix->rows[n], (char *)key, rows);
+			}
+			g_array_append_val(rows, r);
+		}
+	}
+}
+
+static void nest_index_free(const struct format_record *rec, struct nest_index *ix)
+{
+	for (size_t n = 0; n < rec->nnests; n++)
+		g_hash_table_destroy(ix->rows[n]);
+}
+
+/* Nest n's rows (guint) that belong to the parent row with key, or NULL. */
+static const GArray *nest_rows(const struct nest_index *ix, size_t n, const char *key)
+{
+	return key != NULL ? g_hash_table_lookup(ix->rows[n], key) : NULL;
+}
+
+static void append_json_nest(GString *out, const struct format_nest *nest, const GArray *rows)
+{
+	guint count = rows != NULL ? rows->len : 0;
+
+	if (nest->single) {
+		if (count == 0) {
+			g_string_append(out, "null");
+			return;
+		}
+		append_json_object(out, nest->table, g_array_index(rows, guint, 0), 1);
+		g_string_append_c(out, '}');
+		return;
+	}
+	g_string_append_c(out, '[');
+	for (guint i = 0; i < count; i++) {
+		if (i > 0)
+			g_string_append(out, ", ");
+		append_json_object(out, nest->table, g_array_index(rows, guint, i), 1);
+		g_string_append_c(out, '}');
+	}
+	g_string_append_c(out, ']');
+}
+
+/* Child i of rec as a JSON array, its nests inside each object. */
+static void append_json_child(GString *out, const struct format_record *rec, size_t i,
+			      const struct nest_index *ix)
+{
+	const struct format_table *t = rec->children[i].table;
+	size_t rows = format_table_rows(t);
+
+	g_string_append_c(out, '[');
+	for (size_t r = 0; r < rows; r++) {
+		g_string_append(out, r > 0 ? ",\n  " : "\n  ");
+		append_json_object(out, t, r, 0);
+		for (size_t n = 0; n < rec->nnests; n++) {
+			if (rec->nests[n].child != i)
+				continue;
+			g_string_append(out, ", ");
+			format_json_string(out, rec->nests[n].name);
+			g_string_append(out, ": ");
+			append_json_nest(out, &rec->nests[n],
+					 nest_rows(ix, n, format_table_cell(t, r, 0)));
+		}
+		g_string_append_c(out, '}');
+	}
+	g_string_append(out, rows > 0 ? "\n]" : "]");
+}
+
+/* Appends len bytes of text as one line: control characters (C0, DEL,
+ * C1; a tab stays) and bytes that are not UTF-8 become '?', so that text
+ * from outside cannot move the terminal's cursor. */
+static void append_clean_line(GString *out, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	if (len > 0 && end[-1] == '\r')
+		end--;
+	while (p < end) {
+		gunichar c = g_utf8_get_char_validated(p, end - p);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_append_c(out, '?');
+			p++;
+			continue;
+		}
+		if ((c < 0x20 && c != '\t') || (c >= 0x7f && c < 0xa0))
+			g_string_append_c(out, '?');
+		else
+			g_string_append_unichar(out, c);
+		p = g_utf8_next_char(p);
+	}
+}
+
+/* The default text of a nest's row: its cells after the key, by spaces. */
+static char *default_line(const struct format_table *t, size_t row)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t c = 1; c < t->ncolumns; c++) {
+		const char *v = format_table_cell(t, row, c);
+		if (v == NULL)
+			continue;
+		if (s->len > 0)
+			g_string_append_c(s, ' ');
+		g_string_append(s, cell_text(&t->columns[c], v));
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* A nest row's text: the first line after indent, the others after
+ * indent + 2; nothing of it is cut. */
+static void append_nest_text(GString *out, const struct format_nest *nest, guint row, int indent)
+{
+	char *text = (nest->line != NULL ? nest->line : default_line)(nest->table, row);
+	const char *p = text;
+	bool first = true;
+
+	do {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+		if (!first || indent > 0)
+			g_string_append_printf(out, "%*s", first ? indent : indent + 2, "");
+		append_clean_line(out, p, len);
+		g_string_append_c(out, '\n');
+		first = false;
+		p = nl != NULL ? nl + 1 : NULL;
+	} while (p != NULL && *p != '\0');
+	g_free(text);
+}
+
+/* "name value" lines of one row from column first on, then the FORMAT_LONG
+ * columns after a blank line.  For a child of a record (rec and ix not
+ * NULL), its single nests are fields too, and its other nests follow the
+ * long text. */
+static void append_block(GString *out, const struct format_table *t, size_t row, size_t first,
+			 const struct format_record *rec, size_t child, const struct nest_index *ix)
+{
+	const char *key = format_table_cell(t, row, 0);
+	size_t nnests = rec != NULL ? rec->nnests : 0;
+	bool lines = false;
 	int width = 10;
 
 	for (size_t c = first; c < t->ncolumns; c++)
 		width = MAX(width, (int)strlen(t->columns[c].name));
+	for (size_t n = 0; n < nnests; n++)
+		if (rec->nests[n].child == child && rec->nests[n].single)
+			width = MAX(width, (int)strlen(rec->nests[n].name));
 	for (size_t c = first; c < t->ncolumns; c++) {
 		const char *v = format_table_cell(t, row, c);
 		char *text;
@@ -328,6 +516,18 @@ static void append_fields(GString *out, const struct format_table *t, size_t row
 		g_string_append_printf(out, "%-*s %s\n", width, t->columns[c].name, text);
 		g_free(text);
 	}
+	for (size_t n = 0; n < nnests; n++) {
+		const struct format_nest *nest = &rec->nests[n];
+		const GArray *rows = nest_rows(ix, n, key);
+
+		if (nest->child != child || !nest->single)
+			continue;
+		g_string_append_printf(out, "%-*s ", width, nest->name);
+		if (rows == NULL || rows->len == 0)
+			g_string_append(out, "-\n");
+		else
+			append_nest_text(out, nest, g_array_index(rows, guint, 0), 0);
+	}
 	for (size_t c = first; c < t->ncolumns; c++) {
 		const char *v = format_table_cell(t, row, c);
 		if (t->columns[c].type != FORMAT_LONG || v == NULL)
@@ -335,6 +535,19 @@ static void append_fields(GString *out, const struct format_table *t, size_t row
 		g_string_append_printf(out, "\n%s", v);
 		if (!g_str_has_suffix(v, "\n"))
 			g_string_append_c(out, '\n');
+	}
+	for (size_t n = 0; n < nnests; n++) {
+		const struct format_nest *nest = &rec->nests[n];
+		const GArray *rows = nest_rows(ix, n, key);
+
+		if (nest->child != child || nest->single || rows == NULL)
+			continue;
+		for (guint i = 0; i < rows->len; i++) {
+			if (!lines)
+				g_string_append_c(out, '\n');
+			lines = true;
+			append_nest_text(out, nest, g_array_index(rows, guint, i), 2);
+		}
 	}
 }
 
@@ -346,9 +559,10 @@ static bool has_long_column(const struct format_table *t)
 	return false;
 }
 
-static void append_record_table(GString *out, const struct format_record *rec)
+static void append_record_table(GString *out, const struct format_record *rec,
+				const struct nest_index *ix)
 {
-	append_fields(out, rec->fields, 0, 0);
+	append_block(out, rec->fields, 0, 0, NULL, 0, NULL);
 	for (size_t i = 0; i < rec->nchildren; i++) {
 		const struct format_child *ch = &rec->children[i];
 
@@ -371,7 +585,7 @@ static void append_record_table(GString *out, const struct format_record *rec)
 							CELL_BYTES);
 				g_string_append_printf(out, "\n--- %s %s\n", ch->label, id);
 				g_free(id);
-				append_fields(out, ch->table, r, 1);
+				append_block(out, ch->table, r, 1, rec, i, ix);
 			}
 		} else {
 			g_string_append_printf(out, "\n--- %s\n", ch->label);
@@ -383,9 +597,11 @@ static void append_record_table(GString *out, const struct format_record *rec)
 void format_print_record(FILE *out, const struct format_record *record, enum format_kind kind)
 {
 	GString *s = g_string_new(NULL);
+	struct nest_index ix = { { NULL } };
 
+	nest_index_build(record, &ix);
 	if (kind == FORMAT_JSON) {
-		append_json_object(s, record->fields, 0);
+		append_json_object(s, record->fields, 0, 0);
 		for (size_t i = 0; i < record->nchildren; i++) {
 			const struct format_child *ch = &record->children[i];
 			g_string_append(s, ",\n ");
@@ -394,14 +610,15 @@ void format_print_record(FILE *out, const struct format_record *record, enum for
 			if (ch->strings)
 				append_json_strings(s, ch->table);
 			else
-				append_json_array(s, ch->table);
+				append_json_child(s, record, i, &ix);
 		}
 		g_string_append(s, "}\n");
 	} else if (kind == FORMAT_CSV) {
 		append_csv(s, record->fields);
 	} else {
-		append_record_table(s, record);
+		append_record_table(s, record, &ix);
 	}
+	nest_index_free(record, &ix);
 	fputs(s->str, out);
 	g_string_free(s, TRUE);
 }

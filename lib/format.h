@@ -16,7 +16,9 @@
  *          holds a comma, a quote, CR or LF (quotes doubled); NULL empty
  *
  * A record (struct format_record, `show N`) is one row of fields plus named
- * children: lists of strings (cc, tags) and tables (messages, events).
+ * children: lists of strings (cc, tags) and tables (messages, events); and
+ * nests, rows that belong to the rows of a child (a message's signature and
+ * secure parts), joined on the child's id.
  *
  * Memory: a table owns its rows and cells (format_table_free); columns are
  * the caller's, usually a static array.  A record owns its tables.
@@ -86,16 +88,51 @@ struct format_child {
 	bool strings;               /* a one-column table printed as a list of strings */
 };
 
+#define FORMAT_MAX_NESTS 4
+
+/* The table kind's text of one row of a nest (newly allocated): its first
+ * line is printed indented by two spaces, any further lines by four. */
+typedef char *format_line_fn(const struct format_table *table, size_t row);
+
+/*
+ * A nest: rows that belong to the rows of one of the record's table
+ * children (a message's signature, its secure parts).  Column 0 of the
+ * nest's table is the key: a row belongs to the child's row whose column 0
+ * (its id) holds the same text.  The key is not printed.
+ *   json   each parent object gets the nest's name: an array of objects,
+ *          or (single) the one object, null when there is none
+ *   table  under a child printed as blocks (one with a FORMAT_LONG column):
+ *          a single nest as a field "name text" (or "name -"), a list
+ *          after the block's long text, each row as line() says
+ *   csv    nothing (no nesting)
+ */
+struct format_nest {
+	const char *name;           /* the JSON key */
+	size_t child;               /* index in the record's children */
+	struct format_table *table; /* owned by the record */
+	bool single;                /* at most one row per parent */
+	format_line_fn *line;       /* NULL: the non-NULL cells joined by spaces */
+};
+
 struct format_record {
 	struct format_table *fields; /* one row; owned */
 	size_t nchildren;
 	struct format_child children[FORMAT_MAX_CHILDREN];
+	size_t nnests;
+	struct format_nest nests[FORMAT_MAX_NESTS];
 };
 
 /* Adds a child; the record takes table.  Aborts past FORMAT_MAX_CHILDREN
  * (a bug: records are built by code, not from data). */
 void format_record_add(struct format_record *record, const char *name, const char *label,
 		       struct format_table *table, bool strings);
+/* Adds a nest under the child named child_name; the record takes table.
+ * Aborts past FORMAT_MAX_NESTS or for a child it does not have (bugs). */
+void format_record_nest(struct format_record *record, const char *child_name, const char *name,
+			struct format_table *table, bool single, format_line_fn *line);
+/* The nest's table, or NULL when the record has no nest of that name. */
+const struct format_table *format_record_nest_table(const struct format_record *record,
+						    const char *name);
 void format_record_free(struct format_record **record);
 
 /* Prints the record: JSON as one object holding its children, the table
