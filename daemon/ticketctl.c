@@ -15,24 +15,35 @@
  * queues, the default queue and its own tickets; support its own tickets);
  * without it everything is shown: the program is the administrator's.
  *
+ * The plaintext of encrypted mail (secure parts, DESIGN §1) is shown only
+ * by show --decrypt, which records who read it (a decrypt-viewed event, by
+ * the --as login, else the Unix user) before it prints anything.
+ *
  * Exit codes follow sysexits(3): 64 usage, 65 no such ticket (or one the
  * --as member may not see), 67 --as names no staff member, 69 database
  * unreachable, 70 a query failed, 77 not permitted to the --as member, 78
- * bad config.
+ * bad config (also: no pgp.gnupg_home for decrypt-retry and pgp-key, or a
+ * key that cannot be exported).
  */
 #include "config.h"
 #include "db.h"
 #include "format.h"
+#include "message.h"
+#include "pgp.h"
+#include "secure.h"
 #include "staff.h"
+#include "ticket-message.h"
 #include "ticket-query.h"
 #include "ticket.h"
 #include "util.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -41,11 +52,13 @@
 
 /* What a handler gets: the connection and every option parsed. */
 struct ctl {
-	struct db *db;
+	const struct ticketd_config *cfg;
+	struct db *db; /* NULL for a command that needs none */
 	enum format_kind format;
 	struct ticket_filter filter; /* filter.viewer: --as, or NULL */
 	char **args;                 /* the command's arguments after its words and options */
 	time_t now;                  /* --now, or the clock: the time of a change */
+	bool decrypt;                /* show --decrypt */
 };
 
 /* Options a command may take, besides the global ones. */
@@ -54,6 +67,13 @@ enum {
 	OPT_QUEUE = 1 << 1,
 	OPT_ALL = 1 << 2,
 	OPT_LIMIT = 1 << 3,
+	OPT_DECRYPT = 1 << 4,
+};
+
+/* What a command needs besides its arguments. */
+enum need {
+	NEED_CONFIG, /* the config only */
+	NEED_DB,     /* the config and the database */
 };
 
 struct command {
@@ -61,7 +81,7 @@ struct command {
 	const char *usage;    /* what follows the words */
 	int nargs;            /* arguments after the words */
 	unsigned options;     /* OPT_* */
-	bool needs_db;
+	enum need needs;
 	int (*run)(struct ctl *ctl);
 };
 
@@ -70,33 +90,43 @@ static int cmd_list(struct ctl *ctl);
 static int cmd_show(struct ctl *ctl);
 static int cmd_failed_list(struct ctl *ctl);
 static int cmd_priority(struct ctl *ctl);
+static int cmd_decrypt_retry(struct ctl *ctl);
+static int cmd_pgp_key(struct ctl *ctl);
 
 static const struct command commands[] = {
-	{ { "db", "migrate" }, "", 0, 0, true, cmd_migrate },
+	{ { "db", "migrate" }, "", 0, 0, NEED_DB, cmd_migrate },
 	{ { "list", NULL },
 	  "[--queue NAME] [--all] [--limit N] [--format=table|json|csv]",
 	  0,
 	  OPT_FORMAT | OPT_QUEUE | OPT_ALL | OPT_LIMIT,
-	  true,
+	  NEED_DB,
 	  cmd_list },
-	{ { "show", NULL }, "N [--format=table|json|csv]", 1, OPT_FORMAT, true, cmd_show },
-	{ { "failed", "list" }, "[--format=table|json|csv]", 0, OPT_FORMAT, true, cmd_failed_list },
-	{ { "priority", NULL }, "N PRIORITY", 2, 0, true, cmd_priority },
+	{ { "show", NULL },
+	  "N [--decrypt] [--format=table|json|csv]",
+	  1,
+	  OPT_FORMAT | OPT_DECRYPT,
+	  NEED_DB,
+	  cmd_show },
+	{ { "failed", "list" },
+	  "[--format=table|json|csv]",
+	  0,
+	  OPT_FORMAT,
+	  NEED_DB,
+	  cmd_failed_list },
+	{ { "priority", NULL }, "N PRIORITY", 2, 0, NEED_DB, cmd_priority },
+	{ { "decrypt-retry", NULL }, "N", 1, 0, NEED_DB, cmd_decrypt_retry },
+	{ { "pgp-key", NULL }, "[--queue NAME]", 0, OPT_QUEUE, NEED_CONFIG, cmd_pgp_key },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 /* One table for both parses, so an option in the wrong place is named as
  * such instead of "unrecognized". */
 static const struct option longopts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "format", required_argument, NULL, 'F' },
-	{ "as", required_argument, NULL, 'A' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "queue", required_argument, NULL, 'q' },
-	{ "all", no_argument, NULL, 'a' },
-	{ "limit", required_argument, NULL, 'l' },
-	{ "now", required_argument, NULL, 'n' },
-	{ NULL, 0, NULL, 0 },
+	{ "config", required_argument, NULL, 'c' }, { "format", required_argument, NULL, 'F' },
+	{ "as", required_argument, NULL, 'A' },     { "help", no_argument, NULL, 'h' },
+	{ "queue", required_argument, NULL, 'q' },  { "all", no_argument, NULL, 'a' },
+	{ "limit", required_argument, NULL, 'l' },  { "now", required_argument, NULL, 'n' },
+	{ "decrypt", no_argument, NULL, 'd' },      { NULL, 0, NULL, 0 },
 };
 
 /* "failed list": the words of a command (static storage, one at a time). */
@@ -174,7 +204,8 @@ static int visible_ticket(struct ctl *ctl, const char *verb, const char *id,
 		fprintf(stderr, "ticketctl: %s: not a ticket number: %s\n", verb, id);
 		return EX_USAGE;
 	}
-	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, rec_r, &error);
+	st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer, 0, rec_r,
+			       &error);
 	if (st != DB_OK)
 		return query_failed(st, error);
 	if (*rec_r == NULL) {
@@ -184,12 +215,81 @@ static int visible_ticket(struct ctl *ctl, const char *verb, const char *id,
 	return EX_OK;
 }
 
+/* Who a reading or a change is by: the --as login, else the Unix user
+ * (static storage). */
+static const char *reader_name(const struct ctl *ctl)
+{
+	static char name[64];
+	const struct passwd *pw;
+
+	if (ctl->filter.viewer != NULL)
+		return ctl->filter.viewer->login;
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_name[0] != '\0')
+		g_strlcpy(name, pw->pw_name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "uid %ld", (long)getuid());
+	return name;
+}
+
+/* show --decrypt: the plaintext is read and the decrypt-viewed event
+ * written in one transaction, and printed only once that committed, so no
+ * one reads it unrecorded.  A ticket without secure parts gets no event:
+ * nothing was decrypted. */
+static int show_decrypted(struct ctl *ctl)
+{
+	const char *id = ctl->args[0];
+	struct format_record *rec = NULL;
+	char *error = NULL, *sections = NULL, now[32];
+	enum db_status st;
+
+	if (!is_number(id)) {
+		fprintf(stderr, "ticketctl: show: not a ticket number: %s\n", id);
+		return EX_USAGE;
+	}
+	time_iso(ctl->now, now, sizeof(now));
+	if ((st = ticket_prepare(ctl->db, &error)) != DB_OK ||
+	    (st = db_begin(ctl->db, &error)) != DB_OK ||
+	    (st = ticket_query_show(ctl->db, strtoll(id, NULL, 10), ctl->filter.viewer,
+				    TICKET_SHOW_DECRYPT, &rec, &error)) != DB_OK)
+		goto out;
+	if (rec == NULL) {
+		db_rollback(ctl->db);
+		fprintf(stderr, "ticketctl: no ticket %s\n", id);
+		return EX_DATAERR;
+	}
+	sections = ticket_query_sections_text(rec);
+	if (sections != NULL &&
+	    (st = ticket_event(ctl->db, strtoll(id, NULL, 10), now, reader_name(ctl),
+			       "decrypt-viewed", NULL, sections, &error)) != DB_OK)
+		goto out;
+	st = db_commit(ctl->db, &error);
+out:
+	g_free(sections);
+	if (st != DB_OK) {
+		format_record_free(&rec);
+		db_rollback(ctl->db);
+		return query_failed(st, error);
+	}
+	format_print_record(stdout, rec, ctl->format);
+	format_record_free(&rec);
+	return EX_OK;
+}
+
 static int cmd_show(struct ctl *ctl)
 {
 	struct format_record *rec = NULL;
-	int code = visible_ticket(ctl, "show", ctl->args[0], &rec);
+	int code;
 
-	if (code != EX_OK)
+	if (ctl->decrypt) {
+		/* CSV prints no messages: it would record a reading of nothing */
+		if (ctl->format == FORMAT_CSV) {
+			fprintf(stderr, "ticketctl: show --decrypt prints messages: "
+					"--format=table or json, not csv\n");
+			return EX_USAGE;
+		}
+		return show_decrypted(ctl);
+	}
+	if ((code = visible_ticket(ctl, "show", ctl->args[0], &rec)) != EX_OK)
 		return code;
 	format_print_record(stdout, rec, ctl->format);
 	format_record_free(&rec);
@@ -270,6 +370,207 @@ out:
 	return EX_OK;
 }
 
+/* The secure parts of section in sm (struct secure_part *), in order. */
+static GPtrArray *section_parts(const struct secure_message *sm, unsigned section)
+{
+	GPtrArray *parts = g_ptr_array_new();
+
+	for (guint i = 0; i < sm->parts->len; i++) {
+		struct secure_part *p = g_ptr_array_index(sm->parts, i);
+		if (p->section == section)
+			g_ptr_array_add(parts, p);
+	}
+	return parts;
+}
+
+/* Why section failed in sm (never plaintext). */
+static const char *section_failure(const struct secure_message *sm, unsigned section)
+{
+	for (guint i = 0; i < sm->failures->len; i++) {
+		const struct secure_failure *f = g_ptr_array_index(sm->failures, i);
+		if (f->section == section)
+			return f->reason != NULL ? f->reason : pgp_decrypt_status_text(f->status);
+	}
+	return "not decrypted";
+}
+
+/* One incoming message of decrypt-retry: its sections that have no secure
+ * parts yet are decrypted again from the raw copy; what decrypts is added
+ * (the message itself is never edited), with a "decrypted" event per
+ * section, and what fails again gets a "decrypt-failed" event.  *line
+ * gets the summary; nothing when the message has no encrypted section. */
+static enum db_status retry_message(struct ctl *ctl, long long ticket,
+				    const struct ticket_incoming *in,
+				    const struct secure_keys *keys, const char *now, GString *line,
+				    char **error_r)
+{
+	struct message_limits limits = { .max_size = ctl->cfg->max_message_size };
+	struct secure_message sm = { 0 };
+	struct parsed_message *msg = NULL;
+	GBytes *raw = NULL;
+	const char *data;
+	char *error = NULL, *value = NULL;
+	enum db_status st;
+	gsize len;
+
+	if ((st = ticket_query_raw(ctl->db, in->raw_id, &raw, error_r)) != DB_OK)
+		return st;
+	if (raw == NULL) {
+		g_string_append_printf(line, "message %lld: its raw copy is gone", in->message_id);
+		return DB_OK;
+	}
+	data = g_bytes_get_data(raw, &len);
+	if (message_parse(data, len, &limits, &msg, &error) < 0) {
+		char *reason = log_sanitize(error, 200);
+		g_string_append_printf(line, "message %lld: %s", in->message_id, reason);
+		g_free(reason);
+		g_free(error);
+		g_bytes_unref(raw);
+		return DB_OK;
+	}
+	secure_open(msg, data, len, keys, &limits, &sm);
+	for (unsigned section = 1; st == DB_OK && section <= sm.sections; section++) {
+		GPtrArray *parts;
+
+		if (section == 1)
+			g_string_append_printf(line, "message %lld: ", in->message_id);
+		else
+			g_string_append(line, "; ");
+		if (ticket_incoming_has(in, section)) {
+			g_string_append_printf(line, "section %u already decrypted", section);
+			continue;
+		}
+		parts = section_parts(&sm, section);
+		for (guint i = 0; st == DB_OK && i < parts->len; i++)
+			st = ticket_message_add_secure(ctl->db, in->message_id,
+						       g_ptr_array_index(parts, i), now, error_r);
+		if (parts->len > 0) {
+			value = g_strdup_printf("section %u", section);
+			g_string_append_printf(line, "section %u decrypted", section);
+			if (st == DB_OK)
+				st = ticket_event(ctl->db, ticket, now, reader_name(ctl),
+						  "decrypted", NULL, value, error_r);
+		} else {
+			char *reason = log_sanitize(section_failure(&sm, section), 200);
+			value = g_strdup_printf("section %u: %s", section, reason);
+			g_string_append(line, value);
+			st = ticket_event(ctl->db, ticket, now, reader_name(ctl), "decrypt-failed",
+					  NULL, value, error_r);
+			g_free(reason);
+		}
+		g_free(value);
+		value = NULL;
+		g_ptr_array_free(parts, TRUE);
+	}
+	secure_message_clear(&sm);
+	message_free(&msg);
+	g_bytes_unref(raw);
+	return st;
+}
+
+/* Decrypts again what could not be decrypted when ticket N's mail came in
+ * (a key imported since, a passphrase corrected): one transaction, whose
+ * lock on the messages keeps a second retry from adding the same section. */
+static int cmd_decrypt_retry(struct ctl *ctl)
+{
+	const char *id = ctl->args[0];
+	struct format_record *rec = NULL;
+	struct secure_keys *keys = NULL;
+	GArray *incoming = NULL;
+	GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+	char *error = NULL, now[32];
+	long long ticket;
+	enum db_status st;
+	int code;
+
+	if ((code = visible_ticket(ctl, "decrypt-retry", id, &rec)) != EX_OK)
+		goto done;
+	format_record_free(&rec);
+	if (ctl->cfg->gnupg_home == NULL) {
+		fprintf(stderr,
+			"ticketctl: decrypt-retry: %s sets no pgp.gnupg_home: there is no key "
+			"to decrypt with\n",
+			ctl->cfg->path != NULL ? ctl->cfg->path : "the config");
+		code = EX_CONFIG;
+		goto done;
+	}
+	ticket = strtoll(id, NULL, 10);
+	time_iso(ctl->now, now, sizeof(now));
+	message_init();
+	pgp_init();
+	keys = secure_keys_new(ctl->cfg);
+	if ((st = ticket_prepare(ctl->db, &error)) != DB_OK ||
+	    (st = ticket_message_prepare(ctl->db, &error)) != DB_OK ||
+	    (st = db_begin(ctl->db, &error)) != DB_OK ||
+	    (st = ticket_query_incoming(ctl->db, ticket, true, &incoming, &error)) != DB_OK)
+		goto out;
+	for (guint i = 0; st == DB_OK && i < incoming->len; i++) {
+		GString *line = g_string_new(NULL);
+
+		st = retry_message(ctl, ticket, &g_array_index(incoming, struct ticket_incoming, i),
+				   keys, now, line, &error);
+		if (line->len > 0)
+			g_ptr_array_add(lines, g_string_free(line, FALSE));
+		else
+			g_string_free(line, TRUE);
+	}
+	if (st == DB_OK)
+		st = db_commit(ctl->db, &error);
+out:
+	if (incoming != NULL)
+		g_array_unref(incoming);
+	secure_keys_free(&keys);
+	if (st != DB_OK) {
+		db_rollback(ctl->db);
+		code = query_failed(st, error);
+		goto done;
+	}
+	if (lines->len == 0)
+		printf("ticket %s: no encrypted section in its incoming mail\n", id);
+	for (guint i = 0; i < lines->len; i++)
+		printf("%s\n", (const char *)g_ptr_array_index(lines, i));
+	code = EX_OK;
+done:
+	g_ptr_array_free(lines, TRUE);
+	return code;
+}
+
+/* The armored public key customers encrypt to: the --queue's own key, else
+ * pgp.key, else every key with a secret part in pgp.gnupg_home. */
+static int cmd_pgp_key(struct ctl *ctl)
+{
+	const struct ticketd_config *cfg = ctl->cfg;
+	const char *fpr = cfg->pgp_key;
+	char *armored = NULL, *error = NULL;
+
+	if (ctl->filter.queue != NULL) {
+		const struct config_queue *q = config_queue_by_name(cfg, ctl->filter.queue);
+		if (q == NULL) {
+			fprintf(stderr, "ticketctl: pgp-key: no queue %s in the config\n",
+				ctl->filter.queue);
+			return EX_USAGE;
+		}
+		if (q->pgp_key != NULL)
+			fpr = q->pgp_key;
+	}
+	if (cfg->gnupg_home == NULL) {
+		fprintf(stderr,
+			"ticketctl: pgp-key: %s sets no pgp.gnupg_home: ticketd has no key "
+			"customers could encrypt to\n",
+			cfg->path != NULL ? cfg->path : "the config");
+		return EX_CONFIG;
+	}
+	pgp_init();
+	if (pgp_export_public(cfg->gnupg_home, fpr, &armored, &error) < 0) {
+		fprintf(stderr, "ticketctl: pgp-key: %s\n", error);
+		g_free(error);
+		return EX_CONFIG;
+	}
+	fputs(armored, stdout);
+	g_free(armored);
+	return EX_OK;
+}
+
 /* The command whose words start argv, or NULL. */
 static const struct command *find_command(int argc, char **argv, int *nwords_r)
 {
@@ -336,6 +637,10 @@ static int take_option(int c, const struct command *cmd, struct parsed *p, struc
 	case 'a':
 		ctl->filter.all = true;
 		bit = OPT_ALL;
+		break;
+	case 'd':
+		ctl->decrypt = true;
+		bit = OPT_DECRYPT;
 		break;
 	case 'l':
 		if (optarg[0] == '\0' || strspn(optarg, "0123456789") != strlen(optarg) ||
@@ -427,21 +732,20 @@ int main(int argc, char **argv)
 	if (ctl.now == 0)
 		ctl.now = time(NULL);
 
-	if (cmd->needs_db) {
-		if (config_load(p.config, &cfg, &error) < 0) {
-			fprintf(stderr, "%s\n", error);
-			g_free(error);
-			return EX_CONFIG;
-		}
-		if (db_connect(cfg->conninfo, &ctl.db, &error) != DB_OK) {
-			fprintf(stderr, "ticketctl: %s\n", error);
-			g_free(error);
-			config_free(&cfg);
-			return EX_UNAVAILABLE;
-		}
+	if (config_load(p.config, &cfg, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		g_free(error);
+		return EX_CONFIG;
+	}
+	ctl.cfg = cfg;
+	if (cmd->needs == NEED_DB && db_connect(cfg->conninfo, &ctl.db, &error) != DB_OK) {
+		fprintf(stderr, "ticketctl: %s\n", error);
+		g_free(error);
+		config_free(&cfg);
+		return EX_UNAVAILABLE;
 	}
 	/* Role and queues come from the config, as they do for mail. */
-	if (p.as != NULL && cfg != NULL) {
+	if (p.as != NULL) {
 		if (staff_viewer_for(cfg, p.as, &viewer, &error) < 0) {
 			fprintf(stderr, "ticketctl: --as: %s\n", error);
 			g_free(error);
