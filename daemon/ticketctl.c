@@ -445,7 +445,17 @@ static enum db_status retry_message(struct ctl *ctl, long long ticket,
 			st = ticket_message_add_secure(ctl->db, in->message_id,
 						       g_ptr_array_index(parts, i), now, error_r);
 		if (parts->len > 0) {
-			value = g_strdup_printf("section %u", section);
+			/* as intake writes it (apply.c): the section's signature too */
+			const struct secure_part *first = g_ptr_array_index(parts, 0);
+			const char *sig = secure_sig_name(first->sig_status);
+
+			value = sig == NULL
+					? g_strdup_printf("section %u", section)
+					: g_strdup_printf("section %u, signature %s%s%s", section,
+							  sig, first->sig_fingerprint ? " by " : "",
+							  first->sig_fingerprint
+								  ? first->sig_fingerprint
+								  : "");
 			g_string_append_printf(line, "section %u decrypted", section);
 			if (st == DB_OK)
 				st = ticket_event(ctl->db, ticket, now, reader_name(ctl),
