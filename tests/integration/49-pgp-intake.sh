@@ -15,12 +15,15 @@ start_pg || skip_all "cannot start PostgreSQL"
 gpg_homes ticketd carol eve
 
 PASS='support pass ü 42'
+BPASS='billing-2nd-pass'
 gpg_key_pass support "$PASS" ticketd || skip_all "gpg cannot make a key"
+gpg_key_pass billing "$BPASS" ticketd || skip_all "gpg cannot make a key"
 gpg_key carol || skip_all "gpg cannot make a key"
 gpg_key eve || skip_all "gpg cannot make a key"
 SUP=$(gpg_fpr_in ticketd support)
+BILL=$(gpg_fpr_in ticketd billing)
 CAROL=$(gpg_fpr carol)
-g "$T/ticketd" --export --armor support@example.com | g "$T/carol" --import 2>/dev/null
+g "$T/ticketd" --export --armor support@example.com billing@example.com | g "$T/carol" --import 2>/dev/null
 g "$T/carol" --export --armor carol@example.com | g "$T/ticketd" --import 2>/dev/null
 g "$T/eve" --export --armor eve@example.com | g "$T/carol" --import 2>/dev/null
 gpg_forget ticketd
@@ -28,8 +31,12 @@ gpg_forget ticketd
 printf '%s\n' "$PASS" >"$T/pgp.pass"
 chmod 600 "$T/pgp.pass"
 printf 'not the passphrase\n' >"$T/wrong.pass"
-chmod 600 "$T/wrong.pass"
+printf '%s\n' "$BPASS" >"$T/billing.pass"
+chmod 600 "$T/wrong.pass" "$T/billing.pass"
 NOTIFY=admins write_config
+# billing has a key pair of its own
+sed -i "s|after = \"delete\"; }; priority = 60; }|after = \"delete\"; }; priority = 60;\n    pgp = { key = \"$BILL\"; passphrase_file = \"$T/billing.pass\"; }; }|" "$T/ticketd.conf"
+grep -q "billing.pass" "$T/ticketd.conf" || { echo "Bail out! config not rewritten"; exit 1; }
 cat >>"$T/ticketd.conf" <<CONF
 pgp = { gnupg_home = "$T/ticketd"; key = "$SUP"; passphrase_file = "$T/pgp.pass"; };
 CONF
@@ -143,6 +150,10 @@ printf 'SECRET-WRONGKEY-6060\n' | enc carol -r eve@example.com -e >"$T/b6.asc"
 awk 'NR == 5 { gsub(/[A-Za-z]/, "Q") } { print }' "$T/b1.asc" >"$T/b7.asc"
 { printf 'Corrupt:\n'; cat "$T/b7.asc"; } | mail x7@example.com "corrupt" | deliver support x7
 { printf 'Truncated:\n'; head -n 6 "$T/b1.asc"; } | mail x8@example.com "truncated" | deliver support x8
+# 10. to billing, encrypted to billing's own key
+printf 'SECRET-BILLING-3434\n' | enc carol -r billing@example.com -e >"$T/b10.asc"
+{ printf 'From: carol@example.com\nTo: billing@example.com\nSubject: invoice\n'
+  printf 'Message-ID: <q10@example.com>\n\nInvoice:\n'; cat "$T/b10.asc"; } | deliver billing q10
 # 9. a huge block: 2 MB of text
 python3 -c "
 import base64, os
@@ -214,8 +225,18 @@ is "$(body_of h9@example.com)" "$(printf 'Huge:\n[encrypted section 1]')" "... a
 is "$(psql_q "SELECT count(*) FROM raw_messages WHERE status <> 'stored'")" 0 \
 	"every message stored, none failed"
 
+# 10
+is "$(part q10@example.com 1 0)" "SECRET-BILLING-3434" "a queue's own key pair decrypts its mail"
+is "$(psql_q "SELECT q.name FROM tickets t JOIN queues q ON q.id = t.queue_id
+	WHERE t.id = $(ticket_of q10@example.com)")" billing "... on its queue"
+sed "s|$T/billing.pass|$T/wrong.pass|" "$T/ticketd.conf" >"$T/wrongq.conf"
+"$TICKETD" -t -c "$T/wrongq.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t checks the queue's key pair too"
+grep -q "queue billing" "$T/t.err"
+ok $? "... naming the queue"
+
 # the plaintext is nowhere but in secure_parts
-secrets="SECRET-ONE-7301 hunter2 SECRET-TWO-A-1187 SECRET-TWO-B-2291 SECRET-MIME-4410 SECRET-ATTACH-9902 SECRET-HUGE-8080"
+secrets="SECRET-BILLING-3434 SECRET-ONE-7301 hunter2 SECRET-TWO-A-1187 SECRET-TWO-B-2291 SECRET-MIME-4410 SECRET-ATTACH-9902 SECRET-HUGE-8080"
 leaks=
 for s in $secrets; do
 	n=$(psql_q "SELECT (SELECT count(*) FROM messages WHERE strpos(body, '$s') > 0)
