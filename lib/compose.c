@@ -13,6 +13,12 @@
  * Line ends are normalised to LF (GMime writes them as CRLF) and a missing
  * final newline is added.
  *
+ * A mail with an encrypted payload is RFC 3156 PGP/MIME instead: the same
+ * headers over multipart/encrypted; protocol="application/pgp-encrypted",
+ * whose first part is application/pgp-encrypted "Version: 1" and second
+ * the armored message as application/octet-stream "encrypted.asc".  What
+ * was encrypted is the caller's business (compose_entity() makes it).
+ *
  * Template overrides (extra_headers): From and Reply-To replace those
  * headers; Subject is used only when mail->subject is empty, because the
  * final subject carries the ticket tag that only the caller can add; other
@@ -341,10 +347,11 @@ static GMimeObject *compose_attachment(const struct mail_attachment *att)
 	return GMIME_OBJECT(part);
 }
 
-/* Makes msg's content one text/plain; charset=utf-8 part holding body, or
- * multipart/mixed of it and the attachments. */
-static void compose_set_body(GMimeMessage *msg, const char *body, GPtrArray *attachments)
+/* The text/plain; charset=utf-8 part holding body, or multipart/mixed of
+ * it and the attachments (a new reference). */
+static GMimeObject *compose_body_part(const char *body, GPtrArray *attachments)
 {
+	GMimeObject *result;
 	GMimePart *part;
 	GMimeStream *stream;
 	GMimeDataWrapper *wrapper;
@@ -367,19 +374,76 @@ static void compose_set_body(GMimeMessage *msg, const char *body, GPtrArray *att
 			g_mime_multipart_add(mixed, a);
 			g_object_unref(a);
 		}
-		g_mime_message_set_mime_part(msg, GMIME_OBJECT(mixed));
-		g_object_unref(mixed);
+		g_object_unref(part);
+		result = GMIME_OBJECT(mixed);
 	} else {
-		g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));
+		result = GMIME_OBJECT(part);
 	}
 	g_object_unref(wrapper);
 	g_object_unref(stream);
-	g_object_unref(part);
 	g_free(text);
+	return result;
 }
 
-/* Serialises msg with CRLF line ends into a new byte array. */
-static int compose_write(GMimeMessage *msg, GByteArray **out_r, char **error_r)
+/* RFC 3156 section 4: multipart/encrypted of the version part and the
+ * armored OpenPGP message (a new reference). */
+static GMimeObject *compose_encrypted_part(const GByteArray *armored)
+{
+	static const char version[] = "Version: 1\n";
+	GMimeMultipartEncrypted *enc = g_mime_multipart_encrypted_new();
+	GMimePart *ver, *data;
+	GMimeStream *stream;
+	GMimeDataWrapper *wrapper;
+
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(enc), "protocol",
+						 "application/pgp-encrypted");
+	g_mime_multipart_set_boundary(GMIME_MULTIPART(enc), NULL); /* _new() sets none */
+
+	ver = g_mime_part_new_with_type("application", "pgp-encrypted");
+	stream = g_mime_stream_mem_new_with_buffer(version, strlen(version));
+	wrapper = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(ver, wrapper);
+	g_mime_part_set_content_encoding(ver, GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_object_set_header(GMIME_OBJECT(ver), "Content-Description",
+				 "PGP/MIME version identification", NULL);
+	g_object_unref(wrapper);
+	g_object_unref(stream);
+
+	data = g_mime_part_new_with_type("application", "octet-stream");
+	stream = g_mime_stream_mem_new_with_buffer((const char *)armored->data, armored->len);
+	wrapper = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(data, wrapper);
+	g_mime_part_set_content_encoding(data, GMIME_CONTENT_ENCODING_7BIT);
+	g_mime_object_set_content_type_parameter(GMIME_OBJECT(data), "name", "encrypted.asc");
+	g_mime_object_set_header(GMIME_OBJECT(data), "Content-Description",
+				 "OpenPGP encrypted message", NULL);
+	g_mime_object_set_header(GMIME_OBJECT(data), "Content-Disposition",
+				 "inline; filename=\"encrypted.asc\"", NULL);
+	g_object_unref(wrapper);
+	g_object_unref(stream);
+
+	g_mime_multipart_add(GMIME_MULTIPART(enc), GMIME_OBJECT(ver));
+	g_mime_multipart_add(GMIME_MULTIPART(enc), GMIME_OBJECT(data));
+	g_object_unref(ver);
+	g_object_unref(data);
+	return GMIME_OBJECT(enc);
+}
+
+/* Makes msg's content the body part, or the encrypted form when the mail
+ * carries one. */
+static void compose_set_body(GMimeMessage *msg, const struct outgoing_mail *mail)
+{
+	GMimeObject *part = mail->encrypted != NULL
+				    ? compose_encrypted_part(mail->encrypted)
+				    : compose_body_part(mail->body, mail->attachments);
+
+	g_mime_message_set_mime_part(msg, part);
+	g_object_unref(part);
+}
+
+/* Serialises obj (a message or an entity) with CRLF line ends into a new
+ * byte array. */
+static int compose_write(GMimeObject *obj, GByteArray **out_r, char **error_r)
 {
 	GMimeFormatOptions *format;
 	GMimeStream *stream;
@@ -391,9 +455,10 @@ static int compose_write(GMimeMessage *msg, GByteArray **out_r, char **error_r)
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	format = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(format, GMIME_NEWLINE_FORMAT_DOS);
-	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), format, stream) < 0 ||
+	if (g_mime_object_write_to_stream(obj, format, stream) < 0 ||
 	    g_mime_stream_flush(stream) < 0) {
-		error_set(error_r, "cannot serialise the message");
+		error_set(error_r, "cannot serialise the %s",
+			  GMIME_IS_MESSAGE(obj) ? "message" : "MIME entity");
 		g_byte_array_free(bytes, TRUE);
 		goto out;
 	}
@@ -497,8 +562,8 @@ int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char *
 					 NULL);
 	}
 
-	compose_set_body(msg, mail->body, mail->attachments);
-	ret = compose_write(msg, out_r, error_r);
+	compose_set_body(msg, mail);
+	ret = compose_write(GMIME_OBJECT(msg), out_r, error_r);
 out:
 	if (date != NULL)
 		g_date_time_unref(date);
@@ -510,6 +575,17 @@ out:
 	g_free(root);
 	g_free(index);
 	g_free(auto_value);
+	return ret;
+}
+
+int compose_entity(const char *body, GPtrArray *attachments, GByteArray **out_r, char **error_r)
+{
+	GMimeObject *part = compose_body_part(body, attachments);
+	int ret;
+
+	*out_r = NULL;
+	ret = compose_write(part, out_r, error_r);
+	g_object_unref(part);
 	return ret;
 }
 

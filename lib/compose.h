@@ -4,7 +4,8 @@
  * compose_message() produces one complete RFC 5322 message (CRLF line ends,
  * MIME-Version 1.0, text/plain; charset=utf-8 with quoted-printable or 7bit
  * as needed, RFC 2047-encoded headers for non-ASCII display names and
- * subjects).  Header values from outside are never written raw: each goes
+ * subjects), or, with an encrypted payload, the same headers over an
+ * RFC 3156 multipart/encrypted.  Header values from outside are never written raw: each goes
  * through GMime's encoders, and CR/LF in them are removed.
  *
  * Our Message-IDs (DESIGN §3) carry the ticket id, a random part and an
@@ -41,9 +42,20 @@ struct outgoing_mail {
 	GPtrArray *attachments;        /* struct mail_attachment * (message.h) passed on, or NULL:
 				   then the mail is multipart/mixed, the text first */
 	time_t date;
+	/* The ASCII-armored OpenPGP message (pgp_encrypt_mime() of a
+	 * compose_entity()), or NULL.  When set, the mail is RFC 3156
+	 * multipart/encrypted and body and attachments are not used (they
+	 * are inside it); the headers are the same. */
+	const GByteArray *encrypted;
 };
 
 int compose_message(const struct outgoing_mail *mail, GByteArray **out_r, char **error_r);
+
+/* The MIME entity compose_message() makes of body and attachments
+ * (text/plain; charset=utf-8, or multipart/mixed of it and the
+ * attachments), alone with its Content-* headers, CRLF line ends: what a
+ * PGP/MIME mail encrypts. */
+int compose_entity(const char *body, GPtrArray *attachments, GByteArray **out_r, char **error_r);
 
 /* Generates a new Message-ID for a mail about ticket_id (without <>). */
 char *msgid_generate(const void *secret, size_t secret_len, long long ticket_id,

@@ -638,6 +638,151 @@ static void test_msgid(void)
 	g_free(id2);
 }
 
+/* The RFC 3156 form: same headers, multipart/encrypted of the version
+ * part and the armored payload; body and attachments are not in it. */
+static void test_encrypted(void)
+{
+	static const char armor[] = "-----BEGIN PGP MESSAGE-----\n\nhQEMA0xyz\n=abcd\n"
+				    "-----END PGP MESSAGE-----\n";
+	const char *refs[] = { "root@mua.example.net", NULL };
+	GByteArray *payload = g_byte_array_new(), *out = NULL;
+	GMimeMessage *msg = NULL;
+	GMimeObject *top, *p1, *p2;
+	GMimeContentType *ct;
+	struct outgoing_mail mail = { 0 };
+	struct mail_header reply = { .name = "Reply-To", .value = "support@example.com" };
+	GPtrArray *headers = g_ptr_array_new();
+	char *text = NULL;
+
+	g_byte_array_append(payload, (const guint8 *)armor, strlen(armor));
+	g_ptr_array_add(headers, &reply);
+	mail.from_addr = "support@example.com";
+	mail.to_name = "Alice";
+	mail.to_addr = "alice@example.com";
+	mail.subject = "[Ticket#7] Secret";
+	mail.body = "the plaintext must not be here\n";
+	mail.message_id = "t7.0123456789abcdef.0123456789abcdef0123@example.com";
+	mail.in_reply_to = "root@mua.example.net";
+	mail.references = refs;
+	mail.automatic = true;
+	mail.auto_submitted = "auto-generated";
+	mail.extra_headers = headers;
+	mail.date = DATE_1;
+	mail.encrypted = payload;
+	if (compose_ok(&mail, &out) < 0 || (msg = parse_back(out)) == NULL) {
+		ok(0, "compose the encrypted form");
+		goto out;
+	}
+	ok(all_crlf(out), "encrypted: every line ends in CRLF");
+	ok(memmem(out->data, out->len, "plaintext", 9) == NULL, "encrypted: no body text in it");
+	is_str(g_mime_message_get_subject(msg), "[Ticket#7] Secret", "encrypted: Subject");
+	is_str(g_mime_message_get_message_id(msg), mail.message_id, "encrypted: Message-ID");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "In-Reply-To"), "<root@mua.example.net>",
+	       "encrypted: In-Reply-To");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "References"), "<root@mua.example.net>",
+	       "encrypted: References");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Reply-To"), "support@example.com",
+	       "encrypted: Reply-To");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "Auto-Submitted"), "auto-generated",
+	       "encrypted: Auto-Submitted");
+	is_str(g_mime_object_get_header(GMIME_OBJECT(msg), "MIME-Version"), "1.0",
+	       "encrypted: MIME-Version");
+	top = g_mime_message_get_mime_part(msg);
+	ct = g_mime_object_get_content_type(top);
+	ok(g_mime_content_type_is_type(ct, "multipart", "encrypted"), "multipart/encrypted");
+	is_str(g_mime_content_type_get_parameter(ct, "protocol"), "application/pgp-encrypted",
+	       "protocol=\"application/pgp-encrypted\"");
+	if (!GMIME_IS_MULTIPART(top) || g_mime_multipart_get_count(GMIME_MULTIPART(top)) != 2) {
+		ok(0, "two parts");
+		goto out;
+	}
+	p1 = g_mime_multipart_get_part(GMIME_MULTIPART(top), 0);
+	p2 = g_mime_multipart_get_part(GMIME_MULTIPART(top), 1);
+	ok(g_mime_content_type_is_type(g_mime_object_get_content_type(p1), "application",
+				       "pgp-encrypted"),
+	   "first part application/pgp-encrypted");
+	ct = g_mime_object_get_content_type(p2);
+	ok(g_mime_content_type_is_type(ct, "application", "octet-stream"),
+	   "second part application/octet-stream");
+	is_str(g_mime_content_type_get_parameter(ct, "name"), "encrypted.asc",
+	       "second part name=\"encrypted.asc\"");
+	text = g_strndup((const char *)out->data, out->len);
+	like(text, "\r\n\r\nVersion: 1\r\n", "the version part says Version: 1");
+	like(text,
+	     "\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0xyz\r\n=abcd\r\n"
+	     "-----END PGP MESSAGE-----\r\n",
+	     "the armor as it came, CRLF, 7bit");
+out:
+	g_free(text);
+	if (msg != NULL)
+		g_object_unref(msg);
+	if (out != NULL)
+		g_byte_array_unref(out);
+	g_byte_array_unref(payload);
+	g_ptr_array_free(headers, TRUE);
+}
+
+/* compose_entity(): what is encrypted, a MIME entity of its own. */
+static void test_entity(void)
+{
+	struct mail_attachment att = { .filename = "r\xc3\xa9sum\xc3\xa9.pdf",
+				       .content_type = "application/pdf" };
+	GPtrArray *atts = g_ptr_array_new();
+	GByteArray *out = NULL;
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeObject *obj;
+	char *error = NULL;
+
+	ok(compose_entity("plain ascii\n", NULL, &out, &error) == 0, "entity: text only");
+	if (out != NULL) {
+		char *text = g_strndup((const char *)out->data, out->len);
+		ok(g_str_has_prefix(text, "Content-Type: text/plain; charset=utf-8\r\n"),
+		   "entity: starts with its Content-Type");
+		ok(strstr(text, "MIME-Version") == NULL && strstr(text, "From:") == NULL,
+		   "entity: no message headers");
+		like(text, "\r\n\r\nplain ascii\r\n", "entity: the text, CRLF");
+		g_free(text);
+		g_byte_array_unref(out);
+		out = NULL;
+	}
+	att.data = g_bytes_new_static("%PDF-1.4\n\x01\x02", 11);
+	g_ptr_array_add(atts, &att);
+	ok(compose_entity("Grüße\n", atts, &out, &error) == 0, "entity: text and attachment");
+	if (out == NULL)
+		goto out;
+	ok(all_crlf(out), "entity: CRLF");
+	stream = g_mime_stream_mem_new_with_buffer((const char *)out->data, out->len);
+	parser = g_mime_parser_new_with_stream(stream);
+	obj = g_mime_parser_construct_part(parser, NULL);
+	ok(obj != NULL && GMIME_IS_MULTIPART(obj) &&
+		   g_mime_multipart_get_count(GMIME_MULTIPART(obj)) == 2,
+	   "entity: multipart/mixed of two");
+	if (obj != NULL && GMIME_IS_MULTIPART(obj) &&
+	    g_mime_multipart_get_count(GMIME_MULTIPART(obj)) == 2) {
+		GMimeObject *t = g_mime_multipart_get_part(GMIME_MULTIPART(obj), 0);
+		GMimeObject *a = g_mime_multipart_get_part(GMIME_MULTIPART(obj), 1);
+		is_str(g_mime_content_type_get_parameter(g_mime_object_get_content_type(t),
+							 "charset"),
+		       "utf-8", "entity: text in utf-8");
+		is_int(g_mime_part_get_content_encoding(GMIME_PART(t)),
+		       GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE,
+		       "entity: 8-bit text quoted-printable");
+		is_str(g_mime_part_get_filename(GMIME_PART(a)), "r\xc3\xa9sum\xc3\xa9.pdf",
+		       "entity: the attachment's name");
+	}
+	if (obj != NULL)
+		g_object_unref(obj);
+	g_object_unref(parser);
+	g_object_unref(stream);
+out:
+	if (out != NULL)
+		g_byte_array_unref(out);
+	g_bytes_unref(att.data);
+	g_ptr_array_free(atts, TRUE);
+	g_free(error);
+}
+
 int main(void)
 {
 	g_mime_init();
@@ -650,6 +795,8 @@ int main(void)
 	test_invalid_input();
 	test_thread_index();
 	test_msgid();
+	test_encrypted();
+	test_entity();
 	g_mime_shutdown();
 	return tap_done();
 }
