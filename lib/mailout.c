@@ -3,6 +3,8 @@
  */
 #include "mailout.h"
 #include "compose.h"
+#include "pgp.h"
+#include "secure.h"
 #include "thread.h"
 #include "util.h"
 
@@ -77,22 +79,81 @@ static const char *lookup(void *ctx, const char *name)
 	return NULL; /* staff.* of an automatic mail: nobody acts */
 }
 
-#define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
-#define PGP_END   "-----END PGP MESSAGE-----"
+#define PGP_BEGIN          "-----BEGIN PGP MESSAGE-----"
+#define PGP_END            "-----END PGP MESSAGE-----"
+#define PLACEHOLDER_PREFIX "[encrypted section "
+
+/* The highest section number of the placeholders that begin a line (after
+ * blanks) in text[from, to), or highest when there is none higher: only
+ * there did secure_open() put them; a quoted one ("> [encrypted section
+ * 1]") belongs to an earlier message. */
+static unsigned highest_placeholder(const char *text, size_t from, size_t to, unsigned highest)
+{
+	for (size_t i = from; i < to; i++) {
+		const char *p;
+		char *end;
+		unsigned long k;
+
+		if (i > 0 && text[i - 1] != '\n')
+			continue;
+		while (i < to && (text[i] == ' ' || text[i] == '\t'))
+			i++;
+		p = text + i;
+		if ((size_t)(to - i) <= strlen(PLACEHOLDER_PREFIX) ||
+		    strncmp(p, PLACEHOLDER_PREFIX, strlen(PLACEHOLDER_PREFIX)) != 0 ||
+		    !g_ascii_isdigit(p[strlen(PLACEHOLDER_PREFIX)]))
+			continue;
+		k = strtoul(p + strlen(PLACEHOLDER_PREFIX), &end, 10);
+		if (*end == ']' && (size_t)(end - text) < to && k > highest && k <= G_MAXUINT)
+			highest = (unsigned)k;
+	}
+	return highest;
+}
+
+/* Appends text[from, to) with any armor in it (not a section: quoted, or
+ * past PGP_MAX_BLOCKS) replaced by an unnumbered placeholder.  Armor cut
+ * short runs to the end of the text, or to the line break before the
+ * section at to. */
+static void append_unnumbered(GString *out, const char *text, size_t from, size_t to, bool at_end)
+{
+	const char *p = text + from, *stop = text + to, *begin;
+
+	while ((begin = memmem(p, (size_t)(stop - p), PGP_BEGIN, strlen(PGP_BEGIN))) != NULL) {
+		const char *end = memmem(begin, (size_t)(stop - begin), PGP_END, strlen(PGP_END));
+		g_string_append_len(out, p, begin - p);
+		g_string_append(out, "[encrypted section]");
+		if (end != NULL) {
+			p = end + strlen(PGP_END);
+			continue;
+		}
+		p = stop;
+		if (!at_end && p > begin && p[-1] == '\n')
+			p--;
+		if (!at_end && p > begin && p[-1] == '\r')
+			p--;
+	}
+	g_string_append_len(out, p, stop - p);
+}
 
 char *mailout_placeholders(const char *text)
 {
-	GString *out = g_string_new(NULL);
-	const char *p = text != NULL ? text : "", *begin;
-	unsigned n = 0;
+	const char *t = text != NULL ? text : "";
+	size_t len = strlen(t), pos = 0;
+	GArray *blocks = pgp_blocks_find(t, len);
+	GString *out = g_string_sized_new(len);
+	unsigned highest = 0;
 
-	while ((begin = strstr(p, PGP_BEGIN)) != NULL) {
-		const char *end = strstr(begin, PGP_END);
-		g_string_append_len(out, p, begin - p);
-		g_string_append_printf(out, "[encrypted section %u]", ++n);
-		p = end != NULL ? end + strlen(PGP_END) : begin + strlen(begin);
+	for (guint i = 0; i < blocks->len; i++) {
+		const struct pgp_block *b = &g_array_index(blocks, struct pgp_block, i);
+		highest = highest_placeholder(t, pos, b->start, highest);
+		append_unnumbered(out, t, pos, b->start, false);
+		if (highest < G_MAXUINT)
+			highest++;
+		g_string_append_printf(out, SECURE_PLACEHOLDER_FMT, highest);
+		pos = b->end;
 	}
-	g_string_append(out, p);
+	append_unnumbered(out, t, pos, len, true);
+	g_array_unref(blocks);
 	return g_string_free(out, FALSE);
 }
 
@@ -123,15 +184,7 @@ static const char * override(const struct template_output *out, const char *name
 	return NULL;
 }
 
-/* A mail, made and not yet written. */
-struct made {
-	struct template_output *out;
-	GPtrArray *refs; /* char *, borrowed from m->msg */
-	char *msgid, *subject;
-	GByteArray *raw;
-};
-
-static void made_clear(struct made *d)
+void mailout_made_clear(struct mailout_made *d)
 {
 	template_output_free(&d->out);
 	if (d->refs != NULL)
@@ -140,17 +193,97 @@ static void made_clear(struct made *d)
 	g_free(d->subject);
 	if (d->raw != NULL)
 		g_byte_array_unref(d->raw);
+	g_free(d->encrypt_error);
 	memset(d, 0, sizeof(*d));
 }
 
-/* Renders and composes (no database): 0, or -1 with the reason. */
-static int make(const struct mailout *m, struct made *d, char **error_r)
+/* m asks for its mail encrypted and there is plaintext to put in it. */
+static bool wants_encryption(const struct mailout *m)
+{
+	return m->encrypt_to != NULL && m->secure != NULL && m->secure->parts != NULL &&
+	       m->secure->parts->len > 0;
+}
+
+/* Who encrypt_to is for, in the log: the staff member with that key and
+ * the recipient's address, else the address. */
+static const char *encrypt_login(const struct mailout *m)
+{
+	for (size_t i = 0; i < m->cfg->staff_count; i++) {
+		const struct config_staff *s = &m->cfg->staff[i];
+		if (s->pgp_key != NULL && strcmp(s->pgp_key, m->encrypt_to) == 0 &&
+		    g_ascii_strcasecmp(s->email, m->to_addr) == 0)
+			return s->login;
+	}
+	return m->to_addr;
+}
+
+static void wipe_free(char *s)
+{
+	if (s != NULL)
+		memset(s, 0, strlen(s));
+	g_free(s);
+}
+
+static void wipe_bytes(GByteArray *b)
+{
+	if (b == NULL)
+		return;
+	memset(b->data, 0, b->len);
+	g_byte_array_unref(b);
+}
+
+/* The RFC 3156 payload of a notification to the holder of m->encrypt_to:
+ * body (placeholders) with the sections' text in their place, and the
+ * mail's attachments and the sections' (their parts > 0), as one MIME
+ * entity encrypted to that key.  The
+ * plaintext copies made here are wiped before they are freed. */
+static int encrypt_body(const struct mailout *m, const char *body, GByteArray **armored_r,
+			char **error_r)
+{
+	const struct pgp_keyring *ring = secure_keyring(m->keys);
+	GPtrArray *atts = g_ptr_array_new_with_free_func(g_free);
+	GByteArray *entity = NULL;
+	char *filled = NULL;
+	int ret = -1;
+
+	*armored_r = NULL;
+	if (ring == NULL) {
+		error_set(error_r, "no GnuPG home configured (pgp.gnupg_home)");
+		goto out;
+	}
+	for (guint i = 0; m->attachments != NULL && i < m->attachments->len; i++)
+		g_ptr_array_add(atts, g_memdup2(g_ptr_array_index(m->attachments, i),
+						sizeof(struct mail_attachment)));
+	for (guint i = 0; i < m->secure->parts->len; i++) {
+		const struct secure_part *sp = g_ptr_array_index(m->secure->parts, i);
+		struct mail_attachment *a;
+		if (sp->part == 0)
+			continue;
+		a = g_new0(struct mail_attachment, 1);
+		a->filename = sp->filename;
+		a->content_type = sp->content_type;
+		a->data = sp->content;
+		g_ptr_array_add(atts, a);
+	}
+	filled = secure_fill_placeholders(body, m->secure);
+	if (compose_entity(filled, atts, &entity, error_r) < 0)
+		goto out;
+	ret = pgp_encrypt_mime(entity->data, entity->len, ring, m->encrypt_to, armored_r, error_r);
+out:
+	wipe_free(filled);
+	wipe_bytes(entity);
+	g_ptr_array_free(atts, TRUE);
+	return ret;
+}
+
+int mailout_make(const struct mailout *m, struct mailout_made *d, char **error_r)
 {
 	const struct ticketd_config *cfg = m->cfg;
 	const struct parsed_message *msg = m->msg;
 	struct vars v = { .m = m };
 	char *shown = NULL;
 	struct outgoing_mail mail = { 0 };
+	GByteArray *armored = NULL;
 	const char *domain, *subject;
 	int ret = -1;
 
@@ -218,9 +351,23 @@ static int make(const struct mailout *m, struct made *d, char **error_r)
 	mail.auto_submitted = m->auto_submitted;
 	mail.extra_headers = d->out->headers;
 	mail.date = m->now;
-	ret = compose_message(&mail, &d->raw, error_r);
+	if (wants_encryption(m)) {
+		d->encrypt_login = encrypt_login(m);
+		if (encrypt_body(m, d->out->body, &armored, &d->encrypt_error) == 0)
+			mail.encrypted = armored;
+	}
+	if (mail.encrypted != NULL) {
+		ret = compose_message(&mail, &d->raw, &d->encrypt_error);
+		d->encrypted = ret == 0;
+		/* the notification is never lost for its encryption: it goes plain */
+		mail.encrypted = NULL;
+	}
+	if (!d->encrypted)
+		ret = compose_message(&mail, &d->raw, error_r);
 	g_ptr_array_set_size(d->refs, d->refs->len - 1); /* the NULL */
 out:
+	if (armored != NULL)
+		g_byte_array_unref(armored);
 	g_free(v.tag);
 	g_free(v.quoted);
 	g_free(v.text);
@@ -231,7 +378,7 @@ out:
 enum db_status mailout_write(struct db *db, const struct mailout *m, bool *written_r,
 			     char **error_r)
 {
-	struct made d = { 0 };
+	struct mailout_made d = { 0 };
 	char ticket[24], nowtext[32];
 	char *reason = NULL, *refs = NULL, *rcpts = NULL;
 	enum db_status st;
@@ -239,7 +386,7 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 	*written_r = false;
 	g_snprintf(ticket, sizeof(ticket), "%lld", m->ticket_id);
 	time_iso(m->now, nowtext, sizeof(nowtext));
-	if (make(m, &d, &reason) < 0) {
+	if (mailout_make(m, &d, &reason) < 0) {
 		char *safe = log_sanitize(reason, 0);
 		log_warning("queue=%s ticket=%lld %s not sent: %s", m->queue->name, m->ticket_id,
 			    message_kind_name(m->kind), safe);
@@ -247,6 +394,14 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 		st = ticket_event(db, m->ticket_id, nowtext, "ticketd", "mail-failed",
 				  message_kind_name(m->kind), reason, error_r);
 		goto out;
+	}
+	if (d.encrypt_error != NULL) {
+		char *safe = log_sanitize(d.encrypt_error, 0);
+		log_warning(
+			"queue=%s ticket=%lld %s to %s not encrypted, sent with placeholders: %s",
+			m->queue->name, m->ticket_id, message_kind_name(m->kind), d.encrypt_login,
+			safe);
+		g_free(safe);
 	}
 	refs = db_text_array(d.refs);
 	GPtrArray *to = g_ptr_array_new();
@@ -276,7 +431,7 @@ enum db_status mailout_write(struct db *db, const struct mailout *m, bool *writt
 	st = db_send(db, "mailout_insert", 14, values, lengths, 1u << 12, NULL, error_r);
 	*written_r = st == DB_OK;
 out:
-	made_clear(&d);
+	mailout_made_clear(&d);
 	g_free(refs);
 	g_free(rcpts);
 	g_free(reason);

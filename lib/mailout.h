@@ -68,14 +68,46 @@ struct mailout {
 
 enum db_status mailout_prepare(struct db *db, char **error_r);
 
+/* A mail, made and not yet written. */
+struct mailout_made {
+	struct template_output *out; /* out->body: the rendered body with placeholders,
+					what the message row stores */
+	GPtrArray *refs;             /* char *, References (borrowed from m) */
+	char *msgid, *subject;
+	GByteArray *raw; /* the whole mail, outbox.raw */
+	bool encrypted;  /* raw is PGP/MIME encrypted to m->encrypt_to */
+	/* Why raw is not encrypted although m->encrypt_to asked for it (no
+	 * key, an expired one, a GPGME error), or NULL; never plaintext.
+	 * raw is then the mail with placeholders. */
+	char *encrypt_error;
+	const char *encrypt_login; /* the staff member encrypt_to is for (their
+				      login, else the recipient's address) */
+};
+
+/* Renders and composes m without the database (and, for encrypt_to, runs
+ * GnuPG): 0, or -1 with the reason (a template or address error; a failed
+ * encryption is not one, see encrypt_error).  d is released with
+ * mailout_made_clear(), also after a failure. */
+int mailout_make(const struct mailout *m, struct mailout_made *d, char **error_r);
+void mailout_made_clear(struct mailout_made *d);
+
 /* Makes the mail and writes its rows (pipelined).  *written_r false: it
  * could not be made, and the ticket has a "mail-failed" event saying why. */
 enum db_status mailout_write(struct db *db, const struct mailout *m, bool *written_r,
 			     char **error_r);
 
-/* text with each PGP-encrypted block ("-----BEGIN PGP MESSAGE-----" to its
- * END line, or to the end when cut) replaced by "[encrypted section N]":
- * what mail shows of encrypted sections (DESIGN §1).  Newly allocated. */
+/* text with each PGP-encrypted block replaced by a placeholder: what mail
+ * shows of encrypted sections (DESIGN §1).  The sections are the blocks
+ * pgp_blocks_find() reports (at a line start), the same secure_open()
+ * numbers, so the numbers agree with the secure parts: a block that stayed
+ * verbatim (it did not decrypt) becomes "[encrypted section N]", N one
+ * more than the highest "[encrypted section K]" at a line start or block
+ * before it (sections are numbered in text order, and those that did
+ * decrypt show their placeholders already).  Any other armor, a quoted
+ * block ("> -----BEGIN PGP MESSAGE-----" to its END line, or to the next
+ * section when cut), is a copy of an earlier message and becomes
+ * "[encrypted section]" without a number, so no mail we send carries
+ * ciphertext.  Newly allocated. */
 char *mailout_placeholders(const char *text);
 
 /* text quoted for a reply: each line prefixed with "> " (">" before a line

@@ -4,6 +4,7 @@
 #include "notify.h"
 #include "address.h"
 #include "commands.h"
+#include "secure.h"
 
 #include <string.h>
 
@@ -70,6 +71,15 @@ size_t notify_targets(const struct ticketd_config *cfg, const struct config_queu
 	return by_setting(cfg, queue, queue->notify != NULL ? queue->notify : "admins", actor, out);
 }
 
+const char *notify_encrypt_to(const struct mailout *base, const struct notify_target *target)
+{
+	if (target->staff == NULL || target->staff->pgp_key == NULL ||
+	    target->staff->pgp_key[0] == '\0' || base->secure == NULL ||
+	    base->secure->parts == NULL || base->secure->parts->len == 0)
+		return NULL;
+	return target->staff->pgp_key;
+}
+
 enum db_status notify_write(struct db *db, const struct mailout *base, enum notify_event event,
 			    const struct notify_target *targets, size_t n, unsigned *count_r,
 			    char **error_r)
@@ -91,6 +101,7 @@ enum db_status notify_write(struct db *db, const struct mailout *base, enum noti
 		m.cc = NULL;
 		m.prefix = notify_separator;
 		m.reply_to_queue = true;
+		m.encrypt_to = notify_encrypt_to(base, &targets[i]);
 		if (m.staff == NULL)
 			m.staff = targets[i].staff;
 		st = mailout_write(db, &m, &written, error_r);

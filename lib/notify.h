@@ -11,6 +11,11 @@
  * priority reached the queue's escalation.notify_at): the assignee, or the
  * queue's admins whatever notify says.
  *
+ * A staff member with a pgp_key in the config gets the decrypted sections
+ * of the message in their notification, re-encrypted to that key (RFC 3156
+ * PGP/MIME, mailout.h); everyone else, and they too when encrypting fails,
+ * gets the placeholders.
+ *
  * notify_targets() is pure; notify_write() writes the mails (pipelined, in
  * the caller's transaction) and returns an enum db_status with the reason
  * in *error_r.
@@ -53,10 +58,16 @@ size_t notify_targets(const struct ticketd_config *cfg, const struct config_queu
  * (commands.h recognises it in their answers). */
 extern const char notify_separator[];
 
+/* The key a target's notification is encrypted to (issue 18): the staff
+ * member's pgp_key when base carries decrypted sections (base->secure has
+ * parts), else NULL: the notification shows their placeholders only. */
+const char *notify_encrypt_to(const struct mailout *base, const struct notify_target *target);
+
 /* One notification per target: base is the mail about the ticket (ticket,
  * queue, requestor, message, text ...); kind, template (the escalation
- * notice's for NOTIFY_ESCALATION), recipient and the separator are set
- * here.  *count_r: how many were written. */
+ * notice's for NOTIFY_ESCALATION), recipient, the separator and
+ * encrypt_to (notify_encrypt_to) are set here.  *count_r: how many were
+ * written. */
 enum db_status notify_write(struct db *db, const struct mailout *base, enum notify_event event,
 			    const struct notify_target *targets, size_t n, unsigned *count_r,
 			    char **error_r);
