@@ -364,10 +364,10 @@ static void test_injection(void)
 
 static void test_overrides(void)
 {
-	struct mail_header subj = { "subject", "[Ticket#9] Overridden é" };
-	struct mail_header from = { "From", "Help Desk <help@example.com>" };
-	struct mail_header reply = { "Reply-To", "replies@example.com" };
-	struct mail_header other = { "Bcc", "evil@x" };
+	struct mail_header subj = { .name = "subject", .value = "[Ticket#9] Overridden é" };
+	struct mail_header from = { .name = "From", .value = "Help Desk <help@example.com>" };
+	struct mail_header reply = { .name = "Reply-To", .value = "replies@example.com" };
+	struct mail_header other = { .name = "Bcc", .value = "evil@x" };
 	GPtrArray *extra = g_ptr_array_new();
 	GByteArray *out = NULL;
 	GMimeMessage *msg;
