@@ -383,17 +383,6 @@ static GPtrArray *section_parts(const struct secure_message *sm, unsigned sectio
 	return parts;
 }
 
-/* Why section failed in sm (never plaintext). */
-static const char *section_failure(const struct secure_message *sm, unsigned section)
-{
-	for (guint i = 0; i < sm->failures->len; i++) {
-		const struct secure_failure *f = g_ptr_array_index(sm->failures, i);
-		if (f->section == section)
-			return f->reason != NULL ? f->reason : pgp_decrypt_status_text(f->status);
-	}
-	return "not decrypted";
-}
-
 /* One incoming message of decrypt-retry: its sections that have no secure
  * parts yet are decrypted again from the raw copy; what decrypts is added
  * (the message itself is never edited), with a "decrypted" event per
@@ -410,6 +399,7 @@ static enum db_status retry_message(struct ctl *ctl, long long ticket,
 	GBytes *raw = NULL;
 	const char *data;
 	char *error = NULL, *value = NULL;
+	const char *type;
 	enum db_status st;
 	gsize len;
 
@@ -444,30 +434,20 @@ static enum db_status retry_message(struct ctl *ctl, long long ticket,
 		for (guint i = 0; st == DB_OK && i < parts->len; i++)
 			st = ticket_message_add_secure(ctl->db, in->message_id,
 						       g_ptr_array_index(parts, i), now, error_r);
+		/* as intake writes it (apply.c) */
+		value = secure_section_event(&sm, section, msg->message_id, &type);
 		if (parts->len > 0) {
-			/* as intake writes it (apply.c): the section's signature too */
-			const struct secure_part *first = g_ptr_array_index(parts, 0);
-			const char *sig = secure_sig_name(first->sig_status);
-
-			value = sig == NULL
-					? g_strdup_printf("section %u", section)
-					: g_strdup_printf("section %u, signature %s%s%s", section,
-							  sig, first->sig_fingerprint ? " by " : "",
-							  first->sig_fingerprint
-								  ? first->sig_fingerprint
-								  : "");
 			g_string_append_printf(line, "section %u decrypted", section);
-			if (st == DB_OK)
-				st = ticket_event(ctl->db, ticket, now, reader_name(ctl),
-						  "decrypted", NULL, value, error_r);
 		} else {
-			char *reason = log_sanitize(section_failure(&sm, section), 200);
-			value = g_strdup_printf("section %u: %s", section, reason);
-			g_string_append(line, value);
-			st = ticket_event(ctl->db, ticket, now, reader_name(ctl), "decrypt-failed",
-					  NULL, value, error_r);
+			/* the value's reason, after "section N of <id>: " */
+			const char *why = strstr(value, ": ");
+			char *reason = log_sanitize(why != NULL ? why + 2 : value, 300);
+			g_string_append_printf(line, "section %u: %s", section, reason);
 			g_free(reason);
 		}
+		if (st == DB_OK)
+			st = ticket_event(ctl->db, ticket, now, reader_name(ctl), type, NULL, value,
+					  error_r);
 		g_free(value);
 		value = NULL;
 		g_ptr_array_free(parts, TRUE);

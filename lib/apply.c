@@ -330,47 +330,21 @@ static enum db_status secure_events(const struct apply_ctx *ctx, const struct pa
 {
 	const struct secure_message *sm = plan->secure;
 	enum db_status st = DB_OK;
-	char *mid = NULL;
 
 	for (unsigned section = 1; section <= sm->sections && st == DB_OK; section++) {
-		const struct secure_failure *f = NULL;
-		const struct secure_part *p = NULL;
-		char *what;
+		const char *type;
+		char *what = secure_section_event(sm, section, msg->message_id, &type);
+		char *safe = log_sanitize(what, 0);
 
-		for (guint i = 0; i < sm->failures->len && f == NULL; i++)
-			if (((struct secure_failure *)g_ptr_array_index(sm->failures, i))
-				    ->section == section)
-				f = g_ptr_array_index(sm->failures, i);
-		for (guint i = 0; i < sm->parts->len && p == NULL; i++)
-			if (((struct secure_part *)g_ptr_array_index(sm->parts, i))->section ==
-			    section)
-				p = g_ptr_array_index(sm->parts, i);
-		if (mid == NULL)
-			mid = log_sanitize(msg->message_id, 0);
-		if (f != NULL) {
-			what = g_strdup_printf("section %u: %s", section, f->reason);
-			log_warning(
-				"queue=%s ticket=%lld msgid=<%s> encrypted section %u kept as it "
-				"came: %s",
-				plan->queue->name, plan->ticket, mid, section, f->reason);
-			st = ticket_event(ctx->db, plan->ticket, now, "ticketd", "decrypt-failed",
-					  NULL, what, error_r);
-		} else {
-			const char *sig = p != NULL ? secure_sig_name(p->sig_status) : NULL;
-			what = sig == NULL
-				       ? g_strdup_printf("section %u", section)
-				       : g_strdup_printf("section %u, signature %s%s%s", section,
-							 sig, p->sig_fingerprint ? " by " : "",
-							 p->sig_fingerprint ? p->sig_fingerprint
-									    : "");
-			log_info("queue=%s ticket=%lld msgid=<%s> encrypted section %u decrypted",
-				 plan->queue->name, plan->ticket, mid, section);
-			st = ticket_event(ctx->db, plan->ticket, now, "ticketd", "decrypted", NULL,
-					  what, error_r);
-		}
+		if (strcmp(type, "decrypted") == 0)
+			log_info("queue=%s ticket=%lld %s", plan->queue->name, plan->ticket, safe);
+		else
+			log_warning("queue=%s ticket=%lld %s, kept as it came", plan->queue->name,
+				    plan->ticket, safe);
+		st = ticket_event(ctx->db, plan->ticket, now, "ticketd", type, NULL, what, error_r);
+		g_free(safe);
 		g_free(what);
 	}
-	g_free(mid);
 	return st;
 }
 

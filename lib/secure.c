@@ -416,6 +416,37 @@ out:
 	sm->seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
 }
 
+char *secure_section_event(const struct secure_message *sm, unsigned section, const char *msgid,
+			   const char **type_r)
+{
+	GString *v = g_string_new(NULL);
+
+	g_string_append_printf(v, "section %u", section);
+	if (msgid != NULL)
+		g_string_append_printf(v, " of <%s>", msgid);
+	for (guint i = 0; i < sm->failures->len; i++) {
+		const struct secure_failure *f = g_ptr_array_index(sm->failures, i);
+		if (f->section == section) {
+			*type_r = "decrypt-failed";
+			g_string_append_printf(v, ": %s", f->reason);
+			return g_string_free(v, FALSE);
+		}
+	}
+	*type_r = "decrypted";
+	for (guint i = 0; i < sm->parts->len; i++) {
+		const struct secure_part *p = g_ptr_array_index(sm->parts, i);
+		const char *sig = secure_sig_name(p->sig_status);
+		if (p->section != section)
+			continue;
+		if (sig != NULL)
+			g_string_append_printf(v, ", signature %s", sig);
+		if (sig != NULL && p->sig_fingerprint != NULL)
+			g_string_append_printf(v, " by %s", p->sig_fingerprint);
+		break;
+	}
+	return g_string_free(v, FALSE);
+}
+
 /* The number of a placeholder at p, 0 when p holds none; *len_r its length. */
 static unsigned placeholder_at(const char *p, size_t *len_r)
 {

@@ -109,6 +109,15 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 		 struct secure_message *sm);
 void secure_message_clear(struct secure_message *sm);
 
+/* The event that records section of sm on its ticket: *type_r "decrypted"
+ * or "decrypt-failed"; the value returned (newly allocated) names the
+ * section and the message (msgid, its Message-ID without <>, may be NULL)
+ * and says how it was signed, or why it failed: "section 1 of <a@b>,
+ * signature good by FPR", "section 2 of <a@b>: no secret key ...".
+ * Never plaintext. */
+char *secure_section_event(const struct secure_message *sm, unsigned section, const char *msgid,
+			   const char **type_r);
+
 /* How a signature status is stored: "good", "bad", "unknown-key",
  * "expired", "revoked", "error"; NULL for PGP_SIG_NONE (sql/008). */
 const char *secure_sig_name(enum pgp_sig_status status);

@@ -185,9 +185,9 @@ is "$(psql_q "SELECT section || ':' || part || ':' || kind || ':' || convert_fro
 	FROM secure_parts WHERE message_id = '${EMID:-0}'")" "1:0:text:SECRET-RETRY-0815 bitte prüfen" \
 	"section 1 is stored as a secure part"
 is "$(psql_q "SELECT actor || '|' || new FROM events WHERE ticket_id = '${TID:-0}' AND type = 'decrypted'")" \
-	"$ME|section 1" "a decrypted event for it"
+	"$ME|section 1 of <enc1@customer.example>" "a decrypted event for it"
 psql_q "SELECT new FROM events WHERE ticket_id = '${TID:-0}' AND type = 'decrypt-failed'
-	AND at = '2026-11-24T09:00:00Z'" | grep -q '^section 2: '
+	AND at = '2026-11-24T09:00:00Z'" | grep -q '^section 2 of <enc1@customer.example>: '
 ok $? "a decrypt-failed event for section 2, at --now"
 is "$(psql_q "SELECT md5(body) FROM messages WHERE id = '${EMID:-0}'")" "$body_before" \
 	"the message itself is not edited"

@@ -97,7 +97,7 @@ printf 'SECRET-WRONGPASS-5501\n' | enc carol -r support@example.com -e >"$T/b0.a
 body_of w0@example.com | grep -q -- "-----BEGIN PGP MESSAGE-----"
 ok $? "wrong passphrase: the block is kept verbatim"
 is "$(psql_q "SELECT count(*) FROM secure_parts")" 0 "... no secure part"
-events w0@example.com decrypt-failed | grep -q "^section 1: .*passphrase"
+events w0@example.com decrypt-failed | grep -q "^section 1 of <w0@example.com>: .*passphrase"
 ok $? "... a decrypt-failed event names the passphrase"
 
 # 1. one inline block with text around it
@@ -170,14 +170,14 @@ run_once -v --now=2026-11-23T10:05:00Z
 is "$(body_of i1@example.com)" "$(printf 'Hello,\nmy password:\n[encrypted section 1]\nThanks, Carol')" \
 	"one block: the text keeps what was around it, a placeholder in its place"
 is "$(part i1@example.com 1 0)" "SECRET-ONE-7301 password hunter2" "... the secure part is the plaintext"
-is "$(events i1@example.com decrypted)" "section 1" "... a decrypted event"
+is "$(events i1@example.com decrypted)" "section 1 of <i1@example.com>" "... a decrypted event naming the section and the message"
 # 2
 is "$(body_of i2@example.com)" \
 	"$(printf 'First:\n[encrypted section 1]\nand second:\n[encrypted section 2]\nend')" \
 	"two blocks: two placeholders, in order"
 is "$(part i2@example.com 1 0)|$(part i2@example.com 2 0)" "SECRET-TWO-A-1187|SECRET-TWO-B-2291" \
 	"... two secure parts, numbered as the placeholders"
-is "$(events i2@example.com decrypted | tr '\n' ' ')" "section 1 section 2 " "... an event each"
+is "$(events i2@example.com decrypted | tr '\n' ' ')" "section 1 of <i2@example.com> section 2 of <i2@example.com> " "... an event each"
 # 3
 is "$(body_of m3@example.com)" "[encrypted section 1]" "PGP/MIME: the text is the placeholder"
 is "$(part m3@example.com 1 0)" "SECRET-MIME-4410 the vault code is 1234" "... part 0 is the inner text"
@@ -192,7 +192,7 @@ is "$(psql_q "SELECT coalesce(s.sig_status, 'none') FROM secure_parts s JOIN mes
 is "$(psql_q "SELECT s.sig_status || '|' || s.sig_fingerprint FROM secure_parts s JOIN messages m
 	ON m.id = s.message_id WHERE m.message_id = 'm4@example.com' AND part = 0")" "good|$CAROL" \
 	"encrypted and signed: the part's signature is good, by carol's key"
-is "$(events m4@example.com decrypted)" "section 1, signature good by $CAROL" "... the event says so"
+is "$(events m4@example.com decrypted)" "section 1 of <m4@example.com>, signature good by $CAROL" "... the event says so"
 # 5
 is "$(psql_q "SELECT sig_status || '|' || sig_fingerprint FROM messages WHERE message_id = 'c5@example.com'")" \
 	"good|$CAROL" "clear-signed: the message's signature is good, by carol"
@@ -208,14 +208,14 @@ ok $? "ticketctl show prints the signature's status and signer"
 # 6
 body_of k6@example.com | grep -q -- "-----END PGP MESSAGE-----"
 ok $? "wrong key: the block is kept verbatim"
-events k6@example.com decrypt-failed | grep -q "^section 1: no secret key"
+events k6@example.com decrypt-failed | grep -q "^section 1 of <k6@example.com>: no secret key"
 ok $? "... the event: no secret key"
 # 7, 8
-events x7@example.com decrypt-failed | grep -q "^section 1: "
+events x7@example.com decrypt-failed | grep -q "^section 1 of <x7@example.com>: "
 ok $? "corrupt block: a decrypt-failed event"
 body_of x7@example.com | grep -q -- "-----BEGIN PGP MESSAGE-----"
 ok $? "... the block kept"
-events x8@example.com decrypt-failed | grep -q "^section 1: "
+events x8@example.com decrypt-failed | grep -q "^section 1 of <x8@example.com>: "
 ok $? "truncated block: a decrypt-failed event"
 # 9
 is "$(psql_q "SELECT size FROM secure_parts s JOIN messages m ON m.id = s.message_id
@@ -262,6 +262,6 @@ is "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'notification'
 	"$(psql_q "SELECT count(DISTINCT ticket_id) FROM messages WHERE direction = 'in'
 		AND (strpos(body, '[encrypted section 1]') > 0 OR strpos(body, '-----BEGIN PGP MESSAGE') > 0)")" \
 	"the notifications of encrypted mail carry the placeholder"
-grep -q "encrypted section 1 kept as it came" "$T/ticketd.log"
+grep -q "section 1 of <k6@example.com>: no secret key.*, kept as it came" "$T/ticketd.log"
 ok $? "the log names the sections kept as they came (without their text)"
 done_testing
