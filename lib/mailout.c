@@ -79,9 +79,8 @@ static const char *lookup(void *ctx, const char *name)
 	return NULL; /* staff.* of an automatic mail: nobody acts */
 }
 
-#define PGP_BEGIN          "-----BEGIN PGP MESSAGE-----"
-#define PGP_END            "-----END PGP MESSAGE-----"
-#define PLACEHOLDER_PREFIX "[encrypted section "
+#define PGP_BEGIN "-----BEGIN PGP MESSAGE-----"
+#define PGP_END   "-----END PGP MESSAGE-----"
 
 /* The highest section number of the placeholders that begin a line (after
  * blanks) in text[from, to), or highest when there is none higher: only
@@ -90,22 +89,11 @@ static const char *lookup(void *ctx, const char *name)
 static unsigned highest_placeholder(const char *text, size_t from, size_t to, unsigned highest)
 {
 	for (size_t i = from; i < to; i++) {
-		const char *p;
-		char *end;
-		unsigned long k;
+		size_t len = 0;
+		unsigned k = text[i] == '[' ? secure_placeholder_at(text, i, &len) : 0;
 
-		if (i > 0 && text[i - 1] != '\n')
-			continue;
-		while (i < to && (text[i] == ' ' || text[i] == '\t'))
-			i++;
-		p = text + i;
-		if ((size_t)(to - i) <= strlen(PLACEHOLDER_PREFIX) ||
-		    strncmp(p, PLACEHOLDER_PREFIX, strlen(PLACEHOLDER_PREFIX)) != 0 ||
-		    !g_ascii_isdigit(p[strlen(PLACEHOLDER_PREFIX)]))
-			continue;
-		k = strtoul(p + strlen(PLACEHOLDER_PREFIX), &end, 10);
-		if (*end == ']' && (size_t)(end - text) < to && k > highest && k <= G_MAXUINT)
-			highest = (unsigned)k;
+		if (k > highest && i + len <= to)
+			highest = k;
 	}
 	return highest;
 }

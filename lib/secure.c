@@ -447,17 +447,19 @@ char *secure_section_event(const struct secure_message *sm, unsigned section, co
 	return g_string_free(v, FALSE);
 }
 
-/* The number of a placeholder at p, 0 when p holds none; *len_r its length. */
-static unsigned placeholder_at(const char *p, size_t *len_r)
+unsigned secure_placeholder_at(const char *text, size_t pos, size_t *len_r)
 {
 	static const char head[] = "[encrypted section ";
-	const char *q = p + sizeof(head) - 1;
+	const char *p = text + pos, *q = p + sizeof(head) - 1;
 	unsigned n = 0;
 
+	for (size_t i = pos; i > 0 && text[i - 1] != '\n'; i--)
+		if (text[i - 1] != ' ' && text[i - 1] != '\t')
+			return 0;
 	if (strncmp(p, head, sizeof(head) - 1) != 0 || !g_ascii_isdigit(*q))
 		return 0;
-	while (g_ascii_isdigit(*q) && n < 100000)
-		n = n * 10 + (unsigned)(*q++ - '0');
+	for (; g_ascii_isdigit(*q); q++) /* saturates at G_MAXUINT */
+		n = n > (G_MAXUINT - 9) / 10 ? G_MAXUINT : n * 10 + (unsigned)(*q - '0');
 	if (*q != ']')
 		return 0;
 	*len_r = (size_t)(q + 1 - p);
@@ -467,11 +469,11 @@ static unsigned placeholder_at(const char *p, size_t *len_r)
 char *secure_fill_placeholders(const char *text, const struct secure_message *sm)
 {
 	GString *out = g_string_new(NULL);
-	const char *p = text != NULL ? text : "", *hit;
+	const char *base = text != NULL ? text : "", *p = base, *hit;
 
 	while ((hit = strstr(p, "[encrypted section ")) != NULL) {
 		size_t len = 0;
-		unsigned n = placeholder_at(hit, &len);
+		unsigned n = secure_placeholder_at(base, (size_t)(hit - base), &len);
 		const struct secure_part *found = NULL;
 
 		for (guint i = 0; n > 0 && sm != NULL && i < sm->parts->len && found == NULL; i++) {

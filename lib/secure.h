@@ -122,9 +122,15 @@ char *secure_section_event(const struct secure_message *sm, unsigned section, co
  * "expired", "revoked", "error"; NULL for PGP_SIG_NONE (sql/008). */
 const char *secure_sig_name(enum pgp_sig_status status);
 
-/* text with each section's placeholder replaced by the plaintext of its
- * part 0 (for a notification encrypted to a staff member's own key).
- * Newly allocated. */
+/* The number N of a placeholder "[encrypted section N]" that starts at
+ * text[pos] and stands at the start of its line (after blanks only, where
+ * secure_open() puts them: a quoted one is not a section of this message);
+ * *len_r its length.  0 when there is none. */
+unsigned secure_placeholder_at(const char *text, size_t pos, size_t *len_r);
+
+/* text with each section's placeholder (secure_placeholder_at) replaced by
+ * the plaintext of its part 0 (for a notification encrypted to a staff
+ * member's own key).  Newly allocated. */
 char *secure_fill_placeholders(const char *text, const struct secure_message *sm);
 
 #endif

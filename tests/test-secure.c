@@ -93,14 +93,21 @@ static void test_fill(void)
 	p->section = 2;
 	p->content = g_bytes_new_static("two", 3);
 	g_ptr_array_add(sm.parts, p);
-	s = secure_fill_placeholders("a [encrypted section 1] b [encrypted section 2] c "
-				     "[encrypted section 2x] [encrypted section ",
+	s = secure_fill_placeholders("a\n[encrypted section 1]\nb\n  [encrypted section 2]\nc\n"
+				     "[encrypted section 2x]\n[encrypted section ",
 				     &sm);
-	is_str(s, "a [encrypted section 1] b two c [encrypted section 2x] [encrypted section ",
-	       "only a whole placeholder with a part is filled");
+	is_str(s,
+	       "a\n[encrypted section 1]\nb\n  two\nc\n[encrypted section 2x]\n[encrypted section ",
+	       "only a whole placeholder with a part is filled, also after blanks");
 	g_free(s);
-	s = secure_fill_placeholders("[encrypted section 2][encrypted section 2]", &sm);
-	is_str(s, "twotwo", "each occurrence");
+	s = secure_fill_placeholders("[encrypted section 2]\n> [encrypted section 2] x "
+				     "[encrypted section 2]",
+				     &sm);
+	is_str(s, "two\n> [encrypted section 2] x [encrypted section 2]",
+	       "a quoted or mid-line placeholder is not this message's section");
+	g_free(s);
+	s = secure_fill_placeholders(NULL, &sm);
+	is_str(s, "", "no text: empty");
 	g_free(s);
 	g_bytes_unref(p->content);
 	g_free(p);
