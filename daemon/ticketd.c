@@ -397,17 +397,21 @@ static int check_keys(const struct ticketd_config *cfg)
 	}
 	if (pid == 0) {
 		struct secure_keys *keys;
-		GPtrArray *problems;
+		GPtrArray *problems, *notes;
 
 		log_open("ticketd", true, false);
 		drop_privileges(cfg->user);
 		message_init();
 		pgp_init();
 		keys = secure_keys_new(cfg);
-		problems = secure_check_keys(cfg, keys);
+		problems = secure_check_keys(cfg, keys, &notes);
 		for (guint i = 0; i < problems->len; i++)
 			fprintf(stderr, "%s: %s\n", cfg->path,
 				(char *)g_ptr_array_index(problems, i));
+		for (guint i = 0; i < notes->len; i++)
+			fprintf(stderr, "%s: note: %s\n", cfg->path,
+				(char *)g_ptr_array_index(notes, i));
+		g_ptr_array_unref(notes);
 		status = problems->len == 0 ? EX_OK : EX_CONFIG;
 		g_ptr_array_unref(problems);
 		secure_keys_free(&keys);

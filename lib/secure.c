@@ -85,10 +85,49 @@ const struct pgp_keyring *secure_keyring(const struct secure_keys *keys)
 	return keys != NULL ? &keys->ring : NULL;
 }
 
-GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys)
+/* A whole fingerprint (40 or 64 hex digits once "0x" and blanks are gone). */
+static bool whole_fingerprint(const char *key)
+{
+	char *plain = fpr_plain(key);
+	size_t n = strlen(plain), hex = strspn(plain, "0123456789ABCDEF");
+
+	g_free(plain);
+	return hex == n && (n == 40 || n == 64);
+}
+
+/* Each staff member's pgp_key: in the home when it is a fingerprint. */
+static void check_staff_keys(const struct ticketd_config *cfg, const struct secure_keys *keys,
+			     GPtrArray *problems, GPtrArray *notes)
+{
+	for (size_t i = 0; i < cfg->staff_count; i++) {
+		const struct config_staff *st = &cfg->staff[i];
+		char *armored = NULL, *error = NULL;
+
+		if (st->pgp_key == NULL)
+			continue;
+		if (!whole_fingerprint(st->pgp_key)) {
+			g_ptr_array_add(notes,
+					g_strdup_printf("staff %s: pgp_key %s is a key id, not "
+							"a whole fingerprint: notifications "
+							"to %s go without encryption",
+							st->login, st->pgp_key, st->login));
+			continue;
+		}
+		if (pgp_export_public(keys->home, st->pgp_key, &armored, &error) < 0)
+			g_ptr_array_add(problems,
+					g_strdup_printf("staff %s: pgp_key: %s", st->login, error));
+		g_free(armored);
+		g_free(error);
+	}
+}
+
+GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys,
+			     GPtrArray **notes_r)
 {
 	GPtrArray *problems = g_ptr_array_new_with_free_func(g_free);
 	char *error = NULL;
+
+	*notes_r = g_ptr_array_new_with_free_func(g_free);
 
 	if (keys == NULL) {
 		for (size_t i = 0; i < cfg->queue_count; i++)
@@ -132,6 +171,7 @@ GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secu
 			g_clear_pointer(&error, g_free);
 		}
 	}
+	check_staff_keys(cfg, keys, problems, *notes_r);
 	return problems;
 }
 

@@ -90,11 +90,15 @@ const struct pgp_keyring *secure_keyring(const struct secure_keys *keys);
 
 /* For ticketd -t: each configured key pair (pgp.key, or every secret key
  * of the home when unset; each queue's pgp.key) is in the home, its
- * passphrase opens it, and a round trip through it works (pgp_check_key).
+ * passphrase opens it, and a round trip through it works (pgp_check_key);
+ * each staff member's pgp_key given as a whole fingerprint is in the home.
  * The home must belong to the calling user (run it as the daemon's user)
  * and be private (mode 700).  Returns the problems found, each a line of
- * text (char *); empty when none or when no pgp is configured. */
-GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys);
+ * text (char *), empty when none or when no pgp is configured; *notes_r
+ * (new, may be empty): what works but is worth a word (a staff key named
+ * by a short id: signatures are checked, notifications go unencrypted). */
+GPtrArray *secure_check_keys(const struct ticketd_config *cfg, const struct secure_keys *keys,
+			     GPtrArray **notes_r);
 
 /* The cheap test secure_open() makes before it runs GnuPG for a signature:
  * the raw bytes hold a PGP signature marker. */

@@ -234,6 +234,18 @@ sed "s|$T/billing.pass|$T/wrong.pass|" "$T/ticketd.conf" >"$T/wrongq.conf"
 is $? 78 "ticketd -t checks the queue's key pair too"
 grep -q "queue billing" "$T/t.err"
 ok $? "... naming the queue"
+EVE=$(gpg_fpr eve)
+sed "s|role = \"admin\";|role = \"admin\"; pgp_key = \"$EVE\";|" "$T/ticketd.conf" >"$T/staffkey.conf"
+"$TICKETD" -t -c "$T/staffkey.conf" >/dev/null 2>"$T/t.err"
+is $? 78 "ticketd -t: a staff pgp_key that is not in the home is a config error"
+grep -q "staff alice: pgp_key" "$T/t.err"
+ok $? "... naming the member"
+sed "s|role = \"admin\";|role = \"admin\"; pgp_key = \"0x$(echo "$CAROL" | cut -c 25-40)\";|" \
+	"$T/ticketd.conf" >"$T/staffid.conf"
+"$TICKETD" -t -c "$T/staffid.conf" >/dev/null 2>"$T/t.err"
+is $? 0 "ticketd -t: a staff pgp_key given as a key id is valid"
+grep -q "note: staff alice: pgp_key .* key id" "$T/t.err"
+ok $? "... with a note that notifications to that member go unencrypted"
 
 # the plaintext is nowhere but in secure_parts
 secrets="SECRET-BILLING-3434 SECRET-ONE-7301 hunter2 SECRET-TWO-A-1187 SECRET-TWO-B-2291 SECRET-MIME-4410 SECRET-ATTACH-9902 SECRET-HUGE-8080"
