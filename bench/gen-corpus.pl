@@ -39,6 +39,19 @@
 #         answers   outbox rows it queues for the requestor (1 or 0)
 #         notified  notifications of a note (to the assignee, or the
 #                   admins but the writer)
+#   gen-corpus.pl ... --pgp-home DIR --pgp-recipient FPR
+#       the 1 % of the customer messages with an inline PGP block get a real
+#       one (issue 18): a short plaintext (a login and password, recovery
+#       codes; drawn from the seed like the fake block it replaces) encrypted
+#       by `gpg --homedir DIR --batch --trust-model always --armor -e -r FPR`,
+#       one gpg run per message.  Everything else stays the same bytes (the
+#       same draws are made with or without these options); only the
+#       ciphertext differs from run to run.  Without them the block is
+#       random base64 that no key opens.  Either way DIR/pgp.tsv lists
+#       those messages, one line each:
+#         idx name message-id sha256
+#       sha256: hex of the plaintext (what secure_parts must hold as part 0
+#       of section 1), "-" for a fake block.
 #   gen-corpus.pl --big BYTES --out FILE [--seed S]
 #       one message with a BYTES-long binary attachment (base64); prints the
 #       sha256 (hex) of the decoded attachment.
@@ -55,14 +68,19 @@ use MIME::Base64 qw(encode_base64);
 use MIME::QuotedPrint qw(encode_qp);
 use Digest::SHA qw(sha256 sha256_hex);
 use Getopt::Long;
+use IPC::Open2 qw(open2);
 
 my ($count, $out, $seed, $ticket_base, $big, $prefix, $first, $staff) = (1000, undef, 20261123, 0, undef, 'b', undef, 0);
+my ($pgp_home, $pgp_recipient);
 GetOptions('count=i' => \$count, 'out=s' => \$out, 'seed=i' => \$seed,
 	   'ticket-base=i' => \$ticket_base, 'big=s' => \$big, 'prefix=s' => \$prefix, 'first=i' => \$first,
-	   'staff=i' => \$staff)
+	   'staff=i' => \$staff, 'pgp-home=s' => \$pgp_home, 'pgp-recipient=s' => \$pgp_recipient)
 	or die "usage: gen-corpus.pl --count N --out DIR [--seed S] [--ticket-base B] [--first F] [--staff M]\n"
+	. "           [--pgp-home DIR --pgp-recipient FPR]\n"
 	. "       gen-corpus.pl --big BYTES --out FILE [--seed S]\n";
 die "gen-corpus.pl: --out is required\n" unless defined $out;
+die "gen-corpus.pl: --pgp-home and --pgp-recipient go together\n"
+	if defined $pgp_home != defined $pgp_recipient;
 srand($seed);
 
 # ---- deterministic helpers ---------------------------------------------------
@@ -289,12 +307,40 @@ sub html_of {
 		. "\n</body></html>\n";
 }
 
+# An inline PGP block and the sha256 (hex) of its plaintext ("-" for a
+# fake one).  The draws are the same either way, so that the rest of the
+# corpus does not depend on --pgp-home.
 sub pgp_block {
+	my ($i) = @_;
 	my $bytes = random_bytes(between(300, 2500));
-	my $b64 = encode_base64($bytes, '');
-	$b64 =~ s/(.{64})/$1\n/g;
-	return "-----BEGIN PGP MESSAGE-----\n\n$b64\n=" . substr(encode_base64(random_bytes(3), ''), 0, 4)
-		. "\n-----END PGP MESSAGE-----\n";
+	my $crc = random_bytes(3);
+	if (!defined $pgp_home) {
+		my $b64 = encode_base64($bytes, '');
+		$b64 =~ s/(.{64})/$1\n/g;
+		return ("-----BEGIN PGP MESSAGE-----\n\n$b64\n=" . substr(encode_base64($crc, ''), 0, 4)
+			. "\n-----END PGP MESSAGE-----\n", '-');
+	}
+	# what a customer would encrypt: a login, its password, recovery codes
+	(my $pw = encode_base64(substr($bytes, 0, 12), '')) =~ tr{+/}{-_};
+	my $plain = "Here is the login you asked for, please keep it safe:\n\n"
+		. "user: admin$i\npassword: $pw\n\nRecovery codes:\n";
+	for my $k (0 .. int(length($bytes) / 100) - 1) {
+		my $h = unpack('H12', substr($bytes, 12 + 6 * $k, 6));
+		$plain .= join('-', unpack('(A4)*', $h)) . "\n";
+	}
+	my @cmd = ('gpg', '--homedir', $pgp_home, '--batch', '--quiet', '--no-tty', '--trust-model', 'always',
+		'--armor', '--encrypt', '--recipient', $pgp_recipient);
+	my $pid = open2(my $from, my $to, @cmd);
+	binmode($to);
+	binmode($from);
+	print $to $plain;
+	close($to);
+	my $armor = do { local $/; <$from> } // '';
+	close($from);
+	waitpid($pid, 0);
+	die "gen-corpus.pl: gpg --encrypt for message $i failed (exit " . ($? >> 8) . ")\n"
+		if $? != 0 || $armor !~ /^-----BEGIN PGP MESSAGE-----\n.*\n-----END PGP MESSAGE-----\n\z/s;
+	return ($armor, sha256_hex($plain));
 }
 
 sub log_text {
@@ -405,6 +451,7 @@ if (defined $big) {
 
 mkdir $out unless -d $out;
 open(my $man, '>:raw', "$out/manifest.tsv") or die "gen-corpus.pl: $out/manifest.tsv: $!\n";
+open(my $pman, '>:raw', "$out/pgp.tsv") or die "gen-corpus.pl: $out/pgp.tsv: $!\n";
 my @threads;   # { root, ticket, requestor, cc[], subject, lang, msgs[] }
 my @msgs;      # { id, text }
 my $tickets = 0;
@@ -482,7 +529,11 @@ for my $i (1 .. ($first // $count)) {
 
 	# the MIME structure
 	my $pgp = chance(0.01);
-	$text .= "\n" . pgp_block() if $pgp;
+	my $pgp_sha;
+	if ($pgp) {
+		(my $block, $pgp_sha) = pgp_block($i);
+		$text .= "\n" . $block;
+	}
 	my $with_att = $kind ne 'auto' && chance(0.10);
 	my $alt = !$pgp && chance($kind eq 'auto' ? 0.2 : 0.35);
 	my $body_part = $alt
@@ -534,11 +585,13 @@ for my $i (1 .. ($first // $count)) {
 	$kinds{attachment}++ if $with_att;
 	$kinds{alternative}++ if $alt;
 	$kinds{pgp}++ if $pgp;
+	print $pman join("\t", $i, $name, $msgid, $pgp_sha), "\n" if $pgp;
 	$kinds{"charset $cs"}++;
 	print $man join("\t", $i, $name, $msgid, $kind, $parent, $th->{root}, $sender->{addr},
 		$th->{queue}, $kind =~ /^(tag|tag-cc|auto)$/ ? $th->{ticket} : 0, length($raw)), "\n";
 }
 close($man) or die "gen-corpus.pl: manifest: $!\n";
+close($pman) or die "gen-corpus.pl: pgp.tsv: $!\n";
 print STDERR "gen-corpus.pl: " . ($first // $count) . " messages in $out (" . join(', ', map { "$_ $kinds{$_}" } sort keys %kinds) . ")\n";
 
 # ---- staff mails (--staff) -------------------------------------------------------------
