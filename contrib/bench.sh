@@ -27,7 +27,10 @@
 # SMTP row's transport.sessions), BENCH_STAFF (300: staff mails among
 # the 1,000 customer messages of the staff row), BENCH_ONLY (a subset of:
 # maildir staff pgbench smtp imap pipe bigmsg bigdb timers), BENCH_DIR (state directory),
-# KEEP_TMP=1 (keep the state afterwards).
+# KEEP_TMP=1 (keep the state afterwards), BENCH_PGP (1; 0: the corpus'
+# PGP blocks stay fake and the Maildir rows have no key, as before issue
+# 18), BENCH_PGP_PASS (the passphrase of ticketd's bench key; empty: a key
+# without one, and no passphrase_file).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TICKETD_TOP=$TOP
@@ -43,6 +46,8 @@ export TICKETD_TOP
 : "${BENCH_SMTP_SESSIONS:=4}"
 : "${BENCH_STAFF:=300}"
 : "${BENCH_ONLY:=maildir staff pgbench smtp imap pipe bigmsg bigdb timers}"
+: "${BENCH_PGP:=1}"
+: "${BENCH_PGP_PASS=bench passphrase 18}"
 RESULTS_JSON=${BENCH_RESULTS:-$TOP/bench/results.json}
 RESULTS_TXT=${RESULTS_JSON%.json}.txt
 BENCH_START=$(date +%s)
@@ -95,7 +100,15 @@ OUTGOING="$T/outgoing"
 if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	OUTGOING=$(mktemp -d /dev/shm/ticketd-bench.XXXXXX) || OUTGOING="$T/outgoing"
 fi
-trap 'servers_cleanup; cleanup; case $OUTGOING in /dev/shm/ticketd-bench.*) rm -rf "$OUTGOING" ;; esac' EXIT
+# GnuPG homes made below (ticketd's, the customers'): their agents are
+# stopped in the EXIT trap, before cleanup removes them.
+PGP_HOMES=
+pgp_stop() {
+	for _h in $PGP_HOMES; do
+		gpgconf --homedir "$_h" --kill all 2>/dev/null
+	done
+}
+trap 'pgp_stop; servers_cleanup; cleanup; case $OUTGOING in /dev/shm/ticketd-bench.*) rm -rf "$OUTGOING" ;; esac' EXIT
 RES="$T/results.tsv"
 : >"$RES"
 rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; } # rec RUN KEY VALUE
@@ -227,6 +240,7 @@ push @lines, "PostgreSQL: " . ($m->{postgresql} // '?');
 push @lines, "  settings: " . ($m->{pg_settings} // '?');
 push @lines, "  cluster disk: " . ($m->{disk} // '?');
 push @lines, "ticketd: " . ($m->{ticketd} // '?') . "; corpus: " . ($m->{corpus} // '?');
+push @lines, "PGP: " . $m->{pgp} if defined $m->{pgp};
 push @lines, "intake runs are whole `ticketd --once` cycles: they include queuing the auto-responses and writing them to a maildir: transport in " . ($m->{outgoing} // '?');
 push @lines, '';
 my @cols = ('run', 'N', 'msg/s', 'wall s', 'ticketd ms CPU/msg', 'PG ms CPU/msg', 'ticketd peak RSS',
@@ -253,6 +267,19 @@ for my $run (grep { $_ ne 'machine' } @order) {
 	my $check = $st eq 'ok' ? ($x->{check} // 'ok') : $st eq 'FAILED' ? "FAILED: " . ($x->{reason} // '')
 		: "$st: " . ($x->{reason} // '');
 	push @rows, [$x->{label} // $run, $x->{n} // '-', $rate, $wall, $tc, $pc, $rss, $wal, $syncs, $check];
+	# the PGP messages of a Maildir row (issue 18), on a line of their own:
+	# N of them, wall s their time in GnuPG (GPGME calls, as ticketd logs it)
+	if (defined $x->{pgp_messages_expected} && $st ne 'failed') {
+		my $pm = $x->{pgp_messages} // 0;
+		my $txt = $pm > 0
+			? sprintf('%d msgs, %d sections decrypted, %d not: %.1f ms/msg in GnuPG', $pm,
+				$x->{pgp_sections_decrypted} // 0, $x->{pgp_sections_not} // 0, $x->{pgp_ms_per_msg} // 0)
+			: "no PGP message seen (of $x->{pgp_messages_expected})";
+		$txt .= sprintf(', gpg-agent CPU %.1f ms/msg', $x->{pgp_agent_cpu_ms_per_msg})
+			if $pm > 0 && defined $x->{pgp_agent_cpu_ms_per_msg};
+		push @rows, ['  of which PGP (in GnuPG)', $pm, '-', defined $x->{pgp_gnupg_s} ? sprintf('%.2f', $x->{pgp_gnupg_s}) : '-',
+			'-', '-', '-', '-', '-', $txt];
+	}
 }
 my @w = map { length $_ } @cols;
 for my $row (@rows) { for my $i (0 .. $#cols - 1) { $w[$i] = length($row->[$i]) if length($row->[$i]) > $w[$i] } }
@@ -266,6 +293,8 @@ for my $run (grep { $_ ne 'machine' } @order) {
 	my @n;
 	push @n, sprintf('median of %d runs (msg/s: %s)', $x->{repeats}, join(', ', split ' ', $x->{messages_per_s_each_run}))
 		if $x->{repeats} && ($x->{status} // '') eq 'ok';
+	push @n, sprintf('PGP ms/msg in GnuPG of each run: %s', join(', ', split ' ', $x->{pgp_ms_per_msg_each_run}))
+		if $x->{repeats} && ($x->{status} // '') eq 'ok' && defined $x->{pgp_ms_per_msg_each_run};
 	push @n, $x->{note} if defined $x->{note};
 	push @notes, "- " . ($x->{label} // $run) . " ($x->{n}): " . join('; ', @n) if @n;
 }
@@ -457,15 +486,86 @@ SQL
 	return 0
 }
 
-# intake_maildir RUN LABEL DB CORPUS N TICKET-BASE: ticketd --once on N
-# messages in a Maildir, then the check.
+# check_pgp RUN DB PGP-TSV: the PGP messages of the run (gen-corpus.pl's
+# pgp.tsv, those among its messages) were decrypted in it: each has its
+# section 1 in secure_parts as part 0, holding the plaintext the generator
+# encrypted (sha256), and its stored text the placeholder instead of the
+# block; no other part 0, no decrypt-failed event; and the log's "intake:
+# pgp:" line counts the same.  Records the PGP figures of RUN; status
+# FAILED on a mismatch.
+check_pgp() {
+	_cp_r=$1
+	_c=$(pq "$2" <<SQL 2>&1
+CREATE TEMP TABLE pgp (idx int, name text, msgid text, sha text);
+\copy pgp FROM '$3'
+CREATE TEMP TABLE pgpmsg AS
+  SELECT p.sha, m.id, m.body FROM pgp p JOIN messages m ON m.message_id = p.msgid AND m.direction = 'in';
+SELECT format('P_WANT=%s P_STORED=%s P_PARTS=%s P_GOOD=%s P_PLACEHOLDER=%s P_BLOCKLEFT=%s P_DECEV=%s P_FAILEDEV=%s',
+  (SELECT count(*) FROM pgp),
+  (SELECT count(*) FROM pgpmsg),
+  (SELECT count(*) FROM secure_parts WHERE part = 0),
+  (SELECT count(*) FROM pgpmsg g JOIN secure_parts s ON s.message_id = g.id AND s.section = 1 AND s.part = 0
+     WHERE s.kind = 'text' AND encode(sha256(s.content), 'hex') = g.sha),
+  (SELECT count(*) FROM pgpmsg WHERE position('[encrypted section 1]' IN body) > 0),
+  (SELECT count(*) FROM pgpmsg WHERE body ~ '(?n)^[ \t]*-----BEGIN PGP MESSAGE-----'),
+  (SELECT count(*) FROM events WHERE type = 'decrypted'),
+  (SELECT count(*) FROM events WHERE type = 'decrypt-failed'));
+SQL
+)
+	case $_c in P_WANT=*) ;; *) run_failed "$_cp_r" FAILED "the PGP check itself failed: $(echo "$_c" | grep -m 1 -E 'ERROR|FATAL|error' || echo "$_c" | head -n 1)"; return 1 ;; esac
+	eval "$_c"
+	# intake: pgp: 10 messages, 10 sections decrypted, 0 not, 3.512 s in GnuPG (351.2 ms a message)
+	set -- $(sed -n 's/.*intake: pgp: \([0-9]*\) messages, \([0-9]*\) sections decrypted, \([0-9]*\) not, \([0-9.]*\) s in GnuPG.*/\1 \2 \3 \4/p' "$T/$_cp_r.log" | tail -n 1) 0 0 0 0
+	L_PGP=$1 L_DEC=$2 L_NOT=$3 L_GS=$4
+	rec "$_cp_r" pgp_messages_expected "$P_WANT"
+	rec "$_cp_r" pgp_messages "$L_PGP"
+	rec "$_cp_r" pgp_sections_decrypted "$L_DEC"
+	rec "$_cp_r" pgp_sections_not "$L_NOT"
+	rec "$_cp_r" pgp_gnupg_s "$L_GS"
+	if [ "$L_PGP" -gt 0 ]; then
+		rec "$_cp_r" pgp_ms_per_msg "$(perl -e 'printf "%.1f", 1000 * $ARGV[0] / $ARGV[1]' "$L_GS" "$L_PGP")"
+		_ac=$(awk -F '\t' -v r="$_cp_r" '$1 == r && $2 == "pgp_agent_cpu_s" { c = $3 } END { print c }' "$RES")
+		[ -z "$_ac" ] || rec "$_cp_r" pgp_agent_cpu_ms_per_msg "$(perl -e 'printf "%.1f", 1000 * $ARGV[0] / $ARGV[1]' "$_ac" "$L_PGP")"
+	fi
+	_bad=
+	[ "$P_STORED" -eq "$P_WANT" ] || _bad="$_bad; $P_STORED of $P_WANT PGP messages stored"
+	[ "$P_PARTS" -eq "$P_WANT" ] || _bad="$_bad; $P_PARTS secure parts 0 for $P_WANT PGP messages"
+	[ "$P_GOOD" -eq "$P_WANT" ] || _bad="$_bad; $P_GOOD of $P_WANT PGP messages with their plaintext as section 1 part 0"
+	[ "$P_PLACEHOLDER" -eq "$P_WANT" ] && [ "$P_BLOCKLEFT" -eq 0 ] \
+		|| _bad="$_bad; $P_PLACEHOLDER of $P_WANT texts with the placeholder, $P_BLOCKLEFT with the block left"
+	[ "$P_DECEV" -eq "$P_WANT" ] || _bad="$_bad; $P_DECEV decrypted events for $P_WANT PGP messages"
+	[ "$P_FAILEDEV" -eq 0 ] || _bad="$_bad; $P_FAILEDEV decrypt-failed events"
+	[ "$L_PGP" -eq "$P_WANT" ] && [ "$L_DEC" -eq "$P_WANT" ] && [ "$L_NOT" -eq 0 ] \
+		|| _bad="$_bad; log: $L_PGP PGP messages, $L_DEC sections decrypted, $L_NOT not, for $P_WANT"
+	if [ -n "$_bad" ]; then
+		run_failed "$_cp_r" FAILED "pgp: ${_bad#; }"
+		return 1
+	fi
+	_ck="pgp: $P_WANT decrypted, plaintext as sent"
+	rec "$_cp_r" check "$(awk -F '\t' -v r="$_cp_r" '$1 == r && $2 == "check" { c = $3 } END { print c }' "$RES"); $_ck"
+	say "$_cp_r: $_ck; $L_GS s in GnuPG"
+	return 0
+}
+
+# intake_maildir RUN LABEL DB CORPUS N TICKET-BASE [pgp]: ticketd --once on
+# N messages in a Maildir, then the check.  With pgp (and a key made
+# below): the config has ticketd's key, the run starts with no gpg-agent
+# for its home, and check_pgp follows.
 intake_maildir() {
-	_im_r=$1 _im_label=$2 _im_db=$3 _im_corpus=$4 _im_n=$5 _im_base=$6
+	_im_r=$1 _im_label=$2 _im_db=$3 _im_corpus=$4 _im_n=$5 _im_base=$6 _im_pgp=
+	[ "${7:-}" = pgp ] && [ -n "$PGP_FPR" ] && _im_pgp=1
 	rec "$_im_r" label "$_im_label"
 	rm -rf "${OUTGOING:?}"/*
 	make_maildir "$T/mail/$_im_r" "$_im_corpus" "$_im_n"
 	head -n "$_im_n" "$_im_corpus/manifest.tsv" >"$T/manifest.$_im_r"
 	write_conf "$T/$_im_r.conf" "$_im_db" "url = \"maildir:$T/mail/$_im_r\";"
+	if [ -n "$_im_pgp" ]; then
+		echo "pgp = { gnupg_home = \"$PGP_HOME\"; key = \"$PGP_FPR\";${PGP_PASSFILE:+ passphrase_file = \"$PGP_PASSFILE\";} };" >>"$T/$_im_r.conf"
+		awk -F '\t' -v n="$_im_n" '$1 <= n' "$_im_corpus/pgp.tsv" >"$T/pgp.$_im_r"
+		# no agent at the start: the first PGP message starts one (and
+		# gives it the passphrase), as after a restart of the daemon
+		gpgconf --homedir "$PGP_HOME" --kill gpg-agent 2>/dev/null
+	fi
 	checkpoint
 	say "$_im_r: ticketd --once on $_im_n messages in a Maildir"
 	if ! measure "$_im_r" "$_im_n" --timeout 900 -- "$TICKETD" -c "$T/$_im_r.conf" --once 2>"$T/$_im_r.log"; then
@@ -473,7 +573,18 @@ intake_maildir() {
 		return 1
 	fi
 	_im_left=$(ls "$T/mail/$_im_r/new" | wc -l)
+	if [ -n "$_im_pgp" ]; then
+		# the agent's CPU (it does the private-key operations) is nobody's
+		# child: not in the ticketd column; it started in this run
+		_im_apid=$(gpg-connect-agent --homedir "$PGP_HOME" --no-autostart 'getinfo pid' /bye 2>/dev/null | sed -n 's/^D \([0-9]*\).*/\1/p')
+		if [ -n "$_im_apid" ] && [ -r "/proc/$_im_apid/stat" ]; then
+			rec "$_im_r" pgp_agent_cpu_s "$(perl -e 'open(my $f, "<", "/proc/$ARGV[0]/stat") or exit; my $s = <$f>; $s =~ s/^.*\) //s; my @f = split " ", $s; printf "%.2f", ($f[11] + $f[12]) / $ARGV[1]' "$_im_apid" "$(getconf CLK_TCK)")"
+		fi
+	fi
 	check_run "$_im_r" "$_im_db" "$T/manifest.$_im_r" "$_im_n" "maildir:$T/mail/$_im_r" "$_im_base" || return 1
+	if [ -n "$_im_pgp" ]; then
+		check_pgp "$_im_r" "$_im_db" "$T/pgp.$_im_r" || return 1
+	fi
 	if [ "$_im_left" -ne 0 ]; then
 		run_failed "$_im_r" FAILED "$_im_left messages still in new/ after the run"
 		return 1
@@ -502,6 +613,8 @@ pick_median() {
 			for (@l) { my ($n, $rest) = split /\t/, $_, 2; print $o "$run\t$rest" if $n eq "$run.$pick"; }
 			print $o "$run\trepeats\t" . scalar(@order) . "\n";
 			print $o "$run\tmessages_per_s_each_run\t" . join(" ", map { $r{$_}{messages_per_s} // "-" } @order) . "\n";
+			print $o "$run\tpgp_ms_per_msg_each_run\t" . join(" ", map { $r{$_}{pgp_ms_per_msg} // "-" } @order) . "\n"
+				if grep { defined $r{$_}{pgp_ms_per_msg} } @order;
 		}
 	' "$1" "$RES"
 }
@@ -534,12 +647,59 @@ rec machine seed "$BENCH_SEED"
 mkdir -p "$OUTGOING"
 rec machine outgoing "$OUTGOING ($(stat -f -c %T "$OUTGOING"))"
 
+# --- PGP (issue 18) -----------------------------------------------------------------------
+# ticketd's key in a private home (mode 700), with a passphrase in a file
+# (mode 600) unless BENCH_PGP_PASS is empty; its public key in a second
+# home, the customers', from which gen-corpus.pl encrypts the corpus' PGP
+# blocks to it.  The Maildir rows (not the others) get the key in their
+# config and decrypt those blocks in the same run.
+PGP_HOME= PGP_FPR= PGP_PASSFILE= PGP_WHY=
+if ! want maildir; then
+	PGP_WHY="no Maildir rows"
+elif [ "$BENCH_PGP" != 1 ]; then
+	PGP_WHY="BENCH_PGP=$BENCH_PGP"
+elif ! command -v gpg >/dev/null || ! command -v gpgconf >/dev/null || ! command -v gpg-connect-agent >/dev/null; then
+	PGP_WHY="gpg, gpgconf or gpg-connect-agent not installed"
+else
+	PGP_HOME="$T/gnupg" PGP_SEND="$T/gnupg-customers"
+	mkdir -m 700 "$PGP_HOME" "$PGP_SEND" && PGP_HOMES="$PGP_HOME $PGP_SEND"
+	say "pgp: making ticketd's key in $PGP_HOME"
+	if gpg --homedir "$PGP_HOME" --batch --quiet --pinentry-mode loopback --passphrase "$BENCH_PGP_PASS" \
+		--quick-gen-key "ticketd bench <support@example.com>" default default never >"$T/gpg.log" 2>&1; then
+		PGP_FPR=$(gpg --homedir "$PGP_HOME" --with-colons --list-secret-keys 2>>"$T/gpg.log" | awk -F: '/^fpr/ { print $10; exit }')
+	fi
+	if [ -z "$PGP_FPR" ]; then
+		PGP_WHY="gpg --quick-gen-key failed: $(tail -n 1 "$T/gpg.log")"
+	elif ! gpg --homedir "$PGP_HOME" --export "$PGP_FPR" 2>>"$T/gpg.log" \
+		| gpg --homedir "$PGP_SEND" --batch --quiet --import 2>>"$T/gpg.log"; then
+		PGP_WHY="gpg --import failed: $(tail -n 1 "$T/gpg.log")"
+		PGP_FPR=
+	else
+		if [ -n "$BENCH_PGP_PASS" ]; then
+			PGP_PASSFILE="$T/pgp.pass"
+			(umask 077 && printf '%s\n' "$BENCH_PGP_PASS" >"$PGP_PASSFILE")
+			chmod 600 "$PGP_PASSFILE"
+		fi
+		# the agent caches the passphrase given to --quick-gen-key: forget it
+		gpgconf --homedir "$PGP_HOME" --kill gpg-agent 2>/dev/null
+		_ka=$(gpg --homedir "$PGP_HOME" --with-colons --list-keys "$PGP_FPR" 2>/dev/null \
+			| awk -F: '$1 == "pub" || $1 == "sub" { a = $4 == 1 ? "rsa" : $4 == 16 ? "elg" : $4 == 18 ? "ecdh" : $4 == 22 ? "eddsa" : "algo" $4; printf "%s%s%s", s, a, $3; s = "/" }')
+		# the S2K count the agent protected the key with (calibrated by it
+		# at generation): hashed again on every decryption with the key
+		_s2k=$(cat "$PGP_HOME"/private-keys-v1.d/*.key 2>/dev/null | tr -d ' \n' \
+			| sed -n 's/.*(protectedopenpgp-s2k3[^(]*((sha1#[0-9A-Fa-f]*#"\([0-9]*\)").*/\1/p' | head -n 1)
+		rec machine pgp "$(gpg --version | head -n 1), key $_ka (default default never)$([ -n "$PGP_PASSFILE" ] && echo ", with a passphrase (passphrase_file${_s2k:+; S2K count $_s2k})" || echo ', without a passphrase')$(sed -n 's/^#define GPGME_VERSION "\(.*\)"/, GPGME \1 (gpgme.h)/p' /usr/include/gpgme.h 2>/dev/null | head -n 1)"
+	fi
+fi
+[ -z "$PGP_WHY" ] || { rec machine pgp "not used: $PGP_WHY"; say "pgp: not used: $PGP_WHY"; }
+
 # --- the corpus ----------------------------------------------------------------------------
 NMAX=$BENCH_LARGE
 [ "$BENCH_SMALL" -gt "$NMAX" ] && NMAX=$BENCH_SMALL
 CORPUS="$T/corpus"
-say "generating $NMAX messages (seed $BENCH_SEED)"
-perl "$TOP/bench/gen-corpus.pl" --count "$NMAX" --seed "$BENCH_SEED" --out "$CORPUS" 2>"$T/corpus.log" \
+say "generating $NMAX messages (seed $BENCH_SEED)${PGP_FPR:+, the PGP blocks encrypted to $PGP_FPR}"
+perl "$TOP/bench/gen-corpus.pl" --count "$NMAX" --seed "$BENCH_SEED" --out "$CORPUS" \
+	${PGP_FPR:+--pgp-home "$PGP_SEND" --pgp-recipient "$PGP_FPR"} 2>"$T/corpus.log" \
 	|| { cat "$T/corpus.log" >&2; exit 1; }
 _stats=$(sed -n 's/^gen-corpus.pl: [0-9]* messages in [^ ]* (\(.*\))$/\1/p' "$T/corpus.log")
 _avg=$(awk -F '\t' '{ s += $10 } END { printf "%d", s / NR }' "$CORPUS/manifest.tsv")
@@ -552,7 +712,7 @@ if want maildir; then
 	_i=1
 	while [ "$_i" -le "$BENCH_REPEAT" ]; do
 		if fresh_db bench_small; then
-			intake_maildir maildir-small.$_i "intake, Maildir, empty db" bench_small "$CORPUS" "$BENCH_SMALL" 0
+			intake_maildir maildir-small.$_i "intake, Maildir, empty db" bench_small "$CORPUS" "$BENCH_SMALL" 0 pgp
 		else
 			run_failed maildir-small.$_i failed "cannot create the database"
 		fi
@@ -562,7 +722,7 @@ if want maildir; then
 	pick_median maildir-small
 	fresh_db bench_large
 	_size0=$(pq bench_large -c 'SELECT pg_database_size(current_database())')
-	if intake_maildir maildir-large "intake, Maildir, empty db" bench_large "$CORPUS" "$BENCH_LARGE" 0; then
+	if intake_maildir maildir-large "intake, Maildir, empty db" bench_large "$CORPUS" "$BENCH_LARGE" 0 pgp; then
 		_size1=$(pq bench_large -c 'SELECT pg_database_size(current_database())')
 		rec maildir-large db_bytes_per_msg $(((_size1 - _size0) / BENCH_LARGE))
 		rec maildir-large note "the database grew by $(((_size1 - _size0) / BENCH_LARGE)) bytes per message (raw copy, text, attachments, indexes)"
