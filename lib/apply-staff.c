@@ -203,9 +203,19 @@ void apply_staff_decide(const struct apply_ctx *ctx, const struct parsed_message
 	if (plan->staff == NULL || plan->cls.automatic)
 		return;
 	plan->to_comment = to_comment_address(ctx->cfg, msg);
-	char *own = signed_text(msg->text);
+	/* A staff mail encrypted whole (a mail client encrypts the reply to
+	 * an encrypted notification): the commands and the answer are the
+	 * writer's, in the section; what it quotes stays below the separator
+	 * and out, as always. */
+	char *plain = plan->secure != NULL && plan->secure->whole != 0
+			      ? secure_section_text(plan->secure, plan->secure->whole)
+			      : NULL;
+	char *own = signed_text(plain != NULL ? plain : msg->text);
 	text = commands_text_above_separator(own);
 	g_free(own);
+	if (plain != NULL)
+		explicit_bzero(plain, strlen(plain));
+	g_free(plain);
 	if (commands_parse(text, &plan->cmds, &reason) < 0) {
 		refuse(plan, reason);
 		goto out;

@@ -313,7 +313,8 @@ static void add_inline(struct secure_message *sm, unsigned section, struct pgp_d
 /* The plaintext of a PGP/MIME part: a MIME entity, parsed again; its text
  * is part 0 and each attachment in it a part of its own. */
 static void add_entity(struct secure_message *sm, unsigned section, struct pgp_decrypted *d,
-		       const struct message_limits *limits, const char *home)
+		       const struct message_limits *limits, const char *home,
+		       struct pgp_signature *whole_sig)
 {
 	gsize len;
 	const char *data = g_bytes_get_data(d->plaintext, &len);
@@ -343,6 +344,13 @@ static void add_entity(struct secure_message *sm, unsigned section, struct pgp_d
 		if (g_ascii_strcasecmp(a->content_type, "application/pgp-signature") == 0)
 			continue;
 		add_part(sm, section, true, a->filename, a->content_type, g_bytes_ref(a->data), by);
+	}
+	if (whole_sig != NULL) {
+		/* the signature inside is the whole message's */
+		whole_sig->status = by->status;
+		whole_sig->fingerprint = g_strdup(by->fingerprint);
+		whole_sig->primary_fingerprint = g_strdup(by->primary_fingerprint);
+		whole_sig->partial = false;
 	}
 	pgp_signature_clear(&sig);
 	message_free(&inner);
@@ -408,7 +416,7 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 			add_failure(sm, section, d.status, d.reason);
 		} else {
 			if (d.is_mime)
-				add_entity(sm, section, &d, limits, keys->home);
+				add_entity(sm, section, &d, limits, keys->home, NULL);
 			else
 				add_inline(sm, section, &d);
 			g_string_append_len(out, text + from, (gssize)(b->start - from));
@@ -419,6 +427,9 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 	}
 	g_string_append_len(out, text + from, (gssize)(tlen - from));
 
+	/* a PGP/MIME message with nothing around it: its section is the mail */
+	bool whole =
+		blocks->len == 0 && msg->encrypted->len == 1 && strspn(text, " \t\r\n") == tlen;
 	for (guint i = 0; i < msg->encrypted->len; i++) {
 		GBytes *payload = g_ptr_array_index(msg->encrypted, i);
 		unsigned section = ++sm->sections;
@@ -442,7 +453,14 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 			add_failure(sm, section, d.status, d.reason);
 			keep_encrypted(msg, payload);
 		} else {
-			add_entity(sm, section, &d, limits, keys->home);
+			bool take_sig = whole && sm->sig.status == PGP_SIG_NONE;
+			if (take_sig)
+				pgp_signature_clear(&sm->sig);
+			add_entity(sm, section, &d, limits, keys->home, take_sig ? &sm->sig : NULL);
+			if (take_sig)
+				sm->sig_checked = sm->sig.status != PGP_SIG_NONE;
+			if (whole)
+				sm->whole = section;
 			if (out->len > 0 && out->str[out->len - 1] != '\n')
 				g_string_append_c(out, '\n');
 			g_string_append_printf(out, SECURE_PLACEHOLDER_FMT "\n", section);
@@ -454,6 +472,21 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 	g_array_unref(blocks);
 out:
 	sm->seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
+}
+
+char *secure_section_text(const struct secure_message *sm, unsigned section)
+{
+	for (guint i = 0; sm != NULL && i < sm->parts->len; i++) {
+		const struct secure_part *p = g_ptr_array_index(sm->parts, i);
+		gsize len;
+		const char *data;
+
+		if (p->section != section || p->part != 0 || p->attachment)
+			continue;
+		data = g_bytes_get_data(p->content, &len);
+		return g_strndup(data != NULL ? data : "", len);
+	}
+	return NULL;
 }
 
 char *secure_section_event(const struct secure_message *sm, unsigned section, const char *msgid,

@@ -70,12 +70,19 @@ struct secure_failure {
 };
 
 struct secure_message {
-	unsigned sections;        /* encrypted sections found (decrypted or not) */
-	GPtrArray *parts;         /* struct secure_part *, by section and part */
-	GPtrArray *failures;      /* struct secure_failure * */
-	struct pgp_signature sig; /* the message's own signature */
-	bool sig_checked;         /* the raw bytes looked signed and were verified */
-	double seconds;           /* time spent in GnuPG (for the bench's figures) */
+	unsigned sections;   /* encrypted sections found (decrypted or not) */
+	GPtrArray *parts;    /* struct secure_part *, by section and part */
+	GPtrArray *failures; /* struct secure_failure * */
+	/* the message's own signature; for a PGP/MIME message with nothing
+	 * around its encrypted part (see whole), the signature inside it */
+	struct pgp_signature sig;
+	bool sig_checked; /* sig was verified (the raw bytes looked signed, or whole) */
+	/* the section that is the whole message (a PGP/MIME message with no
+	 * text of its own, as a mail client encrypts a reply), decrypted; 0:
+	 * none.  Its text is the writer's: a staff member's commands and
+	 * answer are read from it (apply-staff.c). */
+	unsigned whole;
+	double seconds; /* time spent in GnuPG (for the bench's figures) */
 };
 
 /* The keys secure_open() decrypts with, from the config (pgp.gnupg_home,
@@ -112,6 +119,10 @@ void secure_open(struct parsed_message *msg, const char *data, size_t len,
 		 const struct secure_keys *keys, const struct message_limits *limits,
 		 struct secure_message *sm);
 void secure_message_clear(struct secure_message *sm);
+
+/* The text of section (its part 0), newly allocated; NULL when it has
+ * none (not decrypted).  Plaintext: for the staff's own mail only. */
+char *secure_section_text(const struct secure_message *sm, unsigned section);
 
 /* The event that records section of sm on its ticket: *type_r "decrypted"
  * or "decrypt-failed"; the value returned (newly allocated) names the

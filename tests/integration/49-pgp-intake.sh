@@ -12,7 +12,7 @@ command -v gpg >/dev/null || skip_all "gpg not installed"
 command -v gpgconf >/dev/null || skip_all "gpgconf not installed"
 start_pg || skip_all "cannot start PostgreSQL"
 . "$TOP/tests/gpg.sh"
-gpg_homes ticketd carol eve
+gpg_homes ticketd carol eve dave
 
 PASS='support pass ü 42'
 BPASS='billing-2nd-pass'
@@ -20,6 +20,10 @@ gpg_key_pass support "$PASS" ticketd || skip_all "gpg cannot make a key"
 gpg_key_pass billing "$BPASS" ticketd || skip_all "gpg cannot make a key"
 gpg_key carol || skip_all "gpg cannot make a key"
 gpg_key eve || skip_all "gpg cannot make a key"
+gpg_key dave || skip_all "gpg cannot make a key"
+DAVE=$(gpg_fpr dave)
+g "$T/dave" --export --armor dave@example.com | g "$T/ticketd" --import 2>/dev/null
+g "$T/ticketd" --export --armor support@example.com | g "$T/dave" --import 2>/dev/null
 SUP=$(gpg_fpr_in ticketd support)
 BILL=$(gpg_fpr_in ticketd billing)
 CAROL=$(gpg_fpr carol)
@@ -64,6 +68,13 @@ is $? 78 "ticketd -t: a GnuPG home others can reach is a config error"
 grep -q "chmod 700" "$T/t.err"
 ok $? "... saying how to mend it"
 chmod 700 "$T/ticketd"
+
+# a second admin, dave, has a key: his notifications of encrypted mail
+# are encrypted to it, and his mail is proven by his signature
+sed -i "s|queues = \[ \"support\", \"billing\" \]; } );|queues = [ \"support\", \"billing\" ]; },\n  { login = \"dave\"; name = \"Dave Key\"; email = \"dave@example.com\"; role = \"admin\"; queues = [ \"support\", \"billing\" ]; pgp_key = \"$DAVE\"; auth = [ \"pgp\" ]; } );|" "$T/ticketd.conf"
+grep -q "login = \"dave\"" "$T/ticketd.conf" || { echo "Bail out! dave not added"; exit 1; }
+"$TICKETD" -t -c "$T/ticketd.conf" >/dev/null 2>"$T/t.err"
+ok $? "ticketd -t: dave's key is in the home"
 
 # enc HOME ARGS... < plaintext > armored
 enc() {
@@ -235,12 +246,12 @@ is $? 78 "ticketd -t checks the queue's key pair too"
 grep -q "queue billing" "$T/t.err"
 ok $? "... naming the queue"
 EVE=$(gpg_fpr eve)
-sed "s|role = \"admin\";|role = \"admin\"; pgp_key = \"$EVE\";|" "$T/ticketd.conf" >"$T/staffkey.conf"
+sed "s|email = \"alice@example.com\";|email = \"alice@example.com\"; pgp_key = \"$EVE\";|" "$T/ticketd.conf" >"$T/staffkey.conf"
 "$TICKETD" -t -c "$T/staffkey.conf" >/dev/null 2>"$T/t.err"
 is $? 78 "ticketd -t: a staff pgp_key that is not in the home is a config error"
 grep -q "staff alice: pgp_key" "$T/t.err"
 ok $? "... naming the member"
-sed "s|role = \"admin\";|role = \"admin\"; pgp_key = \"0x$(echo "$CAROL" | cut -c 25-40)\";|" \
+sed "s|email = \"alice@example.com\";|email = \"alice@example.com\"; pgp_key = \"0x$(echo "$CAROL" | cut -c 25-40)\";|" \
 	"$T/ticketd.conf" >"$T/staffid.conf"
 "$TICKETD" -t -c "$T/staffid.conf" >/dev/null 2>"$T/t.err"
 is $? 0 "ticketd -t: a staff pgp_key given as a key id is valid"
@@ -269,11 +280,76 @@ for s in $secrets; do
 		leaks="$leaks $s(list)"
 done
 is "$leaks" "" "no plaintext in messages, outbox, raw copies, events, outgoing mail, the log, ticketctl show/list"
-is "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'notification'
+is "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'notification' AND recipient = 'alice@example.com'
 	AND strpos(encode(raw, 'escape'), '[encrypted section 1]') > 0")" \
 	"$(psql_q "SELECT count(DISTINCT ticket_id) FROM messages WHERE direction = 'in'
 		AND (strpos(body, '[encrypted section 1]') > 0 OR strpos(body, '-----BEGIN PGP MESSAGE') > 0)")" \
-	"the notifications of encrypted mail carry the placeholder"
+	"alice's notifications of encrypted mail carry the placeholder"
 grep -q "section 1 of <k6@example.com>: no secret key.*, kept as it came" "$T/ticketd.log"
 ok $? "the log names the sections kept as they came (without their text)"
+
+# dave's notification of ticket i1: RFC 3156, and his key opens it
+T1=$(ticket_of i1@example.com)
+psql_q "SELECT encode(raw, 'base64') FROM outbox WHERE kind = 'notification' AND ticket_id = $T1
+	AND recipient = 'dave@example.com'" | base64 -d >"$T/dave-n1.eml"
+python3 - "$T/dave-n1.eml" >"$T/dave-n1.asc" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+assert m.get_content_type() == "multipart/encrypted", m.get_content_type()
+assert m.get_param("protocol") == "application/pgp-encrypted"
+parts = list(m.iter_parts())
+sys.stdout.write(parts[1].get_content() if isinstance(parts[1].get_content(), str)
+                 else parts[1].get_content().decode())
+PY
+ok $? "dave's notification is PGP/MIME (multipart/encrypted)"
+g "$T/dave" --decrypt "$T/dave-n1.asc" 2>/dev/null | grep -q "SECRET-ONE-7301"
+ok $? "... his key opens it, the section's plaintext in it"
+MSGID_N1=$(psql_q "SELECT m.message_id FROM outbox o JOIN messages m ON m.id = o.message_id
+	WHERE o.kind = 'notification' AND o.ticket_id = $T1 AND o.recipient = 'dave@example.com'")
+is "$(psql_q "SELECT count(*) FROM messages m JOIN outbox o ON o.message_id = m.id
+	WHERE o.recipient = 'dave@example.com' AND strpos(m.body, '[encrypted section 1]') > 0
+	AND m.ticket_id = $T1")" 1 "... while its stored row keeps the placeholder"
+
+# dave replies as his mail client does: encrypted to support, signed, the
+# decrypted notification quoted below the separator
+python3 - "$T" <<'PY'
+import sys
+from email.mime.text import MIMEText
+t = sys.argv[1]
+body = ("#priority 70\nWe reset the password for you.\n\n"
+        "On Mon, 23 Nov 2026, Support wrote:\n"
+        "> -- Write your reply above this line (commands at the top) --\n"
+        "> my password:\n> SECRET-ONE-7301 password hunter2\n")
+open(t + "/dave-reply.eml", "wb").write(MIMEText(body, "plain", "utf-8").as_bytes())
+PY
+enc dave -r support@example.com -u dave@example.com -s -e <"$T/dave-reply.eml" >"$T/dave-reply.asc"
+{
+	printf 'From: Dave Key <dave@example.com>\nTo: support@example.com\n'
+	printf 'Subject: Re: [Ticket#%s] one block\nMessage-ID: <d1@example.com>\n' "$T1"
+	printf 'In-Reply-To: <%s>\nMIME-Version: 1.0\n' "$MSGID_N1"
+	printf 'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="YY"\n\n'
+	printf -- '--YY\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n'
+	printf -- '--YY\nContent-Type: application/octet-stream\n\n'
+	cat "$T/dave-reply.asc"
+	printf -- '\n--YY--\n'
+} | deliver support d1
+run_once -v --now=2026-11-23T10:30:00Z
+is "$(psql_q "SELECT kind || '|' || sig_status || '|' || body FROM messages WHERE message_id = 'd1@example.com'")" \
+	"staff-answer|good|[encrypted section 1]" \
+	"dave's encrypted, signed reply is proven by the signature inside and stored as his answer"
+is "$(psql_q "SELECT status || '|' || priority FROM tickets WHERE id = $T1")" "answered|70" \
+	"... its command applied"
+psql_q "SELECT encode(raw, 'base64') FROM outbox WHERE kind = 'staff-answer' AND ticket_id = $T1" |
+	base64 -d >"$T/answer1.eml"
+python3 - "$T/answer1.eml" >"$T/answer1.txt" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+sys.stdout.write(m["To"] + "\n" + m.get_body(("plain",)).get_content())
+PY
+grep -q "^We reset the password for you.$" "$T/answer1.txt" && grep -q "carol@example.com" "$T/answer1.txt"
+ok $? "... the customer gets his answer text"
+grep -q "> \[encrypted section 1\]" "$T/answer1.txt"
+ok $? "... quoting her mail with the placeholder"
+! grep -q "SECRET-ONE-7301\|hunter2\|#priority\|Write your reply" "$T/answer1.txt"
+ok $? "... and neither the secret his client quoted nor his command"
 done_testing
