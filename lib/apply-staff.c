@@ -552,8 +552,12 @@ enum db_status apply_staff_store(const struct apply_ctx *ctx, const struct parse
 	if (st == DB_OK && plan->staff_mail == STAFF_MAIL_NOTE) {
 		st = ticket_event(ctx->db, plan->ticket, now, plan->staff->login, "note", NULL,
 				  plan->staff->login, error_r);
+		/* a note encrypted whole stays so: the others see its
+		 * placeholder (filled only in mail encrypted to their key) */
+		bool sealed = plan->secure != NULL && plan->secure->whole != 0;
 		if (st == DB_OK)
-			st = apply_notify(ctx, msg, plan, NOTIFY_NOTE, plan->cmds->text, error_r);
+			st = apply_notify(ctx, msg, plan, NOTIFY_NOTE,
+					  sealed ? msg->text : plan->cmds->text, error_r);
 	}
 	return st;
 }

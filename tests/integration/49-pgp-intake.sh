@@ -352,4 +352,29 @@ grep -q "> \[encrypted section 1\]" "$T/answer1.txt"
 ok $? "... quoting her mail with the placeholder"
 ! grep -q "SECRET-ONE-7301\|hunter2\|#priority\|Write your reply" "$T/answer1.txt"
 ok $? "... and neither the secret his client quoted nor his command"
+
+# an encrypted note on a ticket nobody holds: the other admins are told
+# with the placeholder only
+T2=$(ticket_of i2@example.com)
+printf '#note\nSECRET-NOTE-1212 the admin password is on the wiki\n' |
+	python3 -c 'import sys; from email.mime.text import MIMEText; sys.stdout.buffer.write(MIMEText(sys.stdin.read(), "plain", "utf-8").as_bytes())' |
+	enc dave -r support@example.com -u dave@example.com -s -e >"$T/dave-note.asc"
+{
+	printf 'From: Dave Key <dave@example.com>\nTo: support@example.com\n'
+	printf 'Subject: Re: [Ticket#%s] two blocks\nMessage-ID: <d2@example.com>\nMIME-Version: 1.0\n' "$T2"
+	printf 'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="YY"\n\n'
+	printf -- '--YY\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n'
+	printf -- '--YY\nContent-Type: application/octet-stream\n\n'
+	cat "$T/dave-note.asc"
+	printf -- '\n--YY--\n'
+} | deliver support d2
+run_once -v --now=2026-11-23T10:40:00Z
+is "$(psql_q "SELECT kind || '|' || body FROM messages WHERE message_id = 'd2@example.com'")" \
+	"internal-note|[encrypted section 1]" "dave's encrypted #note is stored as a note"
+is "$(psql_q "SELECT count(*) FROM outbox WHERE kind = 'notification' AND ticket_id = $T2
+	AND recipient = 'alice@example.com' AND created = '2026-11-23T10:40:00Z'
+	AND strpos(encode(raw, 'escape'), '[encrypted section 1]') > 0")" 1 \
+	"... alice is told of it with the placeholder"
+is "$(psql_q "SELECT count(*) FROM outbox WHERE strpos(encode(raw, 'escape'), 'SECRET-NOTE-1212') > 0")/$(grep -c SECRET-NOTE-1212 "$T/ticketd.log")" \
+	"0/0" "... and the note's text is in no outbox row and not in the log"
 done_testing
