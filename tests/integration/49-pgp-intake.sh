@@ -154,6 +154,30 @@ sed 's/call me back/call me never/' "$T/cs.asc" | mail c6@example.com "clear sig
 	deliver support c6
 printf 'Unknown signer\n' | g "$T/eve" --clearsign -u eve@example.com >"$T/eve.asc"
 mail c7@example.com "signed by eve" <"$T/eve.asc" | deliver support c7
+# 5b. PGP/MIME signed (RFC 3156): the part signed in its CRLF form
+python3 - "$T/carol" "$T/ps5.eml" <<'PY' 2>>"$T/enc.log"
+import subprocess, sys
+from email.mime.text import MIMEText
+from email import policy
+home, out = sys.argv[1:3]
+part = MIMEText("Signed with PGP/MIME, SIGNED-MIME-5151.\n", "plain", "utf-8")
+del part["MIME-Version"]
+signed = part.as_bytes(policy=policy.SMTP).rstrip(b"\r\n")
+sig = subprocess.run(["gpg", "--homedir", home, "--batch", "--quiet", "--pinentry-mode",
+                      "loopback", "--passphrase", "", "--detach-sign", "--armor", "-u",
+                      "carol@example.com"], input=signed, check=True,
+                     stdout=subprocess.PIPE).stdout
+body = signed.replace(b"\r\n", b"\n")
+open(out, "wb").write(
+    b"From: carol@example.com\nTo: support@example.com\nSubject: mime signed\n"
+    b"Message-ID: <ps5@example.com>\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/signed; micalg=pgp-sha512;\n"
+    b" protocol=\"application/pgp-signature\"; boundary=\"sig-b\"\n\n"
+    b"--sig-b\n" + body + b"\n--sig-b\n"
+    b"Content-Type: application/pgp-signature; name=\"signature.asc\"\n\n"
+    + sig + b"\n--sig-b--\n")
+PY
+deliver support ps5 <"$T/ps5.eml"
 # 6. a block for a key ticketd does not have
 printf 'SECRET-WRONGKEY-6060\n' | enc carol -r eve@example.com -e >"$T/b6.asc"
 { printf 'For eve:\n'; cat "$T/b6.asc"; } | mail k6@example.com "wrong key" | deliver support k6
@@ -211,6 +235,8 @@ is "$(psql_q "SELECT sig_status FROM messages WHERE message_id = 'c6@example.com
 	"... changed after signing: bad"
 is "$(psql_q "SELECT sig_status FROM messages WHERE message_id = 'c7@example.com'")" unknown-key \
 	"... by a key ticketd does not know: unknown-key"
+is "$(psql_q "SELECT sig_status || '|' || sig_fingerprint || '|' || body FROM messages WHERE message_id = 'ps5@example.com'")" \
+	"good|$CAROL|Signed with PGP/MIME, SIGNED-MIME-5151." "PGP/MIME signed: good, by carol, its text stored"
 is "$(psql_q "SELECT coalesce(sig_status, 'none') FROM messages WHERE message_id = 'i1@example.com'")" none \
 	"an unsigned message has no signature status"
 "$TICKETCTL" -c "$T/ticketd.conf" show "$(ticket_of c5@example.com)" >"$T/show5.txt" 2>&1
