@@ -1,11 +1,14 @@
 #!/bin/sh
-# Encrypted and signed customer mail through intake (issue 18): inline
-# blocks, PGP/MIME (with an attachment inside), encrypted+signed,
-# clear-signed, a wrong key, a corrupt block, a huge block, a wrong
-# passphrase file.  For each: the stored text with its placeholders, the
-# secure parts, the events; and the plaintext is nowhere else: not in a
-# message row, an outbox row (auto-responses and notifications), the raw
-# copy, ticketctl show without --decrypt, or the daemon's log at -v.
+# Encrypted and signed mail through intake (issue 18): inline blocks,
+# PGP/MIME (with an attachment inside), encrypted+signed, clear-signed and
+# PGP/MIME signed, a wrong key, a corrupt, a truncated and a huge block, a
+# wrong passphrase file, a queue's own key; ticketd -t on keys, passphrase
+# files, the home's mode and staff keys.  For each: the stored text with
+# its placeholders, the secure parts, the events; and the plaintext is
+# nowhere else: not in a message row, an outbox row (auto-responses and
+# notifications), the raw copy, ticketctl show/list without --decrypt, or
+# the daemon's log at -v.  A staff member with a key (dave) gets his
+# notifications encrypted to it, and may reply and write notes encrypted.
 . "$(dirname "$0")/../lib.sh"
 
 command -v gpg >/dev/null || skip_all "gpg not installed"
