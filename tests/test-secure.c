@@ -71,6 +71,33 @@ static void test_without_keys(void)
 	secure_message_clear(&sm);
 	message_free(&msg);
 
+	/* malformed RFC 3156: one part only, or a multipart where the payload
+	 * should be: walked as any multipart, nothing handed over */
+	static const char *const bad[] = {
+		"From: c@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/"
+		"encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\n\n--b\n"
+		"Content-Type: application/pgp-encrypted\n\nVersion: 1\n--b--\n",
+		"From: c@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/"
+		"encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\n\n--b\n"
+		"Content-Type: application/pgp-encrypted\n\nVersion: 1\n--b\nContent-Type: "
+		"multipart/mixed; boundary=c\n\n--c\nContent-Type: text/plain\n\nhi\n--c--\n"
+		"--b--\n",
+		"From: c@example.com\nSubject: x\nMIME-Version: 1.0\nContent-Type: multipart/"
+		"encrypted; boundary=b\n\n--b\nContent-Type: text/plain\n\none\n--b\n"
+		"Content-Type: application/octet-stream\n\n" ARMOR "--b--\n",
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		msg = parse(bad[i]);
+		ok(msg != NULL && msg->encrypted->len == 0,
+		   "malformed multipart/encrypted: no payload");
+		if (msg == NULL)
+			continue;
+		secure_open(msg, bad[i], strlen(bad[i]), NULL, NULL, &sm);
+		ok(sm.parts->len == 0, "... and no secure part");
+		secure_message_clear(&sm);
+		message_free(&msg);
+	}
+
 	raw = "From: c@example.com\nTo: s@example.com\nSubject: x\n\nplain text\n";
 	msg = parse(raw);
 	if (msg == NULL)
