@@ -72,7 +72,9 @@ void pgp_signature_clear(struct pgp_signature *sig);
 const char *pgp_sig_status_text(enum pgp_sig_status status);
 
 /*
- * Decryption, encryption and keys (lib/pgp-crypt.c, issue 18).
+ * Decryption, encryption and keys (issue 18): decryption and inline
+ * blocks in lib/pgp-crypt.c, encryption, export and key checks in
+ * lib/pgp-keys.c.
  *
  * Every call makes its own GPGME context on keys->gnupg_home with
  * pinentry mode "loopback": GnuPG never opens a tty or a pinentry; a
